@@ -1,0 +1,75 @@
+"""Shared CLI plumbing: the config held in the Typer context and error handling."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+
+from gfm.config import Config
+from gfm.errors import GfmError
+from gfm.progress import console
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class CliState:
+    """What the root callback parsed; the config is loaded on first use."""
+
+    config_path: Path | None = None
+    data_dir: Path | None = None
+    _config: Config | None = field(default=None, repr=False)
+
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = Config.load(self.config_path, data_dir=self.data_dir)
+        return self._config
+
+
+def get_config(ctx: typer.Context) -> Config:
+    """The effective config of this invocation."""
+    state = ctx.find_root().obj
+    if not isinstance(state, CliState):
+        state = CliState()
+        ctx.find_root().obj = state
+    return state.config()
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Print a GfmError as a short red message and exit with status 2 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except GfmError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(code=2) from exc
+
+    return wrapper
+
+
+def parse_ids(text: str) -> list[int]:
+    """Parse ``"1,2,3"`` into ints, with a clear error naming the bad token."""
+    out: list[int] = []
+    for token in (t.strip() for t in text.split(",")):
+        if not token:
+            continue
+        try:
+            out.append(int(token))
+        except ValueError as exc:
+            raise typer.BadParameter(f"not an integer id: {token!r}") from exc
+    return out
+
+
+def echo_json(obj: Any) -> None:
+    """Print an object as pretty JSON on stdout."""
+    import json
+
+    typer.echo(json.dumps(obj, indent=2, default=str))

