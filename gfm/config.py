@@ -114,6 +114,8 @@ class TwoTowerConfig(_Section):
     temperature: float = 0.07
     logq_correction: bool = True
     use_hgnn: bool = True
+    history_dropout: float = 0.2  # share of examples whose consumption history is hidden (cold users)
+    weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"
 
@@ -127,7 +129,13 @@ class EvaluateConfig(_Section):
 
 
 class IndexConfig(_Section):
-    """Milvus vector index."""
+    """Milvus vector index.
+
+    Milvus Lite (the default file) scans every vector whatever the index type: fine up to about
+    100k vectors (a few ms to tens of ms per search), about 0.7 s at 1M. Above ~100k vectors, or
+    with more than one process needing the index, set ``uri`` to a Milvus server
+    (``http://host:19530``); the code is the same. See benchmarks/search.py.
+    """
 
     uri: str | None = None  # None: Milvus Lite file under the data directory; else a server URI
     token: str = ""
@@ -135,7 +143,10 @@ class IndexConfig(_Section):
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
     search_ef: int = 64
-    consistency_level: str = "Bounded"
+    consistency_level: str = "Bounded"  # "Strong" costs 200-300 ms a search on the server
+    metric: Literal["IP", "COSINE"] = "IP"  # exported vectors are unit norm: IP == cosine
+    partition_key: bool = True  # content_type as partition key: a type filter scans one type
+    insert_batch: int = 5_000  # rows per insert call
 
 
 class ServeConfig(_Section):

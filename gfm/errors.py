@@ -45,3 +45,18 @@ class NotFoundError(GfmError):
 
 class DimensionError(GfmError):
     """A vector of the wrong dimension, or containing NaN/Inf."""
+
+
+class InvalidInputError(GfmError):
+    """A caller's input breaks a documented contract (e.g. a Feast entity frame).
+
+    Attributes:
+        field: The offending column or argument.
+        value: A sample of the offending value(s).
+    """
+
+    def __init__(self, message: str, *, field: str, value: object = None) -> None:
+        self.field = field
+        self.value = value
+        tail = f" (got {value!r})" if value is not None else ""
+        super().__init__(f"{field}: {message}{tail}")

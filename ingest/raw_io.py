@@ -123,11 +123,16 @@ def _read_parquet(path: Path) -> pa.Table:
 
 def _read_csv(path: Path) -> pa.Table:
     data = path.read_bytes()
-    bad_lines = [i for i, line in enumerate(data.split(b"\n"), start=1) if not _decodes(line)]
-    if bad_lines:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        column, rows, first = _locate_bad_utf8(data)
         raise RawInputError(
-            f"text is not UTF-8 (first bad line {bad_lines[0]})", file=str(path), count=len(bad_lines)
-        )
+            f"text is not UTF-8 (first bad byte at offset {exc.start}, data row {first})",
+            file=str(path),
+            column=column,
+            count=rows,
+        ) from exc
     names = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8")]), [])
     try:
         return pa_csv.read_csv(
@@ -144,12 +149,21 @@ def _read_csv(path: Path) -> pa.Table:
         raise RawInputError(f"malformed CSV: {exc}", file=str(path)) from exc
 
 
-def _decodes(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+def _locate_bad_utf8(data: bytes) -> tuple[str | None, int, int]:
+    """The first column holding bytes that are not UTF-8, how many rows have them, the first row."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
+    header = next(reader, [])
+    bad_columns: list[str] = []
+    rows, first = 0, 0
+    for number, row in enumerate(reader, start=1):
+        hits = [header[i] if i < len(header) else f"#{i + 1}" for i, v in enumerate(row) if "\ufffd" in v]
+        if hits:
+            rows += 1
+            first = first or number
+            bad_columns.extend(h for h in hits if h not in bad_columns)
+    if any("\ufffd" in h for h in header):
+        return None, max(rows, 1), 0
+    return (bad_columns[0] if bad_columns else None), rows, first
 
 
 def _to_pandas(table: pa.Table, name: str) -> pd.DataFrame:

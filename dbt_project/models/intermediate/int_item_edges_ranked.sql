@@ -1,0 +1,59 @@
+-- Each supported pair with its rank among the edges of each endpoint (by n_co_users, descending,
+-- ties by the neighbour's id). fct_item_edges keeps the pairs within degree_cap at both ends.
+
+with
+
+pairs as (
+
+    select * from {{ ref('int_item_pairs_counted') }}
+
+),
+
+endpoints as (
+
+    select src_item_id as item_id, dst_item_id as neighbour_id, src_item_id, dst_item_id, n_co_users
+    from pairs
+    union all
+    select dst_item_id as item_id, src_item_id as neighbour_id, src_item_id, dst_item_id, n_co_users
+    from pairs
+
+),
+
+ranked as (
+
+    select
+        src_item_id,
+        dst_item_id,
+        item_id,
+        row_number() over (
+            partition by item_id order by n_co_users desc, neighbour_id asc
+        ) as rank_at_item
+
+    from endpoints
+
+),
+
+joined as (
+
+    select
+        pairs.src_item_id,
+        pairs.dst_item_id,
+        pairs.src_type,
+        pairs.dst_type,
+        pairs.n_co_users,
+        at_src.rank_at_item as rank_at_src,
+        at_dst.rank_at_item as rank_at_dst
+
+    from pairs
+    inner join ranked as at_src
+        on pairs.src_item_id = at_src.src_item_id
+        and pairs.dst_item_id = at_src.dst_item_id
+        and at_src.item_id = pairs.src_item_id
+    inner join ranked as at_dst
+        on pairs.src_item_id = at_dst.src_item_id
+        and pairs.dst_item_id = at_dst.dst_item_id
+        and at_dst.item_id = pairs.dst_item_id
+
+)
+
+select * from joined

@@ -1,0 +1,53 @@
+-- Point-in-time user features: one row per (user, UTC day). feature_at is midnight UTC after the
+-- day the row describes, so a row only counts events strictly before feature_at, and a Feast
+-- point-in-time join at event time t (rows with feature_at <= t) never sees t or later.
+{%- set window_rows = feature_window_days() | int - 1 %}
+
+with
+
+spine as (
+
+    select * from {{ ref('int_user_days_spined') }}
+
+),
+
+daily as (
+
+    select * from {{ ref('int_user_days_aggregated') }}
+
+),
+
+final as (
+
+    select
+        spine.user_id,
+        {{ utc_midnight('spine.feature_date + 1') }} as feature_at,
+        {{ build_created_at() }} as created_at,
+        cast(sum(coalesce(daily.n_streams, 0)) over trailing as bigint) as n_streams_90d,
+        {%- for content_type in content_types() %}
+        {%- set slug = content_type_slug(content_type) %}
+        cast(sum(coalesce(daily.n_streams_{{ slug }}, 0)) over trailing as bigint) as n_streams_90d_{{ slug }},
+        {%- endfor %}
+        cast(sum(coalesce(daily.n_follows, 0)) over trailing as bigint) as n_follows_90d,
+        cast(sum(coalesce(daily.n_previews, 0)) over trailing as bigint) as n_previews_90d,
+        cast(sum(coalesce(daily.n_intent_to_pay, 0)) over trailing as bigint) as n_intent_to_pay_90d,
+        cast(sum(coalesce(daily.n_items_delta, 0)) over history as bigint) as n_items_90d
+
+    from spine
+    left join daily
+        on spine.user_id = daily.user_id
+        and spine.feature_date = daily.feature_date
+    -- the spine is dense (one row per day), so a frame of rows is a frame of days
+    window
+        trailing as (
+            partition by spine.user_id order by spine.feature_date
+            rows between {{ window_rows }} preceding and current row
+        ),
+        history as (
+            partition by spine.user_id order by spine.feature_date
+            rows between unbounded preceding and current row
+        )
+
+)
+
+select * from final

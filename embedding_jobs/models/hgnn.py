@@ -1,0 +1,204 @@
+"""Heterogeneous GraphSAGE (the HGNN of 2T-HGNN, arXiv 2403.05185), on sampled blocks.
+
+Each layer is, for a destination node ``v`` of type ``d``::
+
+    h'_v = W_root h_v + b + sum over relations r = (s, r, d) of
+           W_r · max_{u in N_r(v)} relu(P_r h_u + c_r)
+
+i.e. PyG's ``HeteroConv({r: SAGEConv(aggr="max", project=True)}, aggr="sum")`` with the root
+weights of the relations folded into one root transform shared by every node type. Sharing the
+root is what keeps the model inductive for every node: an isolated item, a new item or a whole
+content type without edges is still embedded from its own features by trained weights (in
+``HeteroConv`` a node type with no incoming relation gets no output at all).
+
+Neighbours arrive as dense ``[n_dst, fanout]`` position matrices (``embedding_jobs.data.sampler``),
+so the max pool is a gather plus ``amax`` and sources are projected once before the gather.
+The output is L2-normalised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from embedding_jobs.data.graph import EdgeType, edge_type_key
+from embedding_jobs.data.sampler import CSR, Block, all_neighbors
+
+__all__ = ["HGNN", "HGNNSpec", "HeteroSAGEConv"]
+
+
+@dataclass(frozen=True)
+class HGNNSpec:
+    """Architecture of an HGNN, stored in the checkpoint so it can be rebuilt.
+
+    Attributes:
+        node_types: Content types.
+        edge_types: Directed relations ``(src, rel, dst)``.
+        in_dim: Input feature size (text dim, or the ID embedding size).
+        hidden_dim: Size after the first layer (and of the neighbour projection).
+        out_dim: Output embedding size.
+        num_layers: Message-passing layers.
+        id_embeddings: Learn one vector per node instead of reading features.
+        num_nodes: Per type, rows of the ID embedding tables (only used with ``id_embeddings``).
+    """
+
+    node_types: list[str]
+    edge_types: list[EdgeType]
+    in_dim: int
+    hidden_dim: int
+    out_dim: int
+    num_layers: int = 2
+    id_embeddings: bool = False
+    num_nodes: dict[str, int] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain types only (lists of lists for edge types), for ``torch.save(weights_only)``."""
+        out = asdict(self)
+        out["edge_types"] = [list(et) for et in self.edge_types]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> HGNNSpec:
+        """Inverse of ``to_dict``."""
+        values = dict(data)
+        values["edge_types"] = [tuple(et) for et in values["edge_types"]]  # type: ignore[attr-defined]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+class HeteroSAGEConv(nn.Module):
+    """One heterogeneous GraphSAGE layer: per-relation max-pool, summed, plus a shared root."""
+
+    def __init__(self, edge_types: list[EdgeType], in_dim: int, proj_dim: int, out_dim: int) -> None:
+        """Create per-relation projection (P_r, c_r) and neighbour (W_r) weights and the root."""
+        super().__init__()
+        self.edge_types = list(edge_types)
+        self.proj = nn.ModuleDict({edge_type_key(et): nn.Linear(in_dim, proj_dim) for et in edge_types})
+        self.neigh = nn.ModuleDict(
+            {edge_type_key(et): nn.Linear(proj_dim, out_dim, bias=False) for et in edge_types}
+        )
+        self.root = nn.Linear(in_dim, out_dim)
+
+    def project(self, edge_type: EdgeType, h_src: Tensor) -> Tensor:
+        """``relu(P_r h + c_r)`` for every source node (done once, before any gather)."""
+        out: Tensor = F.relu(self.proj[edge_type_key(edge_type)](h_src))
+        return out
+
+    def combine(self, h_dst: Tensor, messages: dict[EdgeType, tuple[Tensor, Tensor, Tensor]]) -> Tensor:
+        """Root transform plus the max-pooled messages of each relation.
+
+        Args:
+            h_dst: Destination features ``[n, in_dim]``.
+            messages: Per relation, (projected sources, ``[n, fanout]`` positions, mask).
+        """
+        out: Tensor = self.root(h_dst)
+        for et, (z, nbrs, mask) in messages.items():
+            if z.shape[0] == 0:  # no source node at all: every slot is empty, the message is 0
+                continue
+            # projected values are >= 0, so zeroing empty slots leaves the max unchanged and
+            # gives 0 for a node without neighbours (as PyG's max aggregation does)
+            gathered = z[nbrs] * mask.unsqueeze(-1).to(z.dtype)
+            out = out + self.neigh[edge_type_key(et)](gathered.amax(dim=1))
+        return out
+
+    def forward(self, h_src: dict[str, Tensor], block: Block) -> dict[str, Tensor]:
+        """Apply the layer to one sampled block; returns features of its destination nodes."""
+        out: dict[str, Tensor] = {}
+        for t, n in block.n_dst.items():
+            messages = {
+                et: (self.project(et, h_src[et[0]]), block.nbrs[et], block.mask[et])
+                for et in self.edge_types
+                if et[2] == t and et in block.nbrs
+            }
+            out[t] = self.combine(h_src[t][:n], messages)
+        return out
+
+
+class HGNN(nn.Module):
+    """Stacked ``HeteroSAGEConv`` layers with ReLU between them and an L2-normalised output."""
+
+    def __init__(self, spec: HGNNSpec) -> None:
+        """Build the layers (and ID embedding tables when ``spec.id_embeddings``)."""
+        super().__init__()
+        self.spec = spec
+        dims = [spec.in_dim] + [spec.hidden_dim] * (spec.num_layers - 1) + [spec.out_dim]
+        self.layers = nn.ModuleList(
+            HeteroSAGEConv(spec.edge_types, dims[i], spec.hidden_dim, dims[i + 1]) for i in range(spec.num_layers)
+        )
+        self.id_emb: nn.ModuleDict | None = None
+        if spec.id_embeddings:
+            sizes = spec.num_nodes or {}
+            self.id_emb = nn.ModuleDict({t: nn.Embedding(max(sizes.get(t, 0), 1), spec.in_dim) for t in spec.node_types})
+            for emb in self.id_emb.values():
+                nn.init.normal_(emb.weight, std=0.1)
+
+    def input_features(self, node_type: str, nodes: Tensor, features: dict[str, Tensor] | None) -> Tensor:
+        """Input vectors of some nodes: rows of the feature table, else learned ID embeddings."""
+        if features is not None and node_type in features:
+            return features[node_type][nodes]
+        if self.id_emb is not None:
+            if node_type not in self.id_emb:  # a content type unseen in training: no ID vector
+                return torch.zeros((nodes.numel(), self.spec.in_dim), device=nodes.device)
+            out: Tensor = self.id_emb[node_type](nodes)
+            return out
+        raise ValueError(f"this HGNN reads node features, but none were given for {node_type!r}")
+
+    def forward(self, blocks: list[Block], features: dict[str, Tensor] | None) -> dict[str, Tensor]:
+        """Embed the final destination nodes of a sampled mini-batch (unit vectors per type)."""
+        h = {t: self.input_features(t, ids, features) for t, ids in blocks[0].src_nodes.items()}
+        for i, (layer, block) in enumerate(zip(self.layers, blocks, strict=True)):
+            h = layer(h, block)
+            if i < len(self.layers) - 1:
+                h = {t: F.relu(x) for t, x in h.items()}
+        return {t: F.normalize(x, dim=-1) for t, x in h.items()}
+
+    @torch.no_grad()
+    def inference(
+        self,
+        csr: dict[EdgeType, CSR],
+        num_nodes: dict[str, int],
+        features: dict[str, Tensor] | None,
+        *,
+        batch_size: int = 4096,
+        device: torch.device | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> dict[str, Tensor]:
+        """Embed every node, layer by layer over full neighbourhoods (the export step).
+
+        Args:
+            csr: Per edge type, the adjacency (any device; moved to ``device``).
+            num_nodes: Nodes per type (isolated nodes included).
+            features: Per type, the full feature tables (None with ID embeddings).
+            batch_size: Destination nodes per batch.
+            device: Where to compute (the model's device when None).
+            on_batch: Called with the number of nodes finished, for progress.
+
+        Returns:
+            Per type, ``[num_nodes[t], out_dim]`` unit vectors on the CPU.
+        """
+        device = device or next(self.parameters()).device
+        adjacency = {et: c.to(device) for et, c in csr.items() if et in self.layers[0].edge_types}
+        h: dict[str, Tensor] = {}
+        for t, n in num_nodes.items():
+            ids = torch.arange(n, device=device)
+            feats = None if features is None else {t: features[t].to(device)}
+            h[t] = self.input_features(t, ids, feats)
+        for i, layer in enumerate(self.layers):
+            z = {et: layer.project(et, h[et[0]]) for et in adjacency if et[0] in h}
+            out: dict[str, Tensor] = {}
+            for t, n in num_nodes.items():
+                parts = []
+                for lo in range(0, n, batch_size):
+                    nodes = torch.arange(lo, min(lo + batch_size, n), device=device)
+                    messages = {
+                        et: (z[et], *all_neighbors(adjacency[et], nodes)) for et in z if et[2] == t
+                    }
+                    parts.append(layer.combine(h[t][nodes], messages))
+                    if on_batch is not None and i == len(self.layers) - 1:
+                        on_batch(nodes.numel())
+                out[t] = torch.cat(parts) if parts else torch.zeros((0, layer.root.out_features), device=device)
+            h = {t: F.relu(x) for t, x in out.items()} if i < len(self.layers) - 1 else out
+        return {t: F.normalize(x, dim=-1).cpu() for t, x in h.items()}

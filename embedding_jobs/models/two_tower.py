@@ -1,0 +1,255 @@
+"""Two-tower retrieval model: user tower, item tower, in-batch softmax task, serving wrapper.
+
+The model is content-type agnostic: content types are an embedded categorical input of the item
+tower and the user tower sees one history slot per type. The HGNN item embeddings are shared,
+frozen inputs of both towers (the 2T-HGNN of arXiv 2403.05185); with ``use_hgnn=False`` they are
+left out and the user tower summarises the user's history with text vectors instead (the "2T"
+baseline), so both variants see the same items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gfm.config import TwoTowerConfig
+
+
+@dataclass(frozen=True)
+class TowerSpec:
+    """Input sizes of the towers, derived from the data (stored in the checkpoint).
+
+    Attributes:
+        n_types: Number of content types (history slots of the user tower).
+        n_countries: Country vocabulary size (index 0 = unknown).
+        n_ages: Age-bucket vocabulary size (index 0 = unknown).
+        n_genres: Genre vocabulary size (index 0 = unknown).
+        n_languages: Language vocabulary size (index 0 = unknown).
+        hist_dim: Dimension of one history vector (HGNN dim, or text dim without HGNN).
+        text_dim: Dimension of the item text vectors.
+        hgnn_dim: Dimension of the HGNN vectors (0 when HGNN inputs are off).
+        user_dense: Number of dense (numeric) user features.
+        item_dense: Number of dense (numeric) item features.
+    """
+
+    n_types: int
+    n_countries: int
+    n_ages: int
+    n_genres: int
+    n_languages: int
+    hist_dim: int
+    text_dim: int
+    hgnn_dim: int
+    user_dense: int
+    item_dense: int
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass
+class UserBatch:
+    """User-tower inputs for a batch of users.
+
+    Attributes:
+        cat: ``(B, 2)`` long, country and age-bucket indices.
+        hist: ``(B, T, D)`` mean vector of the user's consumed items per content type (0 if none).
+        hist_count: ``(B, T)`` number of consumed items per type.
+        weak: ``(B, T, D)`` mean vector of the items the user followed/previewed/intended to pay for.
+        weak_count: ``(B, T)`` number of such items per type.
+        dense: ``(B, F)`` standardised activity features (Feast ``user_activity``).
+    """
+
+    cat: torch.Tensor
+    hist: torch.Tensor
+    hist_count: torch.Tensor
+    weak: torch.Tensor
+    weak_count: torch.Tensor
+    dense: torch.Tensor
+
+    def to(self, device: torch.device) -> UserBatch:
+        """Move every tensor to ``device``."""
+        return UserBatch(*(t.to(device) for t in self._tensors()))
+
+    def _tensors(self) -> tuple[torch.Tensor, ...]:
+        return (self.cat, self.hist, self.hist_count, self.weak, self.weak_count, self.dense)
+
+
+@dataclass
+class ItemBatch:
+    """Item-tower inputs for a batch of items.
+
+    Attributes:
+        cat: ``(B, 3)`` long, content type, genre and language indices.
+        text: ``(B, text_dim)`` text vectors.
+        hgnn: ``(B, hgnn_dim)`` HGNN vectors (``(B, 0)`` without HGNN inputs).
+        dense: ``(B, F)`` standardised popularity features (Feast ``item_stats``).
+    """
+
+    cat: torch.Tensor
+    text: torch.Tensor
+    hgnn: torch.Tensor
+    dense: torch.Tensor
+
+    def to(self, device: torch.device) -> ItemBatch:
+        """Move every tensor to ``device``."""
+        return ItemBatch(self.cat.to(device), self.text.to(device), self.hgnn.to(device), self.dense.to(device))
+
+
+def _mlp(in_dim: int, hidden: int, out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.LayerNorm(in_dim),
+        nn.Linear(in_dim, hidden),
+        nn.GELU(),
+        nn.Linear(hidden, hidden),
+        nn.GELU(),
+        nn.Linear(hidden, out),
+    )
+
+
+class UserTower(nn.Module):
+    """Profile + per-type history + weak signals + activity -> L2-normalised ``dim`` vector."""
+
+    def __init__(self, config: TwoTowerConfig, spec: TowerSpec) -> None:
+        super().__init__()
+        emb = 16
+        self.country = nn.Embedding(spec.n_countries, emb)
+        self.age = nn.Embedding(spec.n_ages, emb)
+        in_dim = 2 * emb + 2 * spec.n_types * (spec.hist_dim + 1) + spec.user_dense
+        self.mlp = _mlp(in_dim, config.hidden_dim, config.dim)
+
+    def forward(self, batch: UserBatch) -> torch.Tensor:
+        """Encode a batch of users."""
+        parts = [
+            self.country(batch.cat[:, 0]),
+            self.age(batch.cat[:, 1]),
+            batch.hist.flatten(1),
+            torch.log1p(batch.hist_count),
+            batch.weak.flatten(1),
+            torch.log1p(batch.weak_count),
+            batch.dense,
+        ]
+        return F.normalize(self.mlp(torch.cat(parts, dim=1)), dim=1)
+
+
+class ItemTower(nn.Module):
+    """Text + HGNN vectors + type/genre/language + popularity -> L2-normalised ``dim`` vector."""
+
+    def __init__(self, config: TwoTowerConfig, spec: TowerSpec) -> None:
+        super().__init__()
+        emb = 16
+        self.content_type = nn.Embedding(spec.n_types, emb)
+        self.genre = nn.Embedding(spec.n_genres, emb)
+        self.language = nn.Embedding(spec.n_languages, emb)
+        in_dim = 3 * emb + spec.text_dim + spec.hgnn_dim + spec.item_dense
+        self.mlp = _mlp(in_dim, config.hidden_dim, config.dim)
+
+    def forward(self, batch: ItemBatch) -> torch.Tensor:
+        """Encode a batch of items."""
+        parts = [
+            self.content_type(batch.cat[:, 0]),
+            self.genre(batch.cat[:, 1]),
+            self.language(batch.cat[:, 2]),
+            batch.text,
+            batch.hgnn,
+            batch.dense,
+        ]
+        return F.normalize(self.mlp(torch.cat(parts, dim=1)), dim=1)
+
+
+class InBatchSoftmaxTask(nn.Module):
+    """In-batch sampled softmax with temperature and log-frequency (logQ) correction.
+
+    Every other positive in the batch is a negative. Popular items appear as in-batch negatives
+    more often than a uniform sample would give, so their logit is lowered by ``log q(item)``
+    (Yi et al., 2019). Columns holding the row's own item elsewhere in the batch are masked so a
+    repeated item is never its own negative.
+    """
+
+    def __init__(self, config: TwoTowerConfig) -> None:
+        super().__init__()
+        self.temperature = config.temperature
+        self.logq_correction = config.logq_correction
+
+    def logits(
+        self, users: torch.Tensor, items: torch.Tensor, item_ids: torch.Tensor, log_q: torch.Tensor
+    ) -> torch.Tensor:
+        """``(B, B)`` corrected logits; row i's positive is column i.
+
+        Args:
+            users: ``(B, dim)`` user vectors.
+            items: ``(B, dim)`` item vectors of the positives.
+            item_ids: ``(B,)`` item ids (to mask duplicates).
+            log_q: ``(B,)`` log sampling probability of each positive item.
+        """
+        logits = users @ items.T / self.temperature
+        if self.logq_correction:
+            logits = logits - log_q.unsqueeze(0)
+        same = item_ids.unsqueeze(0) == item_ids.unsqueeze(1)
+        same.fill_diagonal_(False)
+        return logits.masked_fill(same, float("-inf"))
+
+    def forward(
+        self, users: torch.Tensor, items: torch.Tensor, item_ids: torch.Tensor, log_q: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean cross-entropy loss of the batch."""
+        logits = self.logits(users, items, item_ids, log_q)
+        target = torch.arange(logits.shape[0], device=logits.device)
+        return F.cross_entropy(logits, target)
+
+
+class TwoTowerModel(nn.Module):
+    """Both towers and the training task, built from one config and the data's spec."""
+
+    def __init__(self, config: TwoTowerConfig, spec: TowerSpec) -> None:
+        super().__init__()
+        self.config = config
+        self.spec = spec
+        self.user_tower = UserTower(config, spec)
+        self.item_tower = ItemTower(config, spec)
+        self.task = InBatchSoftmaxTask(config)
+
+    def loss(self, users: UserBatch, items: ItemBatch, item_ids: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+        """Training loss of a batch of (user, positive item) pairs."""
+        return self.task(self.user_tower(users), self.item_tower(items), item_ids, log_q)
+
+
+class TwoTowerRetriever:
+    """Serving wrapper: encodes users and items in eval mode, without gradients, in chunks."""
+
+    def __init__(self, model: TwoTowerModel, device: torch.device, chunk: int = 4096) -> None:
+        self.model = model.to(device).eval()
+        self.device = device
+        self.chunk = chunk
+
+    @torch.no_grad()
+    def encode_users(self, batch: UserBatch) -> torch.Tensor:
+        """``(N, dim)`` CPU float32 user vectors."""
+        n = batch.cat.shape[0]
+        out = [
+            self.model.user_tower(_slice_user(batch, s, s + self.chunk).to(self.device)).cpu()
+            for s in range(0, n, self.chunk)
+        ]
+        return torch.cat(out) if out else torch.empty(0, self.model.config.dim)
+
+    @torch.no_grad()
+    def encode_items(self, batch: ItemBatch) -> torch.Tensor:
+        """``(N, dim)`` CPU float32 item vectors."""
+        n = batch.cat.shape[0]
+        out = [
+            self.model.item_tower(_slice_item(batch, s, s + self.chunk).to(self.device)).cpu()
+            for s in range(0, n, self.chunk)
+        ]
+        return torch.cat(out) if out else torch.empty(0, self.model.config.dim)
+
+
+def _slice_user(b: UserBatch, start: int, stop: int) -> UserBatch:
+    return UserBatch(*(t[start:stop] for t in b._tensors()))
+
+
+def _slice_item(b: ItemBatch, start: int, stop: int) -> ItemBatch:
+    return ItemBatch(b.cat[start:stop], b.text[start:stop], b.hgnn[start:stop], b.dense[start:stop])

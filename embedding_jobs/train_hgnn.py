@@ -1,0 +1,308 @@
+"""Train the HGNN by link prediction on the co-consumption graph, checkpoint it, export vectors.
+
+Loss: a margin (hinge) loss ``max(0, margin - s(u, v) + s(u, n))`` between each co-consumed pair
+``(u, v)`` and ``negatives`` random nodes ``n`` of ``v``'s type, with ``s`` the cosine of the
+L2-normalised embeddings. Batches come from the balanced multi-link sampler; neighbours are
+re-sampled at every step. A held-out tenth of each relation's edges (removed from message passing)
+gives the link AUC on the card. The exported vectors use the full graph and cover every item.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from embedding_jobs.checkpoint import (
+    ModelCard,
+    checkpoint_dir,
+    data_fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+)
+from embedding_jobs.data.graph import HeteroGraph, build_graph
+from embedding_jobs.data.link_sampler import LinkSampler
+from embedding_jobs.data.sampler import NeighborSampler
+from embedding_jobs.device import describe_device, resolve_device
+from embedding_jobs.export import export_path, write_vectors
+from embedding_jobs.models.hgnn import HGNN, HGNNSpec
+from gfm.config import Config, HGNNConfig
+from gfm.errors import StageError
+from gfm.progress import make_progress
+
+__all__ = ["HGNNResult", "embed_all", "export_hgnn", "fit_hgnn", "link_auc", "load_hgnn_graph", "train_hgnn"]
+
+MODEL = "hgnn"
+HOLDOUT_FRACTION = 0.1
+HOLDOUT_MIN_EDGES = 20  # relations smaller than this keep every edge for training
+HOLDOUT_MAX_EDGES = 5000  # enough for a stable AUC
+
+
+@dataclass(frozen=True)
+class HGNNResult:
+    """What ``train_hgnn`` produced."""
+
+    version: str
+    checkpoint_dir: Path
+    items_path: Path
+    n_items: int
+    metrics: dict[str, Any]
+    device: str
+    seconds: float
+
+
+@dataclass
+class FitStats:
+    """Training statistics of ``fit_hgnn``."""
+
+    epoch_losses: list[float] = field(default_factory=list)
+    steps: int = 0
+    train_edges: int = 0
+    sampled_edges: int = 0
+    seconds: float = 0.0
+
+
+def load_hgnn_graph(cfg: Config) -> tuple[HeteroGraph, list[Path]]:
+    """The graph from the marts, with text features unless ``hgnn.id_embeddings``.
+
+    Text features are (re)built first; thanks to their cache this only embeds new or changed
+    items. Returns the graph and the input files (for the data fingerprint).
+    """
+    inputs = [cfg.marts_dir / "dim_items.parquet", cfg.marts_dir / "fct_item_edges.parquet"]
+    features_path = None
+    if not cfg.hgnn.id_embeddings:
+        from embedding_jobs.text_features import build_text_features
+
+        features_path = build_text_features(cfg).path
+        inputs.append(features_path)
+    return build_graph(cfg.marts_dir, features_path), inputs
+
+
+def _holdout(graph: HeteroGraph, seed: int) -> dict[tuple[str, str], np.ndarray]:
+    rng = np.random.default_rng(seed + 1)
+    held = {}
+    for key, (a, _) in graph.pairs.items():
+        if len(a) >= HOLDOUT_MIN_EDGES:
+            n = min(int(len(a) * HOLDOUT_FRACTION), HOLDOUT_MAX_EDGES)
+            held[key] = np.sort(rng.choice(len(a), size=n, replace=False))
+    return held
+
+
+def _spec(graph: HeteroGraph, hcfg: HGNNConfig) -> HGNNSpec:
+    if not hcfg.fanouts:
+        raise StageError("hgnn.fanouts is empty: give one fanout per layer, e.g. [10, 5]")
+    if hcfg.id_embeddings:
+        in_dim = hcfg.hidden_dim
+    elif graph.features is not None:
+        in_dim = int(next(iter(graph.features.values())).shape[1])
+    else:
+        raise StageError("the graph has no node features and hgnn.id_embeddings is off")
+    return HGNNSpec(
+        node_types=list(graph.node_types),
+        edge_types=graph.edge_types,
+        in_dim=in_dim,
+        hidden_dim=hcfg.hidden_dim,
+        out_dim=hcfg.out_dim,
+        num_layers=len(hcfg.fanouts),
+        id_embeddings=hcfg.id_embeddings,
+        num_nodes=graph.num_nodes if hcfg.id_embeddings else None,
+    )
+
+
+def fit_hgnn(
+    graph: HeteroGraph, hcfg: HGNNConfig, device: torch.device, *, show_progress: bool = True
+) -> tuple[HGNN, FitStats]:
+    """Train a fresh HGNN on every edge of ``graph`` (the training loop, without any I/O).
+
+    Raises:
+        StageError: If the graph has no edges (nothing to learn from).
+    """
+    if graph.num_edges == 0:
+        raise StageError(
+            "the item graph has no co-consumption edges, so the HGNN has nothing to learn from; "
+            "lower graph.min_support or provide more interactions"
+        )
+    seed_everything(hcfg.seed)
+    model = HGNN(_spec(graph, hcfg)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=hcfg.lr)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(hcfg.seed)
+    sampler = NeighborSampler(
+        {et: c.to(device) for et, c in graph.csr.items()}, hcfg.fanouts, generator=generator
+    )
+    links = LinkSampler(
+        graph.pairs,
+        graph.num_nodes,
+        batch_size=hcfg.batch_size,
+        negatives=hcfg.negatives,
+        balanced=hcfg.balanced_sampler,
+        seed=hcfg.seed,
+    )
+    features = None if graph.features is None else {t: f.to(device) for t, f in graph.features.items()}
+    stats = FitStats()
+    per_epoch = sum(links.per_relation().values())
+    steps_per_epoch = -(-per_epoch // hcfg.batch_size)
+    start = time.perf_counter()
+    model.train()
+    with make_progress(transient=not show_progress) as progress:
+        task = progress.add_task("train hgnn", total=hcfg.epochs * steps_per_epoch, visible=show_progress)
+        for _ in range(hcfg.epochs):
+            total, count = 0.0, 0
+            for batch in links.epoch(device):
+                seeds, positions = batch.seeds()
+                blocks = sampler.sample(seeds)
+                emb = model(blocks, features)
+                losses = []
+                for part, (src, dst, neg) in zip(batch.parts, positions, strict=True):
+                    u, v, n = emb[part.src_type][src], emb[part.dst_type][dst], emb[part.dst_type][neg]
+                    pos = (u * v).sum(-1, keepdim=True)
+                    negs = (u.unsqueeze(1) * n).sum(-1)
+                    losses.append(torch.relu(hcfg.margin - pos + negs).reshape(-1))
+                loss = torch.cat(losses).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * batch.num_edges
+                count += batch.num_edges
+                stats.steps += 1
+                stats.sampled_edges += sum(b.num_sampled_edges for b in blocks)
+                progress.advance(task)
+            stats.epoch_losses.append(total / max(count, 1))
+            stats.train_edges += count
+    stats.seconds = time.perf_counter() - start
+    model.eval()
+    return model, stats
+
+
+def embed_all(
+    model: HGNN, graph: HeteroGraph, device: torch.device, features: dict[str, torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
+    """Embed every node of ``graph`` (isolated ones too) with the layer-wise inference."""
+    feats = features if features is not None else graph.features
+    with make_progress(transient=True) as progress:
+        task = progress.add_task("embed items", total=sum(graph.num_nodes.values()))
+        return model.inference(
+            graph.csr, graph.num_nodes, feats, device=device, on_batch=lambda n: progress.advance(task, n)
+        )
+
+
+def link_auc(
+    emb: dict[str, torch.Tensor], pairs: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]], seed: int
+) -> float | None:
+    """AUC of held-out pairs against random pairs of the same types (None without pairs)."""
+    rng = np.random.default_rng(seed + 2)
+    pos, neg = [], []
+    for (a, b), (ia, ib) in pairs.items():
+        if not len(ia):
+            continue
+        ea, eb = emb[a].numpy(), emb[b].numpy()
+        pos.append((ea[ia] * eb[ib]).sum(1))
+        rand = rng.integers(0, len(eb), size=len(ia))
+        neg.append((ea[ia] * eb[rand]).sum(1))
+    if not pos:
+        return None
+    p, n = np.concatenate(pos), np.concatenate(neg)
+    ranks = np.empty(len(p) + len(n))
+    ranks[np.argsort(np.concatenate([p, n]), kind="stable")] = np.arange(1, len(p) + len(n) + 1)
+    return float((ranks[: len(p)].sum() - len(p) * (len(p) + 1) / 2) / (len(p) * len(n)))
+
+
+def _write_items(cfg: Config, graph: HeteroGraph, emb: dict[str, torch.Tensor], version: str) -> Path:
+    ids = np.concatenate([graph.item_ids[t] for t in graph.node_types])
+    vectors = torch.cat([emb[t] for t in graph.node_types]).numpy()
+    order = np.argsort(ids)
+    return write_vectors(export_path(cfg.embeddings_dir, MODEL, version, "items"), "item_id", ids[order],
+                         vectors[order], version)
+
+
+def train_hgnn(cfg: Config, version: str) -> HGNNResult:
+    """Train the HGNN, write ``models/hgnn/<version>/`` and ``embeddings/hgnn/<version>/items.parquet``.
+
+    Raises:
+        StageError: If the marts are missing or the graph has no edges.
+        DimensionError: If the text model does not match ``text.dim``.
+    """
+    start = time.perf_counter()
+    folder = checkpoint_dir(cfg.models_dir, MODEL, version)
+    device = resolve_device(cfg.hgnn.device)
+    graph, inputs = load_hgnn_graph(cfg)
+    held = _holdout(graph, cfg.hgnn.seed)
+    train_graph = graph.without_pairs(held)
+    model, stats = fit_hgnn(train_graph, cfg.hgnn, device)
+    held_pairs = {k: (graph.pairs[k][0][i], graph.pairs[k][1][i]) for k, i in held.items()}
+    auc = link_auc(embed_all(model, train_graph, device), held_pairs, cfg.hgnn.seed)
+    t_embed = time.perf_counter()
+    emb = embed_all(model, graph, device)
+    embed_seconds = time.perf_counter() - t_embed
+    items_path = _write_items(cfg, graph, emb, version)
+    n_items = sum(graph.num_nodes.values())
+    metrics = {
+        "final_loss": stats.epoch_losses[-1] if stats.epoch_losses else None,
+        "epoch_losses": stats.epoch_losses,
+        "heldout_link_auc": auc,
+        "n_heldout_edges": int(sum(len(i) for i in held.values())),
+        "n_items": n_items,
+        "n_edges": graph.num_edges,
+        "n_items_by_type": graph.num_nodes,
+        "n_edges_by_relation": {f"{a}__{b}": len(x) for (a, b), (x, _) in graph.pairs.items()},
+        "steps": stats.steps,
+        "train_edges_per_s": stats.train_edges / max(stats.seconds, 1e-9),
+        "sampled_edges_per_s": stats.sampled_edges / max(stats.seconds, 1e-9),
+        "embed_items_per_s": n_items / max(embed_seconds, 1e-9),
+    }
+    card = ModelCard(
+        model=MODEL,
+        version=version,
+        config=cfg.model_dump(mode="json"),
+        data_fingerprint=data_fingerprint(inputs),
+        metrics=metrics,
+        seeds={"hgnn": cfg.hgnn.seed, "sampler": cfg.hgnn.seed, "holdout": cfg.hgnn.seed + 1},
+        timings={"train_s": stats.seconds, "embed_s": embed_seconds, "total_s": time.perf_counter() - start},
+        extra={"device": describe_device(device), "torch": torch.__version__},
+    )
+    state = {
+        "spec": model.spec.to_dict(),
+        "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+        "item_ids": {t: torch.from_numpy(ids) for t, ids in graph.item_ids.items()},
+    }
+    save_checkpoint(folder, state, card)
+    return HGNNResult(version, folder, items_path, n_items, metrics, describe_device(device),
+                      time.perf_counter() - start)
+
+
+def export_hgnn(cfg: Config, version: str) -> Path:
+    """Re-export ``embeddings/hgnn/<version>/items.parquet`` from a checkpoint and the current marts.
+
+    Items new since training are embedded inductively from their features and neighbours; with ID
+    embeddings a new item has no learned vector and starts from zeros (neighbours only).
+
+    Raises:
+        NotFoundError: If the checkpoint does not exist.
+    """
+    device = resolve_device(cfg.hgnn.device)
+    state, card = load_checkpoint(checkpoint_dir(cfg.models_dir, MODEL, version), map_location="cpu")
+    spec = HGNNSpec.from_dict(state["spec"])
+    model = HGNN(spec)
+    model.load_state_dict(state["state_dict"])
+    model.to(device).eval()
+    hcfg = cfg.hgnn.model_copy(update={"id_embeddings": spec.id_embeddings})
+    graph, _ = load_hgnn_graph(cfg.model_copy(update={"hgnn": hcfg}))
+    features = None
+    if spec.id_embeddings and model.id_emb is not None:
+        features = {}
+        for t in graph.node_types:
+            table = torch.zeros((graph.num_nodes[t], spec.in_dim))
+            if t in model.id_emb and t in state["item_ids"]:
+                known = state["item_ids"][t].numpy()
+                pos = np.clip(np.searchsorted(known, graph.item_ids[t]), 0, max(len(known) - 1, 0))
+                hit = known[pos] == graph.item_ids[t] if len(known) else np.zeros(len(pos), bool)
+                weight = model.id_emb[t].weight.detach().cpu()
+                table[torch.from_numpy(np.flatnonzero(hit))] = weight[torch.from_numpy(pos[hit])]
+            features[t] = table
+    emb = embed_all(model, graph, device, features)
+    return _write_items(cfg, graph, emb, version)

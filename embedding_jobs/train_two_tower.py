@@ -1,0 +1,283 @@
+"""Train the two-tower model, write its checkpoint and export user and item vectors.
+
+Positives are the training-window consumptions, each at the time the user first consumed the
+item; their features come from Feast as of that time. A user's history leaves the example's own
+item out, and for ``history_dropout`` of the examples the consumption history (and the stream
+counts) is hidden, so the user tower learns to place users who have only a profile and weak
+signals: the cold users of the evaluation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from embedding_jobs.checkpoint import ModelCard, checkpoint_dir, data_fingerprint, save_checkpoint, seed_everything
+from embedding_jobs.data.interactions import (
+    Catalogue,
+    Encoders,
+    Histories,
+    Retrieve,
+    activity_columns,
+    build_catalogue,
+    build_histories,
+    feature_refs,
+    fetch_features,
+    read_mart,
+)
+from embedding_jobs.device import describe_device, resolve_device
+from embedding_jobs.export import export_path, read_vectors, write_vectors
+from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel, TwoTowerRetriever, UserBatch
+from gfm.config import Config
+from gfm.errors import StageError
+from gfm.progress import console, make_progress
+from gfm.versioning import latest_version
+
+__all__ = ["TwoTowerResult", "train_two_tower"]
+
+MODEL = "two_tower"
+
+
+@dataclass
+class TwoTowerResult:
+    """What a training run produced."""
+
+    version: str
+    hgnn_version: str | None
+    checkpoint: Path
+    items_path: Path
+    users_path: Path
+    metrics: dict[str, float | int | list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class _Rows:
+    """Per-row tensors of an entity frame after Feast retrieval."""
+
+    users: torch.Tensor  # history rows
+    items: torch.Tensor  # catalogue rows
+    user_cat: torch.Tensor
+    user_raw: torch.Tensor
+    item_cat: torch.Tensor
+    item_raw: torch.Tensor
+
+
+class _Inputs:
+    """Assembles tower batches from the catalogue, the histories and per-row features."""
+
+    def __init__(self, enc: Encoders, cat: Catalogue, hist: Histories, use_hgnn: bool) -> None:
+        self.enc, self.cat, self.hist, self.use_hgnn = enc, cat, hist, use_hgnn
+        self.stream_cols = torch.tensor([c.startswith(("n_streams", "n_items")) for c in enc.user_dense])
+
+    def rows(self, frame: pd.DataFrame) -> _Rows:
+        return _Rows(
+            torch.from_numpy(self.hist.rows(frame["user_id"])) if "user_id" in frame else torch.empty(0),
+            torch.from_numpy(self.cat.rows(frame["item_id"])) if "item_id" in frame else torch.empty(0),
+            self.enc.user_cat(frame) if "country" in frame else torch.empty(0),
+            Encoders.raw_dense(frame, self.enc.user_dense),
+            self.enc.item_cat(frame) if "content_type" in frame else torch.empty(0),
+            Encoders.raw_dense(frame, self.enc.item_dense),
+        )
+
+    def user_batch(self, r: _Rows, idx: torch.Tensor, leave_out: bool, hide: torch.Tensor | None) -> UserBatch:
+        u = r.users[idx]
+        hist_sum, hist_count = self.hist.hist_sum[u].clone(), self.hist.hist_count[u].clone()
+        raw = r.user_raw[idx].clone()
+        if leave_out:  # the example's own item is not part of the history it is predicted from
+            items = r.items[idx]
+            ar, t = torch.arange(len(idx)), self.cat.type_idx[items]
+            hist_sum[ar, t] -= self.cat.history[items]
+            hist_count[ar, t] = (hist_count[ar, t] - 1).clamp(min=0)
+        if hide is not None:
+            hist_sum[hide], hist_count[hide] = 0.0, 0.0
+            raw[hide.unsqueeze(1) & self.stream_cols.unsqueeze(0)] = 0.0
+        denom = hist_count.clamp(min=1).unsqueeze(-1)
+        weak = self.hist.weak_sum[u] / self.hist.weak_count[u].clamp(min=1).unsqueeze(-1)
+        dense = self.enc.standardise(raw, self.enc.user_stats)
+        return UserBatch(r.user_cat[idx], hist_sum / denom, hist_count, weak, self.hist.weak_count[u], dense)
+
+    def item_batch(self, r: _Rows, idx: torch.Tensor) -> ItemBatch:
+        items = r.items[idx]
+        dense = self.enc.standardise(r.item_raw[idx], self.enc.item_stats)
+        return ItemBatch(r.item_cat[idx], self.cat.text[items], self.cat.hgnn[items], dense)
+
+
+def train_two_tower(
+    cfg: Config, version: str, hgnn_version: str | None, *, retrieve: Retrieve | None = None
+) -> TwoTowerResult:
+    """Train on the training window, save ``models/two_tower/<version>/`` and export vectors.
+
+    Args:
+        cfg: The config (``cfg.two_tower`` holds the hyper-parameters).
+        version: The version id naming this run everywhere.
+        hgnn_version: The HGNN export to use as shared input (latest when None); ignored when
+            ``cfg.two_tower.use_hgnn`` is False.
+        retrieve: The point-in-time feature retrieval; ``gfm.features.get_training_frame`` when None.
+
+    Returns:
+        Paths and training metrics.
+
+    Raises:
+        StageError: Missing marts, text or HGNN vectors, or no training example.
+    """
+    from embedding_jobs.text_features import text_features_path
+    from gfm.features.materialize import training_window_end
+
+    if retrieve is None:
+        from gfm.features import get_training_frame as retrieve  # type: ignore[attr-defined]
+    tc = cfg.two_tower
+    ckpt = checkpoint_dir(cfg.models_dir, MODEL, version)
+    started = time.perf_counter()
+    seeds = seed_everything(tc.seed)
+    dim_users, dim_items = read_mart(cfg, "dim_users"), read_mart(cfg, "dim_items")
+    facts = read_mart(cfg, "fct_interactions")
+    train_end = pd.Timestamp(training_window_end(cfg.marts_dir))
+    text_path = text_features_path(cfg)
+    hgnn_path = None
+    if tc.use_hgnn:
+        hgnn_version = hgnn_version or latest_version(cfg.embeddings_dir / "hgnn")
+        if hgnn_version is None:
+            raise StageError("no HGNN export found: run `gfm train hgnn` first, or train with --no-hgnn")
+        hgnn_path = export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "items")
+    else:
+        hgnn_version = None
+    enc = Encoders.build(dim_users, dim_items, activity_columns(cfg))
+    cat = build_catalogue(dim_items, enc.types, read_vectors(text_path), read_vectors(hgnn_path) if hgnn_path else None)
+    hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
+    inputs = _Inputs(enc, cat, hist, tc.use_hgnn)
+
+    positives = facts.loc[facts["is_consumed"].astype(bool), ["user_id", "item_id", "first_event_at"]]
+    if positives.empty:
+        raise StageError("fct_interactions has no consumption: nothing to train the two-tower model on")
+    entity = positives.rename(columns={"first_event_at": "event_timestamp"}).sort_values(["user_id", "item_id"])
+    with console.status(f"Feast historical features for {len(entity):,} training examples"):
+        frame = fetch_features(cfg, entity, feature_refs(cfg), retrieve)
+    rows = inputs.rows(frame)
+    enc.fit(rows.user_raw, rows.item_raw)
+    freq = torch.bincount(rows.items, minlength=len(cat.item_ids)).float()
+    log_q = torch.log(freq / freq.sum()).clamp(min=-30.0)
+
+    spec = TowerSpec(
+        n_types=len(enc.types),
+        n_countries=len(enc.countries) + 1,
+        n_ages=len(enc.ages) + 1,
+        n_genres=len(enc.genres) + 1,
+        n_languages=len(enc.languages) + 1,
+        hist_dim=cat.history.shape[1],
+        text_dim=cat.text.shape[1],
+        hgnn_dim=cat.hgnn.shape[1],
+        user_dense=len(enc.user_dense),
+        item_dense=len(enc.item_dense),
+    )
+    device = resolve_device(tc.device)
+    model = TwoTowerModel(tc, spec).to(device)
+    losses = _fit(model, inputs, rows, log_q, cfg, device)
+    train_s = time.perf_counter() - started
+
+    retriever = TwoTowerRetriever(model, device)
+    items_path, users_path = _export(cfg, version, retriever, inputs, dim_users, dim_items, train_end, retrieve)
+    metrics: dict[str, float | int | list[float]] = {
+        "final_loss": losses[-1],
+        "epoch_losses": losses,
+        "n_examples": len(entity),
+        "examples_per_s": len(entity) * tc.epochs / max(train_s, 1e-9),
+    }
+    card = ModelCard(
+        model=MODEL,
+        version=version,
+        config=cfg.model_dump(mode="json"),
+        data_fingerprint=data_fingerprint(
+            [cfg.marts_dir / f"{m}.parquet" for m in ("dim_users", "dim_items", "fct_interactions")]
+            + [text_path]
+            + ([hgnn_path] if hgnn_path else [])
+        ),
+        metrics=metrics,
+        seeds=seeds,
+        timings={"train_s": train_s, "total_s": time.perf_counter() - started},
+        extra={"device": describe_device(device), "hgnn_version": hgnn_version, "text_path": str(text_path)},
+    )
+    state = {
+        "spec": spec.to_dict(),
+        "encoders": enc.__dict__,
+        "two_tower": tc.model_dump(),
+        "state_dict": model.state_dict(),
+    }
+    save_checkpoint(ckpt, state, card)
+    return TwoTowerResult(version, hgnn_version, ckpt, items_path, users_path, metrics)
+
+
+def _fit(
+    model: TwoTowerModel, inputs: _Inputs, rows: _Rows, log_q: torch.Tensor, cfg: Config, device: torch.device
+) -> list[float]:
+    """Mini-batch training; returns the mean loss of every epoch."""
+    tc = cfg.two_tower
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    gen = torch.Generator().manual_seed(tc.seed)
+    n = len(rows.items)
+    n_batches = max(n // tc.batch_size, 1)  # the ragged tail is dropped: in-batch negatives need a full batch
+    losses = []
+    model.train()
+    with make_progress() as progress:
+        task = progress.add_task("two-tower training", total=tc.epochs * n_batches)
+        for epoch in range(tc.epochs):
+            order = torch.randperm(n, generator=gen)
+            total = 0.0
+            for b in range(n_batches):
+                idx = order[b * tc.batch_size : (b + 1) * tc.batch_size]
+                hide = torch.rand(len(idx), generator=gen) < tc.history_dropout
+                users = inputs.user_batch(rows, idx, leave_out=True, hide=hide).to(device)
+                items = inputs.item_batch(rows, idx).to(device)
+                item_ids = rows.items[idx].to(device)
+                loss = model.loss(users, items, item_ids, log_q[rows.items[idx]].to(device))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item()
+                progress.update(task, advance=1, description=f"two-tower epoch {epoch + 1}/{tc.epochs}")
+            losses.append(total / n_batches)
+    return losses
+
+
+def _export(
+    cfg: Config,
+    version: str,
+    retriever: TwoTowerRetriever,
+    inputs: _Inputs,
+    dim_users: pd.DataFrame,
+    dim_items: pd.DataFrame,
+    train_end: pd.Timestamp,
+    retrieve: Retrieve,
+) -> tuple[Path, Path]:
+    """Encode every item and user with features as of the end of the training window.
+
+    A user who signed up later (or an item published later) is encoded as of that moment, the
+    first time the system could serve them; their activity is then empty.
+    """
+    items = pd.DataFrame({"item_id": inputs.cat.item_ids})
+    published = dim_items.set_index("item_id").loc[inputs.cat.item_ids, "published_at"]
+    items["event_timestamp"] = _as_of(published, train_end)
+    users = pd.DataFrame({"user_id": inputs.hist.user_ids})
+    signup = dim_users.set_index("user_id").loc[inputs.hist.user_ids, "signup_at"]
+    users["event_timestamp"] = _as_of(signup, train_end)
+    with console.status("Feast features for the export"):
+        item_rows = inputs.rows(fetch_features(cfg, items, feature_refs(cfg, user=False), retrieve))
+        user_rows = inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
+    item_vecs = retriever.encode_items(inputs.item_batch(item_rows, torch.arange(len(items))))
+    user_vecs = retriever.encode_users(inputs.user_batch(user_rows, torch.arange(len(users)), False, None))
+    items_path = export_path(cfg.embeddings_dir, MODEL, version, "items")
+    users_path = export_path(cfg.embeddings_dir, MODEL, version, "users")
+    write_vectors(items_path, "item_id", inputs.cat.item_ids, item_vecs.numpy(), version)
+    write_vectors(users_path, "user_id", inputs.hist.user_ids, user_vecs.numpy(), version)
+    return items_path, users_path
+
+
+def _as_of(known_at: pd.Series, train_end: pd.Timestamp) -> pd.Series:
+    """``max(known_at, train_end)`` plus one second (Feast's as-of join is inclusive anyway)."""
+    stamps = pd.to_datetime(known_at, utc=True).clip(lower=train_end) + timedelta(seconds=1)
+    return stamps.reset_index(drop=True)

@@ -1,0 +1,95 @@
+"""Promote a gated build: swap in the DuckDB file and the Parquet marts, or touch nothing.
+
+The marts are first exported from the build file into a hidden staging folder beside
+``marts/``. Only then is ``build.duckdb`` renamed over ``gfm.duckdb`` (atomic on one file
+system) and the staging folder swapped in for ``marts/``, so a failure before this point
+leaves the previous warehouse and marts exactly as they were.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from gfm.errors import StageError
+
+#: Every mart of docs/contracts.md section 2, with the key its Parquet export is sorted by.
+MARTS: dict[str, tuple[str, ...]] = {
+    "dim_users": ("user_id",),
+    "dim_items": ("item_id",),
+    "fct_interactions": ("user_id", "item_id"),
+    "fct_eval_interactions": ("user_id", "item_id"),
+    "fct_item_edges": ("src_item_id", "dst_item_id"),
+    "user_features_daily": ("user_id", "feature_at"),
+    "item_features_daily": ("item_id", "feature_at"),
+}
+
+
+def export_marts(db_path: Path, out_dir: Path) -> dict[str, int]:
+    """Write every mart of ``db_path`` to ``out_dir/<mart>.parquet`` (sorted by its key).
+
+    Also checkpoints the database, so the file is complete without a ``.wal`` beside it.
+
+    Returns:
+        Row counts by mart.
+
+    Raises:
+        StageError: If a mart is missing from the database.
+    """
+    import duckdb
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        present = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
+        missing = sorted(set(MARTS) - present)
+        if missing:
+            raise StageError(f"the build {db_path} lacks the marts {missing}")
+        for mart, key in MARTS.items():
+            target = out_dir / f"{mart}.parquet"
+            # mart names and keys are the constants above, never user text; the path is a parameter
+            con.execute(
+                f"copy (select * from main.{mart} order by {', '.join(key)}) to $path (format parquet)",
+                {"path": str(target)},
+            )
+            row = con.execute(f"select count(*) from main.{mart}").fetchone()
+            counts[mart] = int(row[0]) if row else 0
+        con.execute("checkpoint")
+    return counts
+
+
+def promote(build_db: Path, warehouse_path: Path, marts_dir: Path, extra_files: dict[Path, Path]) -> dict[str, int]:
+    """Export the marts of ``build_db``, then replace the warehouse file and the marts folder.
+
+    Args:
+        build_db: The gated build (``warehouse/build.duckdb``); it is moved, not copied.
+        warehouse_path: The analysts' DuckDB file (``Config.warehouse_path``).
+        marts_dir: The Parquet marts folder (``Config.marts_dir``).
+        extra_files: Provenance files to move into place after the swap (source -> destination).
+
+    Returns:
+        Row counts by mart.
+    """
+    token = uuid.uuid4().hex[:8]
+    staging = marts_dir.parent / f".{marts_dir.name}.staging-{token}"
+    try:
+        counts = export_marts(build_db, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    # A stale write-ahead log of the old file would be replayed into the new one: drop it.
+    Path(f"{warehouse_path}.wal").unlink(missing_ok=True)
+    os.replace(build_db, warehouse_path)
+    retired = marts_dir.parent / f".{marts_dir.name}.retired-{token}"
+    if marts_dir.exists():
+        os.replace(marts_dir, retired)
+    os.replace(staging, marts_dir)
+    shutil.rmtree(retired, ignore_errors=True)
+    for source, destination in extra_files.items():
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, destination)
+    return counts

@@ -1,0 +1,134 @@
+"""``gfm generate``: a synthetic audio-streaming platform, written in the raw log contract.
+
+Assumptions (the generator never looks at any model; each knob is a named constant in
+``ingest/synthetic/``):
+
+- **Catalogue.** Podcasts (shows) and audiobooks each belong to one of ``topics`` latent topics.
+  A topic has a genre and a vocabulary of real words; titles and descriptions are built from it
+  ("The Deep Space Hour: black holes and telescopes"), so text carries the topic. Creators (show
+  networks, authors) own several items of one topic and type. 85% of items are tagged ``en``
+  (others es/de/fr/pt/sv; the words stay English). 28% of items are published during the window,
+  the rest up to two years before, so new items keep arriving.
+- **Popularity.** Item quality is Zipf-like (rank^-1.2 within a type); a user picks an item of a
+  topic in proportion to quality, and 10% of picks come from the type-wide charts. The top 20% of
+  titles take well over 80% of streams.
+- **Users.** Tastes over topics are sparse (Dirichlet, alpha 0.2). 70% listen to podcasts only,
+  27% also to audiobooks (share ~ Beta(2, 3)), 3% to audiobooks only. Activity is log-normal.
+  22% sign up during the window (the rest up to three years before) and act only after sign-up,
+  so the last 14 days hold cold users and cold items.
+- **Engagements.** A user meets an item at a uniform time after both exist. Podcasts are dense:
+  ~5 streams per engagement, days apart (episodes); audiobooks are sparse: ~2.5 sessions, closer
+  together. 30% of podcast and 45% of audiobook engagements open with a weak signal (follow,
+  preview, or intent to pay for audiobooks) about 1.5 days before the first stream; 30% of those
+  never lead to a stream. 12% of engagements are a single stream skipped within 30 s, and 7% of
+  other streams are skipped too. Streams last 10-75 minutes, mostly played to the end.
+- **Output.** Window ``[end_date - days, end_date)``, default 104 days ending 2026-10-31; event
+  times in UTC; Parquet partitioned by event day. Users are simulated in chunks of
+  ``chunk_users`` and each chunk is written as it goes, so memory holds the catalogue and one
+  chunk. The same seed and sizes give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rich.progress import Progress
+
+from gfm.config import GenerateConfig
+from gfm.errors import StageError
+from ingest.manifest import RawManifest, SuggestedSplit
+from ingest.synthetic.catalog import CONTENT_TYPES, Catalog, build_catalog, render_items
+from ingest.synthetic.events import EVENT_TYPES, ChunkEvents, ItemSampler, simulate_chunk
+from ingest.synthetic.users import draw_users, users_table
+from ingest.writer import RawBatchWriter
+
+ITEM_SLICE = 200_000  # items rendered and written per file
+
+
+def window(cfg: GenerateConfig) -> tuple[datetime, datetime]:
+    """The generated time window ``[start, end)`` in UTC."""
+    end = datetime.fromisoformat(cfg.end_date)
+    end = end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
+    return end - timedelta(days=cfg.days), end
+
+
+def generate(cfg: GenerateConfig, raw_dir: Path, *, show_progress: bool = True) -> dict[str, int]:
+    """Generate a synthetic raw batch into ``raw_dir`` (replacing it atomically on success).
+
+    Args:
+        cfg: Sizes, seed and window.
+        raw_dir: The raw folder to (re)create (``Config.raw_dir``).
+        show_progress: Show a progress bar per chunk of users on stderr.
+
+    Returns:
+        Row counts by table.
+
+    Raises:
+        StageError: If a size is not positive or the window is shorter than 15 days.
+    """
+    if cfg.users < 1 or cfg.podcasts < 0 or cfg.audiobooks < 0 or cfg.podcasts + cfg.audiobooks < 1:
+        raise StageError(f"need at least one user and one item, got {cfg.users} users, "
+                         f"{cfg.podcasts} podcasts, {cfg.audiobooks} audiobooks")
+    if cfg.days < 15 or cfg.chunk_users < 1 or cfg.topics < 1:
+        raise StageError(f"need days >= 15, chunk_users >= 1, topics >= 1; got {cfg.days}, "
+                         f"{cfg.chunk_users}, {cfg.topics}")
+    start, end = window(cfg)
+    start_s = int(start.timestamp())
+    cat = build_catalog(np.random.default_rng([cfg.seed, 0]), cfg.podcasts, cfg.audiobooks, cfg.topics, cfg.days)
+    sampler = ItemSampler(cat)
+    chunks = list(range(0, cfg.users, cfg.chunk_users))
+    with RawBatchWriter(raw_dir) as out, _progress(show_progress) as progress:
+        items_task = progress.add_task("items", total=cat.size)
+        for first in range(0, cat.size, ITEM_SLICE):
+            stop = min(first + ITEM_SLICE, cat.size)
+            out.write_table("items", render_items(cat, first, stop, cfg.seed, start_s), part=first // ITEM_SLICE)
+            progress.update(items_task, completed=stop)
+        users_task = progress.add_task("user chunks", total=len(chunks))
+        n_events = 0
+        for part, first in enumerate(chunks):
+            rng = np.random.default_rng([cfg.seed, 1, part])
+            users = draw_users(rng, first + 1, min(cfg.chunk_users, cfg.users - first), cfg.topics, cfg.days)
+            out.write_table("users", users_table(users, start_s), part=part)
+            events = _events_table(simulate_chunk(rng, cat, sampler, users, cfg.days), cat, start_s, n_events)
+            n_events += out.write_interactions(events, part=part)
+            progress.update(users_task, advance=1)
+        present = [CONTENT_TYPES[c] for c in np.unique(cat.ctype)]
+        out.write_manifest(RawManifest(
+            source="synthetic", created_at=datetime.now(UTC), seed=cfg.seed, window_start=start,
+            window_end=end, content_types=sorted(present), fixed_split=False,
+            suggested_split=SuggestedSplit(train_days=90, eval_days=14),
+        ))
+    return dict(out.counts)
+
+
+def _events_table(ev: ChunkEvents, cat: Catalog, start_s: int, first_id: int) -> pa.Table:
+    """Sort a chunk's events by time and give them ids ``ev0000000001``... continuing across chunks."""
+    order = np.lexsort((ev.event_type, ev.item_pos, ev.user_id, ev.second))
+    ids = pa.array(np.arange(first_id + 1, first_id + 1 + len(order), dtype=np.int64))
+    micros = (start_s + ev.second[order]) * 1_000_000
+    return pa.table({
+        "event_id": pc.binary_join_element_wise("ev", pc.utf8_lpad(pc.cast(ids, pa.string()), 10, "0"), ""),
+        "user_id": pa.array(ev.user_id[order]),
+        "item_id": pa.array(cat.item_id[ev.item_pos[order]]),
+        "event_at": pa.array(micros, type=pa.timestamp("us", tz="UTC")),
+        "event_type": pa.DictionaryArray.from_arrays(
+            pa.array(ev.event_type[order].astype(np.int32)), pa.array(EVENT_TYPES)).cast(pa.string()),
+        "ms_played": pa.array(ev.ms_played[order]),
+    })
+
+
+@contextlib.contextmanager
+def _progress(show: bool) -> Iterator[Progress]:
+    if show:
+        from gfm.progress import make_progress
+
+        with make_progress() as progress:
+            yield progress
+    else:
+        yield Progress(disable=True)

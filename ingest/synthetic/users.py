@@ -1,0 +1,74 @@
+"""Synthetic users: sign-up time, demographics, topic tastes, content-type taste and activity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from ingest.synthetic import vocab
+from ingest.synthetic.catalog import DAY_S, labels
+
+TASTE_CONCENTRATION = 0.2  # Dirichlet alpha per topic: small = a user cares about a few topics
+NEW_USER_SHARE = 0.22  # users who sign up inside the window; the rest up to three years before
+AUDIOBOOK_ONLY_SHARE = 0.03
+AUDIOBOOK_CURIOUS_SHARE = 0.27  # also listen to audiobooks; the rest are podcast-only
+MEAN_LOG_ACTIVITY = np.log(14.0)  # engagements (distinct user-item episodes) over a full window
+
+
+@dataclass(frozen=True)
+class UserChunk:
+    """A contiguous block of users, as arrays."""
+
+    user_id: np.ndarray  # int64
+    signup_day: np.ndarray  # float64 days since window start (negative: before the window)
+    taste: np.ndarray  # (n, topics) float64 rows summing to 1
+    audiobook_share: np.ndarray  # float64 probability that an engagement is with an audiobook
+    activity: np.ndarray  # float64 expected engagements over a full window
+    country: np.ndarray  # int8 index into vocab.COUNTRIES
+    age_bucket: np.ndarray  # int8 index into vocab.AGE_BUCKETS
+
+    @property
+    def size(self) -> int:
+        """Number of users in the chunk."""
+        return len(self.user_id)
+
+
+def draw_users(rng: np.random.Generator, first_id: int, n: int, n_topics: int, days: int) -> UserChunk:
+    """Draw ``n`` users with ids ``first_id .. first_id + n - 1``."""
+    is_new = rng.random(n) < NEW_USER_SHARE
+    signup_day = np.where(is_new, rng.random(n) * days, -rng.random(n) * 1095.0)
+    taste = rng.dirichlet(np.full(n_topics, TASTE_CONCENTRATION), size=n)
+    segment = rng.random(n)
+    audiobook_share = np.where(
+        segment < AUDIOBOOK_ONLY_SHARE,
+        1.0,
+        np.where(segment < AUDIOBOOK_ONLY_SHARE + AUDIOBOOK_CURIOUS_SHARE, rng.beta(2.0, 3.0, n), 0.0),
+    )
+    activity = rng.lognormal(MEAN_LOG_ACTIVITY, 0.9, n)
+    return UserChunk(
+        user_id=np.arange(first_id, first_id + n, dtype=np.int64),
+        signup_day=signup_day,
+        taste=taste,
+        audiobook_share=audiobook_share,
+        activity=activity,
+        country=_choice(rng, vocab.COUNTRIES, n),
+        age_bucket=_choice(rng, vocab.AGE_BUCKETS, n),
+    )
+
+
+def users_table(users: UserChunk, window_start_s: int) -> pa.Table:
+    """The users rows of the contract for one chunk."""
+    signup_s = window_start_s + np.round(users.signup_day * DAY_S).astype(np.int64)
+    return pa.table({
+        "user_id": pa.array(users.user_id),
+        "country": labels(users.country, tuple(code for code, _ in vocab.COUNTRIES)),
+        "age_bucket": labels(users.age_bucket, tuple(code for code, _ in vocab.AGE_BUCKETS)),
+        "signup_at": pa.array(signup_s * 1_000_000, type=pa.timestamp("us", tz="UTC")),
+    })
+
+
+def _choice(rng: np.random.Generator, options: tuple[tuple[str, float], ...], n: int) -> np.ndarray:
+    shares = np.array([share for _, share in options])
+    return rng.choice(len(options), size=n, p=shares / shares.sum()).astype(np.int8)

@@ -1,0 +1,207 @@
+"""The HTTP search service (``gfm serve``): similar items, recommendations, vector search.
+
+``create_app(cfg)`` builds a FastAPI app. Its lifespan opens the process's one Milvus client (so
+the service is the one process that owns a Milvus Lite file) and the consumed-items table. User
+vectors come from an injectable ``UserVectorSource``: the Feast online store by default.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from gfm.config import Config
+from gfm.errors import DimensionError, GfmError, NotFoundError
+from vector_index.filters import FilterError, check_content_type
+from vector_index.search import VectorSearcher
+from vector_index.users import ConsumedItems, UserVectorSource
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+Model = Literal["two_tower", "hgnn"]
+_TYPE = Query(None, max_length=64, description="Keep one content type (see /v1/versions).")
+
+
+class HitOut(BaseModel):
+    """One result."""
+
+    id: int
+    score: float
+
+
+class SearchOut(BaseModel):
+    """Results of one query, with the version that answered it."""
+
+    alias: str
+    version: str
+    results: list[HitOut]
+
+
+class SearchIn(BaseModel):
+    """``POST /v1/search`` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vector: list[float] = Field(min_length=1, max_length=4096)
+    k: int = Field(10, ge=1)
+    type: str | None = Field(None, max_length=64)
+    model: Model = "two_tower"
+
+
+def _forbid_unknown_query(allowed: set[str]) -> Callable[[Request], None]:
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise HTTPException(422, {"error": "unknown query parameters", "value": unknown, "allowed": sorted(allowed)})
+
+    return check
+
+
+def create_app(
+    cfg: Config,
+    user_vectors: UserVectorSource | Callable[[], UserVectorSource] | None = None,
+) -> FastAPI:
+    """Build the service.
+
+    Args:
+        cfg: The effective config (``index``, ``serve``, data paths).
+        user_vectors: Where user vectors come from: a source, a factory called at startup, or
+            None for the Feast online store (``gfm.client.EmbeddingClient``).
+
+    Returns:
+        The FastAPI app (OpenAPI docs at ``/docs``).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from vector_index.client import get_client
+
+        app.state.client = get_client(cfg.milvus_uri, cfg.index.token)
+        app.state.searchers = {}
+        app.state.consumed = ConsumedItems.from_marts(cfg.marts_dir)
+        app.state.user_source = _user_source(cfg, user_vectors, app.state.client)
+        log.info("serving %s (%d users with consumed items)", cfg.milvus_uri, len(app.state.consumed))
+        yield
+        # the client is process-wide (client.get_client); `gfm serve` closes it on exit
+
+    app = FastAPI(title="gfm search", version="1", lifespan=lifespan)
+    max_k = cfg.serve.max_k
+    k_query = Query(10, ge=1, le=max_k, description=f"Results to return (1..{max_k}).")
+
+    def searcher(entity: str, model: str) -> VectorSearcher:
+        cache: dict[tuple[str, str], VectorSearcher] = app.state.searchers
+        if (entity, model) not in cache:
+            cache[(entity, model)] = VectorSearcher(app.state.client, cfg.index, entity, model)
+        return cache[(entity, model)]
+
+    @app.exception_handler(FilterError)
+    def _filter_error(_: Request, exc: FilterError) -> JSONResponse:
+        return JSONResponse({"detail": {"error": str(exc), "value": str(exc.value), "allowed": exc.allowed}}, 422)
+
+    @app.exception_handler(DimensionError)
+    def _dim_error(_: Request, exc: DimensionError) -> JSONResponse:
+        return JSONResponse({"detail": {"error": str(exc)}}, 422)
+
+    @app.exception_handler(NotFoundError)
+    def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": {"error": str(exc)}}, 404)
+
+    def live(entity: str, model: str) -> VectorSearcher:
+        s = searcher(entity, model)
+        try:
+            s.info()
+        except NotFoundError as exc:
+            raise HTTPException(503, {"error": str(exc)}) from exc
+        return s
+
+    def answer(s: VectorSearcher, hits: list[Any]) -> SearchOut:
+        return SearchOut(alias=s.alias, version=s.info().version, results=[HitOut(id=h.id, score=h.score) for h in hits])
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """Liveness: Milvus answers."""
+        collections = app.state.client.list_collections()
+        return {"status": "ok", "collections": len(collections), "user_vectors": type(app.state.user_source).__name__}
+
+    @app.get("/v1/versions")
+    def versions() -> dict[str, Any]:
+        """The live version per alias, with its provenance card when the pipeline wrote one."""
+        from vector_index.versions import collection_info, live_version
+
+        client = app.state.client
+        out = []
+        for alias in sorted(client.list_aliases().get("aliases", [])):
+            version = live_version(client, alias)
+            if version is None:
+                continue
+            info = collection_info(client, f"{alias}_{version}")
+            card = cfg.reports_dir / "provenance" / f"{version}.json"
+            provenance = json.loads(card.read_text()) if card.exists() else None
+            out.append({"alias": alias, **info.to_dict(), "provenance": provenance})
+        return {"live": out}
+
+    @app.get(
+        "/v1/items/{item_id}/similar",
+        response_model=SearchOut,
+        dependencies=[Depends(_forbid_unknown_query({"type", "k", "model"}))],
+    )
+    def similar(item_id: int, type: str | None = _TYPE, k: int = k_query, model: Model = "two_tower") -> SearchOut:
+        """Items closest to an item (the item itself left out)."""
+        s = live("item", model)
+        vector = s.get_vector(item_id)
+        return answer(s, s.search(vector, k, content_type=type, exclude_ids=[item_id])[0])
+
+    @app.get(
+        "/v1/users/{user_id}/recommendations",
+        response_model=SearchOut,
+        dependencies=[Depends(_forbid_unknown_query({"type", "k"}))],
+    )
+    def recommendations(user_id: int, type: str | None = _TYPE, k: int = k_query) -> SearchOut:
+        """Items for a user (two-tower user vector), without the items they already consumed."""
+        s = live("item", "two_tower")
+        if type is not None:
+            check_content_type(type, s.content_types)  # refuse a bad type before any lookup
+        vector = app.state.user_source.get(user_id)
+        if vector is None:
+            raise NotFoundError(f"unknown user {user_id}")
+        consumed = app.state.consumed.get(user_id)
+        return answer(s, s.search(vector, k, content_type=type, exclude_ids=consumed)[0])
+
+    @app.post("/v1/search", response_model=SearchOut)
+    def search(body: SearchIn) -> SearchOut:
+        """Nearest items to a vector."""
+        if body.k > max_k:
+            raise HTTPException(422, {"error": f"k must be <= {max_k}", "value": body.k})
+        s = live("item", body.model)
+        return answer(s, s.search(body.vector, body.k, content_type=body.type)[0])
+
+    return app
+
+
+def _user_source(
+    cfg: Config, given: UserVectorSource | Callable[[], UserVectorSource] | None, client: Any
+) -> UserVectorSource:
+    if given is not None:
+        if callable(given) and not hasattr(given, "get"):
+            return given()
+        return given  # type: ignore[return-value]
+    from vector_index.users import FeastUserVectors, ParquetUserVectors
+    from vector_index.versions import live_version
+
+    try:
+        return FeastUserVectors(cfg)
+    except (ImportError, GfmError) as exc:
+        # The Feast online store is the production source; without it (no gfm.client, no
+        # materialized store) the live two-tower version's exported users.parquet is used.
+        version = live_version(client, "item_two_tower")
+        path = cfg.embeddings_dir / "two_tower" / str(version) / "users.parquet"
+        log.warning("Feast user vectors unavailable (%s); reading %s", exc, path)
+        return ParquetUserVectors(path) if path.exists() else ParquetUserVectors.empty()

@@ -1,0 +1,102 @@
+"""Where the service gets user vectors and the items each user already consumed.
+
+The user vector source is injectable: production reads the Feast online store
+(``FeastUserVectors``, through ``gfm.client.EmbeddingClient``); tests and offline tools can read
+an exported ``users.parquet`` (``ParquetUserVectors``) with the same interface.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from gfm.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from gfm.config import Config
+
+__all__ = ["ConsumedItems", "FeastUserVectors", "ParquetUserVectors", "UserVectorSource"]
+
+
+class UserVectorSource(Protocol):
+    """Anything that returns a user's vector, or None for an unknown user."""
+
+    def get(self, user_id: int) -> np.ndarray | None:
+        """The user's vector (float32, 1-d), or None if the user is unknown."""
+        ...
+
+
+class ParquetUserVectors:
+    """User vectors held in memory from an exported ``users.parquet``."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.exists():
+            raise NotFoundError(f"no user vectors at {path}")
+        table = pq.read_table(path, columns=["user_id", "vector"])
+        ids = table.column("user_id").to_numpy()
+        arr = table.column("vector").combine_chunks()
+        dim = len(arr[0]) if len(arr) else 0
+        vectors = np.asarray(arr.flatten(), dtype=np.float32).reshape(len(ids), dim)
+        self._index = {int(u): i for i, u in enumerate(ids)}
+        self._vectors = vectors
+
+    @classmethod
+    def empty(cls) -> ParquetUserVectors:
+        """A source that knows no user (before any version is published)."""
+        source = cls.__new__(cls)
+        source._index, source._vectors = {}, np.zeros((0, 0), dtype=np.float32)
+        return source
+
+    def get(self, user_id: int) -> np.ndarray | None:
+        """The user's vector, or None."""
+        row = self._index.get(int(user_id))
+        return None if row is None else self._vectors[row]
+
+
+class FeastUserVectors:
+    """User vectors from the Feast online store (the production path)."""
+
+    def __init__(self, cfg: Config, model: str = "two_tower") -> None:
+        from gfm.client import EmbeddingClient  # heavy (imports feast); only when serving
+
+        self._client = EmbeddingClient(cfg)
+        self._model = model
+
+    def get(self, user_id: int) -> np.ndarray | None:
+        """The user's vector from the online store, or None if Feast has none."""
+        try:
+            vector = self._client.get_user_embedding(int(user_id), model=self._model)
+        except NotFoundError:
+            return None
+        if vector is None:
+            return None
+        return np.asarray(vector, dtype=np.float32)
+
+
+class ConsumedItems:
+    """Items each user consumed in the training window (``fct_interactions.is_consumed``)."""
+
+    def __init__(self, by_user: dict[int, np.ndarray]) -> None:
+        self._by_user = by_user
+
+    @classmethod
+    def from_marts(cls, marts_dir: Path) -> ConsumedItems:
+        """Read ``fct_interactions.parquet``; an absent file means nothing is excluded."""
+        path = marts_dir / "fct_interactions.parquet"
+        if not path.exists():
+            return cls({})
+        frame = pq.read_table(path, columns=["user_id", "item_id", "is_consumed"]).to_pandas()
+        frame = frame[frame["is_consumed"].astype(bool)]
+        groups = frame.groupby("user_id")["item_id"]
+        return cls({int(u): items.to_numpy(dtype=np.int64) for u, items in groups})
+
+    def get(self, user_id: int) -> list[int]:
+        """Item ids the user consumed (empty for unknown users)."""
+        items = self._by_user.get(int(user_id))
+        return [] if items is None else items.tolist()
+
+    def __len__(self) -> int:
+        return len(self._by_user)
