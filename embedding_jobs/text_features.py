@@ -128,8 +128,11 @@ class TextEncoder:
         """Load tokenizer and model from ``model_path`` (never from the network)."""
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         from embedding_jobs.device import resolve_device
+
+        hf_logging.disable_progress_bar()  # our own rich progress covers the long part
 
         self.device = resolve_device(device)
         self.max_length = max_length

@@ -187,6 +187,11 @@ class Config(_Section):
         return self.data_dir / "raw"
 
     @property
+    def landing_dir(self) -> Path:
+        """Checked raw tables as ``{interactions,items,users}.parquet`` in contract types (dbt reads these)."""
+        return self.data_dir / "warehouse" / "landing"
+
+    @property
     def warehouse_path(self) -> Path:
         """The DuckDB file analysts query (last validated build)."""
         return self.data_dir / "warehouse" / "gfm.duckdb"

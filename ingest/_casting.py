@@ -19,7 +19,9 @@ _NS_UTC = pa.timestamp("ns", tz="UTC")
 _INT_TEXT = r"^\s*[+-]?\d{1,18}(\.0*)?\s*$"  # integers as text; "12.0" is accepted (a float column in CSV)
 
 
-def cast_column(arr: pa.ChunkedArray, kind: Kind, *, file: str, column: str, max_examples: int) -> pa.ChunkedArray:
+def cast_column(
+    arr: pa.ChunkedArray, kind: Kind, *, file: str, column: str, max_examples: int
+) -> pa.ChunkedArray:
     """Cast ``arr`` to the Arrow type of ``kind`` (int64, string, or timestamp[ns, UTC]).
 
     Args:
@@ -31,6 +33,7 @@ def cast_column(arr: pa.ChunkedArray, kind: Kind, *, file: str, column: str, max
 
     Raises:
         RawInputError: If some non-null values cannot be cast (count and examples in the message).
+
     """
     where: dict[str, Any] = {"file": file, "column": column, "max_examples": max_examples}
     if kind in ("id", "int"):

@@ -39,7 +39,9 @@ def write_batch(
     with RawBatchWriter(raw_dir) as out:
         for name in TABLES:
             data = tables[name]
-            arrow = pa.Table.from_pandas(data, preserve_index=False) if isinstance(data, pd.DataFrame) else data
+            arrow = (
+                pa.Table.from_pandas(data, preserve_index=False) if isinstance(data, pd.DataFrame) else data
+            )
             if name == "interactions" and partition_by_day:
                 out.write_interactions(arrow, part=0)
             else:

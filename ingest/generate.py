@@ -9,7 +9,7 @@ Assumptions (the generator never looks at any model; each knob is a named consta
   networks, authors) own several items of one topic and type. 85% of items are tagged ``en``
   (others es/de/fr/pt/sv; the words stay English). 28% of items are published during the window,
   the rest up to two years before, so new items keep arriving.
-- **Popularity.** Item quality is Zipf-like (rank^-1.2 within a type); a user picks an item of a
+- **Popularity.** Item quality is Zipf-like (rank^-1.4 within a type); a user picks an item of a
   topic in proportion to quality, and 10% of picks come from the type-wide charts. The top 20% of
   titles take well over 80% of streams.
 - **Users.** Tastes over topics are sparse (Dirichlet, alpha 0.2). 70% listen to podcasts only,
@@ -52,7 +52,7 @@ ITEM_SLICE = 200_000  # items rendered and written per file
 
 
 def window(cfg: GenerateConfig) -> tuple[datetime, datetime]:
-    """The generated time window ``[start, end)`` in UTC."""
+    """Return the generated time window ``[start, end)`` in UTC."""
     end = datetime.fromisoformat(cfg.end_date)
     end = end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
     return end - timedelta(days=cfg.days), end
@@ -71,23 +71,31 @@ def generate(cfg: GenerateConfig, raw_dir: Path, *, show_progress: bool = True) 
 
     Raises:
         StageError: If a size is not positive or the window is shorter than 15 days.
+
     """
     if cfg.users < 1 or cfg.podcasts < 0 or cfg.audiobooks < 0 or cfg.podcasts + cfg.audiobooks < 1:
-        raise StageError(f"need at least one user and one item, got {cfg.users} users, "
-                         f"{cfg.podcasts} podcasts, {cfg.audiobooks} audiobooks")
+        raise StageError(
+            f"need at least one user and one item, got {cfg.users} users, "
+            f"{cfg.podcasts} podcasts, {cfg.audiobooks} audiobooks"
+        )
     if cfg.days < 15 or cfg.chunk_users < 1 or cfg.topics < 1:
-        raise StageError(f"need days >= 15, chunk_users >= 1, topics >= 1; got {cfg.days}, "
-                         f"{cfg.chunk_users}, {cfg.topics}")
+        raise StageError(
+            f"need days >= 15, chunk_users >= 1, topics >= 1; got {cfg.days}, {cfg.chunk_users}, {cfg.topics}"
+        )
     start, end = window(cfg)
     start_s = int(start.timestamp())
-    cat = build_catalog(np.random.default_rng([cfg.seed, 0]), cfg.podcasts, cfg.audiobooks, cfg.topics, cfg.days)
+    cat = build_catalog(
+        np.random.default_rng([cfg.seed, 0]), cfg.podcasts, cfg.audiobooks, cfg.topics, cfg.days
+    )
     sampler = ItemSampler(cat)
     chunks = list(range(0, cfg.users, cfg.chunk_users))
     with RawBatchWriter(raw_dir) as out, _progress(show_progress) as progress:
         items_task = progress.add_task("items", total=cat.size)
         for first in range(0, cat.size, ITEM_SLICE):
             stop = min(first + ITEM_SLICE, cat.size)
-            out.write_table("items", render_items(cat, first, stop, cfg.seed, start_s), part=first // ITEM_SLICE)
+            out.write_table(
+                "items", render_items(cat, first, stop, cfg.seed, start_s), part=first // ITEM_SLICE
+            )
             progress.update(items_task, completed=stop)
         users_task = progress.add_task("user chunks", total=len(chunks))
         n_events = 0
@@ -99,11 +107,18 @@ def generate(cfg: GenerateConfig, raw_dir: Path, *, show_progress: bool = True) 
             n_events += out.write_interactions(events, part=part)
             progress.update(users_task, advance=1)
         present = [CONTENT_TYPES[c] for c in np.unique(cat.ctype)]
-        out.write_manifest(RawManifest(
-            source="synthetic", created_at=datetime.now(UTC), seed=cfg.seed, window_start=start,
-            window_end=end, content_types=sorted(present), fixed_split=False,
-            suggested_split=SuggestedSplit(train_days=90, eval_days=14),
-        ))
+        out.write_manifest(
+            RawManifest(
+                source="synthetic",
+                created_at=datetime.now(UTC),
+                seed=cfg.seed,
+                window_start=start,
+                window_end=end,
+                content_types=sorted(present),
+                fixed_split=False,
+                suggested_split=SuggestedSplit(train_days=90, eval_days=14),
+            )
+        )
     return dict(out.counts)
 
 
@@ -112,15 +127,20 @@ def _events_table(ev: ChunkEvents, cat: Catalog, start_s: int, first_id: int) ->
     order = np.lexsort((ev.event_type, ev.item_pos, ev.user_id, ev.second))
     ids = pa.array(np.arange(first_id + 1, first_id + 1 + len(order), dtype=np.int64))
     micros = (start_s + ev.second[order]) * 1_000_000
-    return pa.table({
-        "event_id": pc.binary_join_element_wise("ev", pc.utf8_lpad(pc.cast(ids, pa.string()), 10, "0"), ""),
-        "user_id": pa.array(ev.user_id[order]),
-        "item_id": pa.array(cat.item_id[ev.item_pos[order]]),
-        "event_at": pa.array(micros, type=pa.timestamp("us", tz="UTC")),
-        "event_type": pa.DictionaryArray.from_arrays(
-            pa.array(ev.event_type[order].astype(np.int32)), pa.array(EVENT_TYPES)).cast(pa.string()),
-        "ms_played": pa.array(ev.ms_played[order]),
-    })
+    return pa.table(
+        {
+            "event_id": pc.binary_join_element_wise(
+                "ev", pc.utf8_lpad(pc.cast(ids, pa.string()), 10, "0"), ""
+            ),
+            "user_id": pa.array(ev.user_id[order]),
+            "item_id": pa.array(cat.item_id[ev.item_pos[order]]),
+            "event_at": pa.array(micros, type=pa.timestamp("us", tz="UTC")),
+            "event_type": pa.DictionaryArray.from_arrays(
+                pa.array(ev.event_type[order].astype(np.int32)), pa.array(EVENT_TYPES)
+            ).cast(pa.string()),
+            "ms_played": pa.array(ev.ms_played[order]),
+        }
+    )
 
 
 @contextlib.contextmanager

@@ -46,14 +46,17 @@ def import_lightgcn(src: Path, raw_dir: Path) -> dict[str, int]:
 
     Raises:
         RawInputError: If a file is missing or a line holds a token that is not an integer.
+
     """
     require_files(src, ["train.txt", "test.txt"], "LightGCN")
     eval_start = WINDOW_END - timedelta(days=EVAL_DAYS)
     window_start = eval_start - timedelta(days=TRAIN_DAYS)
     rng = np.random.default_rng(SEED)
     parts = []
-    for name, prefix, lo, hi in (("train.txt", "tr", window_start, eval_start),
-                                 ("test.txt", "te", eval_start, WINDOW_END)):
+    for name, prefix, lo, hi in (
+        ("train.txt", "tr", window_start, eval_start),
+        ("test.txt", "te", eval_start, WINDOW_END),
+    ):
         users, items = read_pairs(src / name)
         lo_s, span_s = int(lo.timestamp()), int((hi - lo).total_seconds())
         seconds = lo_s + rng.integers(0, span_s, size=len(users))
@@ -62,22 +65,36 @@ def import_lightgcn(src: Path, raw_dir: Path) -> dict[str, int]:
     n_users = int(pc.max(events["user_id"]).as_py()) + 1
     n_items = int(pc.max(events["item_id"]).as_py()) + 1
     start_us = pa.scalar(int(window_start.timestamp()) * 1_000_000, TIMESTAMP)
-    users_t = pa.table({
-        "user_id": pa.array(np.arange(n_users, dtype=np.int64)),
-        "country": pa.array([UNKNOWN] * n_users), "age_bucket": pa.array([UNKNOWN] * n_users),
-        "signup_at": pa.array([start_us] * n_users, TIMESTAMP),
-    })
+    users_t = pa.table(
+        {
+            "user_id": pa.array(np.arange(n_users, dtype=np.int64)),
+            "country": pa.array([UNKNOWN] * n_users),
+            "age_bucket": pa.array([UNKNOWN] * n_users),
+            "signup_at": pa.array([start_us] * n_users, TIMESTAMP),
+        }
+    )
     empty = pa.array([""] * n_items)
     unknown = pa.array([UNKNOWN] * n_items)
-    items_t = pa.table({
-        "item_id": pa.array(np.arange(n_items, dtype=np.int64)),
-        "content_type": pa.array(["business"] * n_items), "title": empty, "description": empty,
-        "language": unknown, "genre": unknown, "creator_id": unknown,
-        "published_at": pa.array([start_us] * n_items, TIMESTAMP),
-    })
+    items_t = pa.table(
+        {
+            "item_id": pa.array(np.arange(n_items, dtype=np.int64)),
+            "content_type": pa.array(["business"] * n_items),
+            "title": empty,
+            "description": empty,
+            "language": unknown,
+            "genre": unknown,
+            "creator_id": unknown,
+            "published_at": pa.array([start_us] * n_items, TIMESTAMP),
+        }
+    )
     manifest = RawManifest(
-        source="lightgcn", created_at=datetime.now(UTC), seed=SEED, window_start=window_start,
-        window_end=WINDOW_END, content_types=["business"], fixed_split=True,
+        source="lightgcn",
+        created_at=datetime.now(UTC),
+        seed=SEED,
+        window_start=window_start,
+        window_end=WINDOW_END,
+        content_types=["business"],
+        fixed_split=True,
         suggested_split=SuggestedSplit(train_days=None, eval_days=EVAL_DAYS),
     )
     return write_batch(raw_dir, {"interactions": events, "items": items_t, "users": users_t}, manifest)
@@ -88,6 +105,7 @@ def read_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
     Raises:
         RawInputError: If a token is not a non-negative integer (names the file and line).
+
     """
     lines = path.read_text(encoding="ascii", errors="replace").splitlines()
     tokens = [line.split() for line in lines]
@@ -97,8 +115,9 @@ def read_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
         values = np.array(flat, dtype=np.int64)
     except ValueError as exc:
         line = next(i for i, t in enumerate(tokens, 1) if not all(tok.isdigit() for tok in t))
-        raise RawInputError(f"not an integer id on line {line}: {lines[line - 1][:80]!r}", file=str(path),
-                            count=1) from exc
+        raise RawInputError(
+            f"not an integer id on line {line}: {lines[line - 1][:80]!r}", file=str(path), count=1
+        ) from exc
     if (values < 0).any():
         raise RawInputError("negative id", file=str(path), count=int((values < 0).sum()))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -112,11 +131,13 @@ def read_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def _events(prefix: str, users: np.ndarray, items: np.ndarray, seconds: np.ndarray) -> pa.Table:
     u = pc.cast(pa.array(users), pa.string())
     i = pc.cast(pa.array(items), pa.string())
-    return pa.table({
-        "event_id": pc.binary_join_element_wise(prefix, u, "-", i, ""),
-        "user_id": pa.array(users),
-        "item_id": pa.array(items),
-        "event_at": pa.array(seconds * 1_000_000, TIMESTAMP),
-        "event_type": pa.array(["stream"] * len(users)),
-        "ms_played": pa.array(np.full(len(users), VISIT_MS, dtype=np.int64)),
-    })
+    return pa.table(
+        {
+            "event_id": pc.binary_join_element_wise(prefix, u, "-", i, ""),
+            "user_id": pa.array(users),
+            "item_id": pa.array(items),
+            "event_at": pa.array(seconds * 1_000_000, TIMESTAMP),
+            "event_type": pa.array(["stream"] * len(users)),
+            "ms_played": pa.array(np.full(len(users), VISIT_MS, dtype=np.int64)),
+        }
+    )

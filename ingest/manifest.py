@@ -54,6 +54,7 @@ def read_manifest(raw_dir: Path) -> RawManifest:
 
     Raises:
         RawInputError: If the manifest is missing, not JSON, or breaks the schema.
+
     """
     path = raw_dir / MANIFEST_NAME
     if not path.is_file():

@@ -54,23 +54,32 @@ def import_movielens(src: Path, raw_dir: Path) -> dict[str, int]:
 
     Raises:
         RawInputError: If the folder or one of the files is missing.
+
     """
     require_files(src, ["ratings.csv", "tags.csv", "movies.csv"], "MovieLens")
     ratings = pd.read_csv(src / "ratings.csv", dtype={"userId": "int64", "movieId": "int64"})
     tags = pd.read_csv(src / "tags.csv", dtype={"userId": "int64", "movieId": "int64", "tag": "string"})
-    movies = pd.read_csv(src / "movies.csv", dtype={"movieId": "int64", "title": "string", "genres": "string"})
+    movies = pd.read_csv(
+        src / "movies.csv", dtype={"movieId": "int64", "title": "string", "genres": "string"}
+    )
 
     events = _events(ratings, tags)
     start = events["event_at"].min().floor("D")
     end = events["event_at"].max().floor("D") + _DAY
     eval_days = choose_eval_days(events, end)
     items = _items(movies, tags, events, start, end - eval_days * _DAY)
-    users = events.groupby("user_id", as_index=False)["event_at"].min().rename(columns={"event_at": "signup_at"})
+    users = (
+        events.groupby("user_id", as_index=False)["event_at"].min().rename(columns={"event_at": "signup_at"})
+    )
     users = users.assign(country=UNKNOWN, age_bucket=UNKNOWN)
     manifest = RawManifest(
-        source="movielens", created_at=datetime.now(UTC), seed=None,
-        window_start=start.to_pydatetime(), window_end=end.to_pydatetime(),
-        content_types=sorted(items["content_type"].unique()), fixed_split=False,
+        source="movielens",
+        created_at=datetime.now(UTC),
+        seed=None,
+        window_start=start.to_pydatetime(),
+        window_end=end.to_pydatetime(),
+        content_types=sorted(items["content_type"].unique()),
+        fixed_split=False,
         suggested_split=SuggestedSplit(train_days=None, eval_days=eval_days),
     )
     tables = {"interactions": events.sort_values("event_at", kind="stable"), "items": items, "users": users}
@@ -79,28 +88,36 @@ def import_movielens(src: Path, raw_dir: Path) -> dict[str, int]:
 
 def _events(ratings: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
     is_stream = ratings["rating"] >= STREAM_MIN_RATING
-    rated = pd.DataFrame({
-        "event_id": "r" + ratings["userId"].astype(str) + "-" + ratings["movieId"].astype(str),
-        "user_id": ratings["userId"],
-        "item_id": ratings["movieId"],
-        "event_at": pd.to_datetime(ratings["timestamp"], unit="s", utc=True),
-        "event_type": np.where(is_stream, "stream", "preview"),
-        "ms_played": np.where(is_stream, np.round(ratings["rating"] / 5.0 * FILM_MS), 0).astype("int64"),
-    })
-    tagged = pd.DataFrame({
-        "event_id": "t" + tags["userId"].astype(str) + "-" + tags["movieId"].astype(str) + "-"
-        + pd.Series(np.arange(len(tags)), index=tags.index).astype(str),
-        "user_id": tags["userId"],
-        "item_id": tags["movieId"],
-        "event_at": pd.to_datetime(tags["timestamp"], unit="s", utc=True),
-        "event_type": "follow",
-        "ms_played": np.zeros(len(tags), dtype="int64"),
-    })
+    rated = pd.DataFrame(
+        {
+            "event_id": "r" + ratings["userId"].astype(str) + "-" + ratings["movieId"].astype(str),
+            "user_id": ratings["userId"],
+            "item_id": ratings["movieId"],
+            "event_at": pd.to_datetime(ratings["timestamp"], unit="s", utc=True),
+            "event_type": np.where(is_stream, "stream", "preview"),
+            "ms_played": np.where(is_stream, np.round(ratings["rating"] / 5.0 * FILM_MS), 0).astype("int64"),
+        }
+    )
+    tagged = pd.DataFrame(
+        {
+            "event_id": "t"
+            + tags["userId"].astype(str)
+            + "-"
+            + tags["movieId"].astype(str)
+            + "-"
+            + pd.Series(np.arange(len(tags)), index=tags.index).astype(str),
+            "user_id": tags["userId"],
+            "item_id": tags["movieId"],
+            "event_at": pd.to_datetime(tags["timestamp"], unit="s", utc=True),
+            "event_type": "follow",
+            "ms_played": np.zeros(len(tags), dtype="int64"),
+        }
+    )
     return pd.concat([rated, tagged], ignore_index=True)
 
 
 def choose_eval_days(events: pd.DataFrame, end: pd.Timestamp) -> int:
-    """The smallest N >= 14 such that at least MIN_EVAL_USERS users stream in the last N days.
+    """Return the smallest N >= 14 such that at least MIN_EVAL_USERS users stream in the last N days.
 
     Falls back to the N with the most such users when no N reaches the target.
     """
@@ -113,11 +130,17 @@ def choose_eval_days(events: pd.DataFrame, end: pd.Timestamp) -> int:
     return int(candidates[reached[0]] if len(reached) else candidates[np.argmax(counts)])
 
 
-def _items(movies: pd.DataFrame, tags: pd.DataFrame, events: pd.DataFrame, start: pd.Timestamp,
-           eval_start: pd.Timestamp) -> pd.DataFrame:
+def _items(
+    movies: pd.DataFrame,
+    tags: pd.DataFrame,
+    events: pd.DataFrame,
+    start: pd.Timestamp,
+    eval_start: pd.Timestamp,
+) -> pd.DataFrame:
     genres = movies["genres"].fillna("").str.split("|")
     content_type = np.where(
-        genres.map(lambda g: "Animation" in g), "animation",
+        genres.map(lambda g: "Animation" in g),
+        "animation",
         np.where(genres.map(lambda g: "Documentary" in g), "documentary", "feature_film"),
     )
     listed = genres.map(lambda g: [x for x in g if x and x != "(no genres listed)"])
@@ -131,16 +154,18 @@ def _items(movies: pd.DataFrame, tags: pd.DataFrame, events: pd.DataFrame, start
     first_event = events.groupby("item_id")["event_at"].min().reindex(movies["movieId"])
     earliest = np.fmin(released.dt.tz_localize(None).to_numpy(), first_event.dt.tz_localize(None).to_numpy())
     published = pd.Series(pd.to_datetime(earliest, utc=True)).fillna(start)
-    return pd.DataFrame({
-        "item_id": movies["movieId"].to_numpy(),
-        "content_type": content_type,
-        "title": movies["title"].fillna("").to_numpy(),
-        "description": description,
-        "language": UNKNOWN,
-        "genre": [g[0] if g else UNKNOWN for g in listed],
-        "creator_id": UNKNOWN,
-        "published_at": published.to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "item_id": movies["movieId"].to_numpy(),
+            "content_type": content_type,
+            "title": movies["title"].fillna("").to_numpy(),
+            "description": description,
+            "language": UNKNOWN,
+            "genre": [g[0] if g else UNKNOWN for g in listed],
+            "creator_id": UNKNOWN,
+            "published_at": published.to_numpy(),
+        }
+    )
 
 
 def _tag_text(tags: pd.DataFrame, before: pd.Timestamp) -> pd.Series:

@@ -44,7 +44,7 @@ class RawTables:
     users: pd.DataFrame
 
     def as_dict(self) -> dict[str, pd.DataFrame]:
-        """The tables by contract name."""
+        """Return the tables by contract name."""
         return {"interactions": self.interactions, "items": self.items, "users": self.users}
 
 
@@ -60,6 +60,7 @@ def load_raw(raw_dir: Path, cfg: ValidationConfig) -> RawTables:
 
     Raises:
         RawInputError: On the first file-level contract violation, naming file, column and count.
+
     """
     from ingest.manifest import read_manifest
 
@@ -71,9 +72,11 @@ def load_raw(raw_dir: Path, cfg: ValidationConfig) -> RawTables:
 
 
 def table_files(folder: Path) -> list[Path]:
-    """The ``*.parquet`` and ``*.csv`` files under a table folder (recursively, hive partitions too)."""
+    """List the ``*.parquet`` and ``*.csv`` files under a table folder (recursively, hive partitions too)."""
     files = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in (".parquet", ".csv")]
-    return sorted(p for p in files if not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts))
+    return sorted(
+        p for p in files if not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+    )
 
 
 def _load_table(folder: Path, table: str, cfg: ValidationConfig) -> pd.DataFrame:
@@ -98,7 +101,10 @@ def _read_file(path: Path, table: str, cfg: ValidationConfig) -> pa.Table:
     missing = [c for c in COLUMNS[table] if c not in raw.column_names]
     if missing:
         raise RawInputError(
-            f"missing column(s) {missing}; found {raw.column_names}", file=name, column=missing[0], count=raw.num_rows
+            f"missing column(s) {missing}; found {raw.column_names}",
+            file=name,
+            column=missing[0],
+            count=raw.num_rows,
         )
     columns = []
     for column, kind in COLUMNS[table].items():
@@ -108,8 +114,12 @@ def _read_file(path: Path, table: str, cfg: ValidationConfig) -> pa.Table:
                 arr = arr.fill_null("")
             check_text_length(arr, cfg.max_text_chars, file=name, column=column)
         columns.append(arr)
-    schema = pa.schema([f.with_type(pa.timestamp("ns", tz="UTC")) if pa.types.is_timestamp(f.type) else f
-                        for f in arrow_schema(table)])
+    schema = pa.schema(
+        [
+            f.with_type(pa.timestamp("ns", tz="UTC")) if pa.types.is_timestamp(f.type) else f
+            for f in arrow_schema(table)
+        ]
+    )
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -150,7 +160,7 @@ def _read_csv(path: Path) -> pa.Table:
 
 
 def _locate_bad_utf8(data: bytes) -> tuple[str | None, int, int]:
-    """The first column holding bytes that are not UTF-8, how many rows have them, the first row."""
+    """Find the first column with bytes that are not UTF-8, how many rows have them, the first row."""
     reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
     header = next(reader, [])
     bad_columns: list[str] = []
@@ -183,6 +193,7 @@ def write_landing(tables: RawTables, landing_dir: Path) -> dict[str, int]:
 
     Returns:
         Row counts by table.
+
     """
     landing_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}

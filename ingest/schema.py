@@ -55,5 +55,5 @@ _ARROW: dict[Kind, pa.DataType] = {
 
 
 def arrow_schema(table: str) -> pa.Schema:
-    """The Arrow schema of a contract table (what every writer in ``ingest`` produces)."""
+    """Return the Arrow schema of a contract table (what every writer in ``ingest`` produces)."""
     return pa.schema([pa.field(name, _ARROW[kind]) for name, kind in COLUMNS[table].items()])

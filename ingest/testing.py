@@ -36,9 +36,17 @@ def make_small_raw(
 
     Returns:
         The raw folder.
+
     """
-    cfg = GenerateConfig(seed=seed, users=users, podcasts=podcasts, audiobooks=audiobooks, topics=topics,
-                         days=days, end_date=end_date)
+    cfg = GenerateConfig(
+        seed=seed,
+        users=users,
+        podcasts=podcasts,
+        audiobooks=audiobooks,
+        topics=topics,
+        days=days,
+        end_date=end_date,
+    )
     raw_dir = data_dir / "raw"
     generate(cfg, raw_dir, show_progress=False)
     return raw_dir
@@ -98,7 +106,7 @@ def _missing_column(raw_dir: Path) -> Broken:
 
 
 def _wrong_type(raw_dir: Path) -> Broken:
-    """An interactions partition rewritten as CSV whose ms_played holds three non-numbers."""
+    """Rewrite an interactions partition as CSV whose ms_played holds three non-numbers."""
     path = _first(raw_dir, "interactions")
     table = pq.read_table(path)
     ms = [str(v) for v in table.column("ms_played").to_pylist()]
@@ -111,7 +119,7 @@ def _wrong_type(raw_dir: Path) -> Broken:
 
 
 def _non_utf8(raw_dir: Path) -> Broken:
-    """The items file rewritten as CSV with two Latin-1 encoded titles."""
+    """Rewrite the items file as CSV with two Latin-1 encoded titles."""
     path = _first(raw_dir, "items")
     csv_path = path.with_suffix(".csv")
     pa_csv.write_csv(pq.read_table(path), csv_path)
@@ -124,12 +132,14 @@ def _non_utf8(raw_dir: Path) -> Broken:
 
 
 def _huge_text(raw_dir: Path) -> Broken:
-    """One item description of 25,000 characters (the default limit is 20,000)."""
+    """Give one item a description of 25,000 characters (the default limit is 20,000)."""
     path = _first(raw_dir, "items")
     table = pq.read_table(path)
     desc = table.column("description").to_pylist()
     desc[0] = "word " * 5_000
-    _rewrite(path, table.set_column(table.schema.get_field_index("description"), "description", pa.array(desc)))
+    _rewrite(
+        path, table.set_column(table.schema.get_field_index("description"), "description", pa.array(desc))
+    )
     return Broken(path, "description", 1)
 
 

@@ -30,6 +30,7 @@ class RawBatchWriter:
         ...     out.write_interactions(events, part=0)
         ...     out.write_table("items", items, part=0)
         ...     out.write_manifest(manifest)
+
     """
 
     def __init__(self, raw_dir: Path) -> None:
@@ -69,7 +70,7 @@ class RawBatchWriter:
         data = _conform(data, table)
         pq.write_table(data, self.tmp_dir / table / f"part-{part:05d}.parquet")
         self.counts[table] += data.num_rows
-        return data.num_rows
+        return int(data.num_rows)
 
     def write_interactions(self, data: pa.Table, part: int) -> int:
         """Write events partitioned by day: ``interactions/event_date=YYYY-MM-DD/part-<part>.parquet``.
@@ -93,7 +94,7 @@ class RawBatchWriter:
             folder.mkdir(exist_ok=True)
             pq.write_table(data.slice(start, end - start), folder / f"part-{part:05d}.parquet")
         self.counts["interactions"] += data.num_rows
-        return data.num_rows
+        return int(data.num_rows)
 
     def write_manifest(self, manifest: RawManifest) -> None:
         """Write ``_manifest.json`` (required before the batch can be swapped in)."""

@@ -105,12 +105,25 @@ def mart_sources(marts_dir: Path) -> dict[str, FileSource]:
     }
 
 
-def core_feature_views(marts_dir: Path, ttl_days: int) -> list[FeatureView]:
-    """The four mart-backed feature views, fields read from the Parquet schemas."""
+def core_feature_views(
+    marts_dir: Path,
+    ttl_days: int,
+    sources: dict[str, FileSource] | None = None,
+    ents: dict[str, Entity] | None = None,
+) -> list[FeatureView]:
+    """The four mart-backed feature views, fields read from the Parquet schemas.
+
+    Args:
+        marts_dir: Where the mart Parquet files are.
+        ttl_days: TTL of the daily views (profiles never expire).
+        sources: Source objects to reuse (``mart_sources``); built when None. The ``feast`` CLI
+            dedupes objects by identity, so feature_repo/ passes the ones it already exposes.
+        ents: Entity objects to reuse (``entities``); built when None.
+    """
     from feast import FeatureView
 
-    ents = entities()
-    sources = mart_sources(marts_dir)
+    ents = ents or entities()
+    sources = sources or mart_sources(marts_dir)
     views = []
     for v in CORE_VIEWS:
         path = Path(sources[v.name].path)
@@ -134,7 +147,9 @@ def embedding_view_name(model: str, entity: str, version: str) -> str:
     return TEXT_VIEW if model == "text" else f"{model}_{entity}_embeddings_{version}"
 
 
-def embedding_view(model: str, entity: str, version: str, path: Path, dim: int) -> FeatureView:
+def embedding_view(
+    model: str, entity: str, version: str, path: Path, dim: int, ents: dict[str, Entity] | None = None
+) -> FeatureView:
     """The feature view over a published embedding Parquet file (see gfm.features.publish)."""
     from feast import Field, FeatureView, FileSource
     from feast.types import Array, Float32
@@ -148,7 +163,7 @@ def embedding_view(model: str, entity: str, version: str, path: Path, dim: int) 
     )
     return FeatureView(
         name=name,
-        entities=[entities()[entity]],
+        entities=[(ents or entities())[entity]],
         ttl=timedelta(0),
         schema=[Field(name=VECTOR_FIELD, dtype=Array(Float32), vector_length=dim)],
         source=source,

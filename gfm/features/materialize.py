@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -38,17 +39,24 @@ class MaterializeResult:
 def training_window_end(marts_dir: Path) -> datetime:
     """The end of the training window, read from the marts.
 
-    ``marts/split.json`` (key ``train_end``) wins when the transform step wrote it; otherwise the
-    end of the day of the last training event, ``max(fct_interactions.last_event_at)``.
+    The transform step's record wins: ``warehouse/transform.json`` (``split.train_end``, beside
+    the marts' warehouse) or ``marts/split.json`` (``train_end``). Otherwise the end of the day of
+    the last training event, ``max(fct_interactions.last_event_at)``.
 
     Raises:
-        StageError: If neither is available.
+        StageError: If none is available.
     """
     split = marts_dir / "split.json"
-    if split.exists():
-        value = json.loads(split.read_text()).get("train_end")
-        if value:
-            return _aware(datetime.fromisoformat(value))
+    for record, keys in (
+        (marts_dir.parent / "warehouse" / "transform.json", ("split", "train_end")),
+        (split, ("train_end",)),
+    ):
+        if record.exists():
+            value: Any = json.loads(record.read_text())
+            for key in keys:
+                value = value.get(key) if isinstance(value, dict) else None
+            if isinstance(value, str):
+                return _aware(datetime.fromisoformat(value))
     facts = marts_dir / "fct_interactions.parquet"
     if not facts.exists():
         raise StageError(f"cannot tell the training window end: neither {split} nor {facts} exists")

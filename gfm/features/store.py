@@ -77,8 +77,11 @@ def get_store(cfg: Config) -> FeatureStore:
     return FeatureStore(repo_path=str(cfg.feast_dir.resolve()), config=repo)
 
 
-def published_objects(cfg: Config, versions: list[str] | None = None) -> list[Any]:
-    """Embedding views and their feature services for published versions (all when None)."""
+def published_objects(cfg: Config, versions: list[str] | None = None, ents: dict[str, Any] | None = None) -> list[Any]:
+    """Embedding views and their feature services for published versions (all when None).
+
+    ``ents`` are entity objects to reuse (the ``feast`` CLI dedupes objects by identity).
+    """
     cat = catalog.read_catalog(cfg.feast_dir)
     entries = [p for p in cat.published if versions is None or p.version in versions]
     views: dict[str, Any] = {}
@@ -86,7 +89,7 @@ def published_objects(cfg: Config, versions: list[str] | None = None) -> list[An
     for p in entries:
         if p.model == "text" and versions is None and p.version != cat.current.get("text"):
             continue  # one item_text_embedding view: the current text model key
-        view = definitions.embedding_view(p.model, p.entity, p.version, Path(p.path), p.dim)
+        view = definitions.embedding_view(p.model, p.entity, p.version, Path(p.path), p.dim, ents)
         views[view.name] = view
         if p.model != "text":
             by_version.setdefault(p.version, []).append(view)
@@ -96,8 +99,13 @@ def published_objects(cfg: Config, versions: list[str] | None = None) -> list[An
     return objects
 
 
-def training_objects(cfg: Config, core: list[Any], versions: list[str] | None = None) -> list[Any]:
-    """``two_tower_training_<version>`` services: the core views plus the recorded HGNN input."""
+def training_objects(
+    cfg: Config, core: list[Any], versions: list[str] | None = None, views: dict[str, Any] | None = None
+) -> list[Any]:
+    """``two_tower_training_<version>`` services: the core views plus the recorded HGNN input.
+
+    ``views`` are embedding view objects to reuse by name (the ``feast`` CLI dedupes by identity).
+    """
     cat = catalog.read_catalog(cfg.feast_dir)
     services = []
     for version in cat.versions("two_tower"):
@@ -108,9 +116,11 @@ def training_objects(cfg: Config, core: list[Any], versions: list[str] | None = 
         hgnn = entry.inputs.get("hgnn") if entry else None
         hgnn_entry = cat.find("hgnn", "item", hgnn) if hgnn else None
         if hgnn_entry is not None:
-            inputs.append(
-                definitions.embedding_view("hgnn", "item", hgnn_entry.version, Path(hgnn_entry.path), hgnn_entry.dim)
+            name = definitions.embedding_view_name("hgnn", "item", hgnn_entry.version)
+            view = (views or {}).get(name) or definitions.embedding_view(
+                "hgnn", "item", hgnn_entry.version, Path(hgnn_entry.path), hgnn_entry.dim
             )
+            inputs.append(view)
         services.append(definitions.training_service(version, inputs))
     return services
 
@@ -130,10 +140,12 @@ def apply_definitions(cfg: Config, versions: list[str] | None = None) -> list[st
     Raises:
         StageError: If the marts are missing.
     """
-    core = definitions.core_feature_views(cfg.marts_dir, cfg.features.ttl_days)
-    objects: list[Any] = [*definitions.entities().values(), *core]
-    objects += published_objects(cfg, versions)
-    objects += training_objects(cfg, core, versions)
+    ents = definitions.entities()
+    core = definitions.core_feature_views(cfg.marts_dir, cfg.features.ttl_days, ents=ents)
+    objects: list[Any] = [*ents.values(), *core]
+    published = published_objects(cfg, versions, ents)
+    objects += published
+    objects += training_objects(cfg, core, versions, {o.name: o for o in published})
     write_feature_store_yaml(cfg)
     get_store(cfg).apply(objects)
     return [o.name for o in objects]

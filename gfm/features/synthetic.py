@@ -23,7 +23,7 @@ class SyntheticMarts:
         users: Number of users (ids 1..users).
         items: Number of items (ids 1..items).
         days: Days of daily feature rows per entity.
-        end: End of the last day (the training window end); split.json records it.
+        end: End of the last day (the training window end).
         content_types: Content types; one ``n_streams_90d_<type>`` column each.
         seed: Random seed.
     """

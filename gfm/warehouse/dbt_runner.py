@@ -1,6 +1,6 @@
 """Run the repository's dbt project as a subprocess and read back what it did.
 
-dbt runs as ``python -m dbt.cli.main`` in a child process rather than through ``dbtRunner``:
+dbt runs as a child Python process (what the ``dbt`` script runs) rather than through ``dbtRunner``:
 dbt keeps global state (flags, adapters, logging) per process, a child's memory is freed when it
 exits, and a crash there cannot take the caller down. Its ``run_results.json`` is the record of
 the build (per-node status, failures and timings), kept for provenance.
@@ -28,6 +28,9 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 # "12 of 80 OK created sql table model main.dim_users ...": dbt's per-node progress lines
 _PROGRESS_RE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|FAIL|ERROR|WARN|SKIP)\b(.*)")
 _FAILED = {"error", "fail", "runtime error"}
+
+# what the `dbt` console script runs (`python -m dbt.cli.main` warns from runpy)
+_DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -94,7 +97,7 @@ def run_dbt(
     stale = target_dir / "run_results.json"
     stale.unlink(missing_ok=True)
     args = [
-        sys.executable, "-m", "dbt.cli.main", *command,
+        sys.executable, "-c", _DBT_MAIN, *command,
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_dir.resolve()), "--log-path", str(log_dir.resolve()),
         "--vars", json.dumps(dbt_vars), "--no-use-colors",
@@ -145,7 +148,7 @@ def raise_on_failure(invocation: DbtInvocation) -> None:
         lines = [
             f"- {n.resource_type} {n.name}: {n.status}"
             + (f" ({n.failures} failing rows)" if n.failures else "")
-            + (f": {_first_line(n.message)}" if n.message else "")
+            + (f": {_brief(n.message)}" if n.message else "")
             for n in failed
         ]
         detail = "\n".join(lines)
@@ -175,6 +178,6 @@ def _read_nodes(path: Path) -> list[NodeResult]:
     return nodes
 
 
-def _first_line(text: str) -> str:
+def _brief(text: str, n_lines: int = 3) -> str:
     lines = [s.strip() for s in text.strip().splitlines() if s.strip()]
-    return lines[0][:300] if lines else ""
+    return " | ".join(lines[:n_lines])[:500]

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from ingest.synthetic import vocab
 
 CONTENT_TYPES = ("podcast", "audiobook")  # type codes 0 and 1
-ZIPF_EXPONENT = 1.2  # item quality = rank ** -ZIPF_EXPONENT within a content type
+ZIPF_EXPONENT = 1.4  # item quality = rank ** -ZIPF_EXPONENT within a content type
 ITEMS_PER_CREATOR = (5.0, 3.0)  # mean items per creator, per type (shows per network, books per author)
 NEW_ITEM_SHARE = 0.28  # items published inside the window; the rest up to two years before
 DAY_S = 86_400
@@ -41,7 +41,9 @@ class Catalog:
         return np.arange(1, self.size + 1, dtype=np.int64)
 
 
-def build_catalog(rng: np.random.Generator, podcasts: int, audiobooks: int, n_topics: int, days: int) -> Catalog:
+def build_catalog(
+    rng: np.random.Generator, podcasts: int, audiobooks: int, n_topics: int, days: int
+) -> Catalog:
     """Draw the catalogue: topic, quality, publication day, creator and language of every item."""
     ctype = np.concatenate([np.zeros(podcasts, np.int8), np.ones(audiobooks, np.int8)])
     n = len(ctype)
@@ -63,12 +65,15 @@ def build_catalog(rng: np.random.Generator, podcasts: int, audiobooks: int, n_to
             next_creator += n_creators
     shares = np.array([share for _, share, _ in vocab.LANGUAGES])
     language = rng.choice(len(shares), size=n, p=shares / shares.sum()).astype(np.int8)
-    creator_attrs = np.stack([
-        rng.integers(0, 4, next_creator),
-        rng.integers(0, len(vocab.SHOW_TEMPLATES), next_creator),
-        rng.integers(0, len(vocab.FIRST_NAMES), next_creator),
-        rng.integers(0, len(vocab.LAST_NAMES), next_creator),
-    ], axis=1)
+    creator_attrs = np.stack(
+        [
+            rng.integers(0, 4, next_creator),
+            rng.integers(0, len(vocab.SHOW_TEMPLATES), next_creator),
+            rng.integers(0, len(vocab.FIRST_NAMES), next_creator),
+            rng.integers(0, len(vocab.LAST_NAMES), next_creator),
+        ],
+        axis=1,
+    )
     return Catalog(ctype, topic, quality, published_day, creator, language, creator_attrs, n_topics)
 
 
@@ -97,26 +102,34 @@ def render_items(cat: Catalog, start: int, stop: int, seed: int, window_start_s:
             titles.append(f"{show}: {kw[0]} and {kw[1]}")
             phrase = vocab.EPISODE_PHRASES[p[1] % len(vocab.EPISODE_PHRASES)].format(k=kw[3])
             cadence = vocab.CADENCES[p[0] % len(vocab.CADENCES)]
-            descriptions.append(f"A {cadence} podcast about {kw[0]}, {kw[1]} and {kw[2]}. "
-                                f"Hosted by {person}, each episode {phrase}.{note}")
+            descriptions.append(
+                f"A {cadence} podcast about {kw[0]}, {kw[1]} and {kw[2]}. "
+                f"Hosted by {person}, each episode {phrase}.{note}"
+            )
         else:
             template = vocab.BOOK_TEMPLATES[p[0] % len(vocab.BOOK_TEMPLATES)]
             adj = vocab.ADJECTIVES[p[1] % len(vocab.ADJECTIVES)]
             titles.append(template.format(adj=adj, b=brand, K=kw[0].title(), K2=kw[1].title()))
-            descriptions.append(f"An audiobook about {kw[0]}, {kw[1]} and {kw[2]} by {person}. "
-                                f"A {3 + p[2] % 22}-hour listen on {topic.label}.{note}")
+            descriptions.append(
+                f"An audiobook about {kw[0]}, {kw[1]} and {kw[2]} by {person}. "
+                f"A {3 + p[2] % 22}-hour listen on {topic.label}.{note}"
+            )
     sl = slice(start, stop)
     published_s = window_start_s + np.round(cat.published_day[sl] * DAY_S).astype(np.int64)
-    return pa.table({
-        "item_id": pa.array(cat.item_id[sl]),
-        "content_type": labels(cat.ctype[sl], CONTENT_TYPES),
-        "title": pa.array(titles, pa.string()),
-        "description": pa.array(descriptions, pa.string()),
-        "language": labels(cat.language[sl], tuple(code for code, _, _ in vocab.LANGUAGES)),
-        "genre": labels(cat.topic[sl], tuple(t.genre for t in topics)),
-        "creator_id": pc.binary_join_element_wise("cr", pc.cast(pa.array(cat.creator[sl]), pa.string()), ""),
-        "published_at": pa.array(published_s * 1_000_000, type=pa.timestamp("us", tz="UTC")),
-    })
+    return pa.table(
+        {
+            "item_id": pa.array(cat.item_id[sl]),
+            "content_type": labels(cat.ctype[sl], CONTENT_TYPES),
+            "title": pa.array(titles, pa.string()),
+            "description": pa.array(descriptions, pa.string()),
+            "language": labels(cat.language[sl], tuple(code for code, _, _ in vocab.LANGUAGES)),
+            "genre": labels(cat.topic[sl], tuple(t.genre for t in topics)),
+            "creator_id": pc.binary_join_element_wise(
+                "cr", pc.cast(pa.array(cat.creator[sl]), pa.string()), ""
+            ),
+            "published_at": pa.array(published_s * 1_000_000, type=pa.timestamp("us", tz="UTC")),
+        }
+    )
 
 
 def labels(codes: np.ndarray, names: tuple[str, ...]) -> pa.Array:

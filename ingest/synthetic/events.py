@@ -81,8 +81,9 @@ def _draw_rows(cdf: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.asarray(np.clip(pos - rows * n_cols, 0, n_cols - 1))
 
 
-def simulate_chunk(rng: np.random.Generator, cat: Catalog, sampler: ItemSampler, users: UserChunk,
-                   days: int) -> ChunkEvents:
+def simulate_chunk(
+    rng: np.random.Generator, cat: Catalog, sampler: ItemSampler, users: UserChunk, days: int
+) -> ChunkEvents:
     """All events of ``users`` inside the window ``[0, days)`` (days since window start)."""
     start = np.maximum(users.signup_day, 0.0)
     n_eng = rng.poisson(users.activity * (days - start) / days)

@@ -59,14 +59,16 @@ def draw_users(rng: np.random.Generator, first_id: int, n: int, n_topics: int, d
 
 
 def users_table(users: UserChunk, window_start_s: int) -> pa.Table:
-    """The users rows of the contract for one chunk."""
+    """Build the users rows of the contract for one chunk."""
     signup_s = window_start_s + np.round(users.signup_day * DAY_S).astype(np.int64)
-    return pa.table({
-        "user_id": pa.array(users.user_id),
-        "country": labels(users.country, tuple(code for code, _ in vocab.COUNTRIES)),
-        "age_bucket": labels(users.age_bucket, tuple(code for code, _ in vocab.AGE_BUCKETS)),
-        "signup_at": pa.array(signup_s * 1_000_000, type=pa.timestamp("us", tz="UTC")),
-    })
+    return pa.table(
+        {
+            "user_id": pa.array(users.user_id),
+            "country": labels(users.country, tuple(code for code, _ in vocab.COUNTRIES)),
+            "age_bucket": labels(users.age_bucket, tuple(code for code, _ in vocab.AGE_BUCKETS)),
+            "signup_at": pa.array(signup_s * 1_000_000, type=pa.timestamp("us", tz="UTC")),
+        }
+    )
 
 
 def _choice(rng: np.random.Generator, options: tuple[tuple[str, float], ...], n: int) -> np.ndarray:

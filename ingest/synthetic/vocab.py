@@ -19,6 +19,7 @@ def _t(label: str, genre: str, brands: str, keywords: str) -> Topic:
     return Topic(label, genre, tuple(brands.split(", ")), tuple(keywords.split(", ")))
 
 
+# fmt: off
 BASE_TOPICS: tuple[Topic, ...] = (
     _t("space", "Science", "Deep Space, Cosmos, Orbit, Stargazer",
        "black holes, telescopes, exoplanets, rockets, the moon, dark matter, mars missions, galaxies, "
@@ -112,6 +113,7 @@ LANGUAGES = (("en", 0.85, ""), ("es", 0.05, " In Spanish."), ("de", 0.03, " In G
 COUNTRIES = (("US", 0.30), ("GB", 0.10), ("SE", 0.08), ("DE", 0.08), ("BR", 0.08), ("MX", 0.07),
              ("FR", 0.06), ("ES", 0.05), ("CA", 0.05), ("AU", 0.04), ("IN", 0.05), ("NL", 0.04))
 AGE_BUCKETS = (("18-24", 0.26), ("25-34", 0.30), ("35-44", 0.20), ("45-54", 0.13), ("55+", 0.11))
+# fmt: on
 
 
 def topics(n: int) -> list[Topic]:
@@ -122,6 +124,12 @@ def topics(n: int) -> list[Topic]:
         a, b = BASE_TOPICS[k % base], BASE_TOPICS[(k * 7 + 3) % base]
         if a is b:
             b = BASE_TOPICS[(k + 1) % base]
-        out.append(Topic(f"{a.label} & {b.label}", a.genre, a.brands[:2] + b.brands[2:],
-                         a.keywords[::2] + b.keywords[1::2]))
+        out.append(
+            Topic(
+                f"{a.label} & {b.label}",
+                a.genre,
+                a.brands[:2] + b.brands[2:],
+                a.keywords[::2] + b.keywords[1::2],
+            )
+        )
     return out

@@ -52,7 +52,8 @@ def write_raw_batch(raw_dir: Path, seed: int = 3, n_users: int = 80) -> Path:
     for n, (at, item, kind, ms) in enumerate(HAND_EVENTS):
         rows.append((f"hand-{n}", HAND_USER, item, at, kind, ms))
     catalogue = np.array(PODCASTS + AUDIOBOOKS)
-    popularity = 1.0 / np.arange(1, len(catalogue) + 1) ** 0.8
+    podcast_pop = 1.0 / np.arange(1, len(PODCASTS) + 1) ** 0.8
+    book_pop = 1.0 / np.arange(1, len(AUDIOBOOKS) + 1) ** 0.8
     for user in users["user_id"]:
         if user == HAND_USER:
             continue
@@ -62,8 +63,10 @@ def write_raw_batch(raw_dir: Path, seed: int = 3, n_users: int = 80) -> Path:
         for n in range(n_events):
             if user == HEAVY_USER:
                 item = int(catalogue[n % len(catalogue)])
+            elif rng.uniform() < (0.6 if user % 3 == 0 else 0.1):  # every third user loves audiobooks
+                item = int(rng.choice(AUDIOBOOKS, p=book_pop / book_pop.sum()))
             else:
-                item = int(rng.choice(catalogue, p=popularity / popularity.sum()))
+                item = int(rng.choice(PODCASTS, p=podcast_pop / podcast_pop.sum()))
             at = start + timedelta(seconds=float(rng.uniform(0, span - 1)))
             if at < published[item]:
                 at = published[item] + (WINDOW_END - published[item]) * float(rng.uniform(0, 0.99))

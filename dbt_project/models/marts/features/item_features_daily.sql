@@ -29,8 +29,8 @@ final as (
         {{ build_created_at() }} as created_at,
         coalesce(daily.n_streams, 0) as n_streams_1d,
         coalesce(daily.n_listeners, 0) as n_listeners_1d,
-        cast(sum(coalesce(daily.n_streams, 0)) over history as bigint) as n_streams_total,
-        cast(sum(coalesce(daily.n_new_listeners, 0)) over history as bigint) as n_listeners_total,
+        cast(sum(coalesce(daily.n_streams, 0)) over since_start as bigint) as n_streams_total,
+        cast(sum(coalesce(daily.n_new_listeners, 0)) over since_start as bigint) as n_listeners_total,
         cast(greatest(0, date_diff('day', {{ utc_date('items.published_at') }}, spine.feature_date + 1)) as bigint)
             as age_days
 
@@ -39,7 +39,7 @@ final as (
     left join daily
         on spine.item_id = daily.item_id
         and spine.feature_date = daily.feature_date
-    window history as (
+    window since_start as (
         partition by spine.item_id order by spine.feature_date
         rows between unbounded preceding and current row
     )

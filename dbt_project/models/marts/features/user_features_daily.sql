@@ -23,15 +23,15 @@ final as (
         spine.user_id,
         {{ utc_midnight('spine.feature_date + 1') }} as feature_at,
         {{ build_created_at() }} as created_at,
-        cast(sum(coalesce(daily.n_streams, 0)) over trailing as bigint) as n_streams_90d,
+        cast(sum(coalesce(daily.n_streams, 0)) over last_window as bigint) as n_streams_90d,
         {%- for content_type in content_types() %}
         {%- set slug = content_type_slug(content_type) %}
-        cast(sum(coalesce(daily.n_streams_{{ slug }}, 0)) over trailing as bigint) as n_streams_90d_{{ slug }},
+        cast(sum(coalesce(daily.n_streams_{{ slug }}, 0)) over last_window as bigint) as n_streams_90d_{{ slug }},
         {%- endfor %}
-        cast(sum(coalesce(daily.n_follows, 0)) over trailing as bigint) as n_follows_90d,
-        cast(sum(coalesce(daily.n_previews, 0)) over trailing as bigint) as n_previews_90d,
-        cast(sum(coalesce(daily.n_intent_to_pay, 0)) over trailing as bigint) as n_intent_to_pay_90d,
-        cast(sum(coalesce(daily.n_items_delta, 0)) over history as bigint) as n_items_90d
+        cast(sum(coalesce(daily.n_follows, 0)) over last_window as bigint) as n_follows_90d,
+        cast(sum(coalesce(daily.n_previews, 0)) over last_window as bigint) as n_previews_90d,
+        cast(sum(coalesce(daily.n_intent_to_pay, 0)) over last_window as bigint) as n_intent_to_pay_90d,
+        cast(sum(coalesce(daily.n_items_delta, 0)) over since_start as bigint) as n_items_90d
 
     from spine
     left join daily
@@ -39,11 +39,11 @@ final as (
         and spine.feature_date = daily.feature_date
     -- the spine is dense (one row per day), so a frame of rows is a frame of days
     window
-        trailing as (
+        last_window as (
             partition by spine.user_id order by spine.feature_date
             rows between {{ window_rows }} preceding and current row
         ),
-        history as (
+        since_start as (
             partition by spine.user_id order by spine.feature_date
             rows between unbounded preceding and current row
         )

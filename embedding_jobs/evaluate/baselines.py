@@ -1,0 +1,103 @@
+"""Every evaluated model as a pair of (user, item) matrices whose dot product is the score.
+
+* Popularity: one column, the item's training-window consumers.
+* Mean-vector kNN (text-kNN, as LLM-KNN in the seed; HGNN): the user is the mean of the
+  L2-normalised vectors of the items they consumed in training, scored by cosine.
+* Two-tower: the exported user and item vectors of a version.
+
+A user with nothing to average (no consumption, and no follow or preview either for the kNN
+baselines) falls back to popularity: the item matrix gets one extra column holding popularity
+scaled to [0, 1], which only such users weight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from embedding_jobs.evaluate.protocol import EvalTask
+
+
+def item_popularity(fct_interactions: pd.DataFrame) -> pd.Series:
+    """Training-window consumers per item."""
+    consumed = fct_interactions.loc[fct_interactions["is_consumed"].astype(bool)]
+    return consumed.groupby("item_id")["user_id"].nunique()
+
+
+def _pop_column(task: EvalTask, popularity: pd.Series) -> torch.Tensor:
+    pop = np.log1p(popularity.reindex(task.item_ids, fill_value=0).to_numpy(dtype=np.float64))
+    # a minute tie-break by catalogue position keeps rankings identical across runs and devices
+    pop = pop / max(pop.max(), 1.0) - 1e-9 * np.arange(len(task.item_ids))
+    return torch.from_numpy(pop).float().unsqueeze(1)
+
+
+def popularity(task: EvalTask, popularity: pd.Series) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every user gets the same ranking: most training-window consumers first."""
+    return torch.ones(len(task.user_ids), 1), _pop_column(task, popularity)
+
+
+def _aligned(ids: np.ndarray, vecs: np.ndarray, wanted: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    """Rows of ``vecs`` for ``wanted`` ids (zeros where missing) and a found mask."""
+    pos = pd.Series(np.arange(len(ids)), index=ids).reindex(wanted)
+    found = pos.notna().to_numpy()
+    out = np.zeros((len(wanted), vecs.shape[1]), dtype=np.float32)
+    out[found] = vecs[pos[found].to_numpy(dtype=np.int64)]
+    return torch.from_numpy(out), found
+
+
+def user_item_lists(fct_interactions: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per user: consumed items, and weak-signal (follow/preview/intent) items, of the training window."""
+    consumed = fct_interactions["is_consumed"].astype(bool)
+    weak_cols = [c for c in ("n_follows", "n_previews", "n_intent_to_pay") if c in fct_interactions.columns]
+    weak = fct_interactions[weak_cols].fillna(0).sum(axis=1) > 0
+    cons = fct_interactions.loc[consumed].groupby("user_id")["item_id"].apply(np.asarray)
+    weak_items = fct_interactions.loc[weak & ~consumed].groupby("user_id")["item_id"].apply(np.asarray)
+    return cons, weak_items
+
+
+def mean_vector(
+    task: EvalTask,
+    vectors: tuple[np.ndarray, np.ndarray],
+    consumed: pd.Series,
+    weak: pd.Series,
+    popularity: pd.Series,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine between the mean of the user's item vectors and each candidate.
+
+    Args:
+        task: The ranking task.
+        vectors: ``(ids, vectors)`` of every item (text or HGNN).
+        consumed: Per user, the items consumed in training (any content type).
+        weak: Per user, items followed/previewed in training, used when nothing was consumed.
+        popularity: Training-window consumers per item (the last fallback).
+    """
+    ids, vecs = vectors
+    norm = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    lookup = pd.Series(np.arange(len(ids)), index=ids)
+    users = np.zeros((len(task.user_ids), norm.shape[1] + 1), dtype=np.float32)
+    for row, user in enumerate(task.user_ids.tolist()):
+        items = consumed.get(user)
+        if items is None or len(items) == 0:
+            items = weak.get(user)
+        pos = lookup.reindex(items if items is not None else []).dropna().to_numpy(dtype=np.int64)
+        if len(pos):
+            mean = norm[pos].mean(axis=0)
+            users[row, :-1] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        else:
+            users[row, -1] = 1.0
+    item_vecs, _ = _aligned(ids, norm.astype(np.float32), task.item_ids)
+    return torch.from_numpy(users), torch.cat([item_vecs, _pop_column(task, popularity)], dim=1)
+
+
+def two_tower(
+    task: EvalTask,
+    users: tuple[np.ndarray, np.ndarray],
+    items: tuple[np.ndarray, np.ndarray],
+    popularity: pd.Series,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dot product of exported two-tower vectors (a user missing from the export gets popularity)."""
+    user_vecs, found = _aligned(users[0], users[1], task.user_ids)
+    item_vecs, _ = _aligned(items[0], items[1], task.item_ids)
+    fallback = torch.from_numpy((~found).astype(np.float32)).unsqueeze(1)
+    return torch.cat([user_vecs, fallback], dim=1), torch.cat([item_vecs, _pop_column(task, popularity)], dim=1)

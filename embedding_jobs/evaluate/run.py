@@ -1,0 +1,147 @@
+"""``evaluate``: every model through the seed's protocol, into ``report.json`` and ``report.html``."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from embedding_jobs.evaluate import baselines
+from embedding_jobs.evaluate.protocol import ALL_TYPES, SEGMENTS, TIERS, EvalTask, build_tasks, score_task
+from embedding_jobs.evaluate.report import target_checks, write_report
+from embedding_jobs.export import export_path, read_vectors
+from gfm.config import Config
+from gfm.errors import NotFoundError
+from gfm.progress import console, make_progress
+
+__all__ = ["evaluate", "report_dir"]
+
+Scorer = Any  # a callable EvalTask -> (user matrix, item matrix)
+
+
+def report_dir(cfg: Config, version: str) -> Path:
+    """``<reports_dir>/eval/<version>/``."""
+    return cfg.reports_dir / "eval" / version
+
+
+def evaluate(
+    cfg: Config,
+    *,
+    hgnn_version: str,
+    two_tower_version: str,
+    baseline_two_tower_version: str | None = None,
+    ablation_versions: dict[str, str] | None = None,
+) -> Path:
+    """Evaluate every model and write the report; returns the path of ``report.json``.
+
+    Args:
+        cfg: The config (``cfg.evaluate`` holds k, coverage depth and recall k).
+        hgnn_version: The HGNN export behind the "HGNN" baseline (mean HGNN vector of the user's items).
+        two_tower_version: The 2T-HGNN version; it names the report folder.
+        baseline_two_tower_version: A two-tower version trained without HGNN inputs ("2T").
+        ablation_versions: Model name -> two-tower version, e.g.
+            ``{"2T-HGNN (no multi-link sampler)": "v..."}``.
+
+    Raises:
+        StageError: If a mart is missing.
+        NotFoundError: If a version's vectors are missing.
+    """
+    from embedding_jobs.data.interactions import read_mart
+    from embedding_jobs.text_features import text_features_path
+    from gfm.features.materialize import training_window_end
+    from ingest.manifest import read_manifest
+
+    started = time.perf_counter()
+    manifest = read_manifest(cfg.raw_dir)
+    dim_items = read_mart(cfg, "dim_items")
+    facts = read_mart(cfg, "fct_interactions")
+    evals = read_mart(cfg, "fct_eval_interactions")
+    tasks = build_tasks(dim_items, facts, evals, full_catalogue=manifest.fixed_split)
+    pop = baselines.item_popularity(facts)
+    consumed, weak = baselines.user_item_lists(facts)
+
+    scorers: dict[str, Scorer] = {"Popularity": lambda t: baselines.popularity(t, pop)}
+    skipped: dict[str, str] = {}
+    try:
+        text = read_vectors(text_features_path(cfg))
+        scorers["text-kNN"] = lambda t: baselines.mean_vector(t, text, consumed, weak, pop)
+    except NotFoundError as exc:  # ID-only datasets have no text
+        skipped["text-kNN"] = str(exc)
+    hgnn = read_vectors(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "items"))
+    scorers["HGNN"] = lambda t: baselines.mean_vector(t, hgnn, consumed, weak, pop)
+    towers = {"2T": baseline_two_tower_version, "2T-HGNN": two_tower_version, **(ablation_versions or {})}
+    for name, version in towers.items():
+        if version is not None:
+            scorers[name] = _two_tower_scorer(cfg, version, pop)
+
+    ec = cfg.evaluate
+    models: dict[str, dict[str, Any]] = {}
+    with make_progress() as progress:
+        bar = progress.add_task("evaluating", total=len(scorers) * len(tasks))
+        for name, scorer in scorers.items():
+            models[name] = _empty_model()
+            for task in tasks:
+                progress.update(bar, description=f"evaluating {name} on {task.name}")
+                user_vecs, item_vecs = scorer(task)
+                _store(models[name], task, score_task(task, user_vecs, item_vecs, ec))
+                progress.advance(bar)
+
+    metric = f"hr@{ec.k}"
+    report: dict[str, Any] = {
+        "version": two_tower_version,
+        "created_at": datetime.now(UTC).isoformat(),
+        "source": manifest.source,
+        "fixed_split": manifest.fixed_split,
+        "train_end": training_window_end(cfg.marts_dir).isoformat(),
+        "protocol": {
+            **ec.model_dump(),
+            "tiers": "head: most popular items holding the first 50% of the type's training consumptions; "
+            "torso: the next 30%; tail: the rest; new: no training consumer",
+            "cold_user": "no consumption in the training window",
+        },
+        "inputs": {"hgnn_version": hgnn_version, "two_tower_versions": towers, "skipped": skipped},
+        "tasks": {t.name: _task_summary(t) for t in tasks},
+        "models": models,
+        "seconds": time.perf_counter() - started,
+    }
+    report["targets"] = target_checks(report, metric)
+    json_path, html_path = write_report(report, report_dir(cfg, two_tower_version), metric)
+    console.print(f"HTML report: {html_path}")
+    return json_path
+
+
+def _two_tower_scorer(cfg: Config, version: str, pop: pd.Series) -> Scorer:
+    users = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "users"), "user_id")
+    items = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "items"))
+    return lambda t: baselines.two_tower(t, users, items, pop)
+
+
+def _empty_model() -> dict[str, Any]:
+    return {"by_type": {}, "by_segment": {s: {} for s in SEGMENTS}, "by_tier": {t: {} for t in TIERS}}
+
+
+def _store(body: dict[str, Any], task: EvalTask, result: dict[str, Any]) -> None:
+    """Put one task's result into the report layout (``by_type[type]``, ``by_segment[seg][type]`` ...)."""
+    segments, tiers = result.pop("by_segment"), result.pop("by_tier")
+    if task.name == ALL_TYPES:
+        body["full"] = result
+        return
+    body["by_type"][task.name] = result
+    for seg, cell in segments.items():
+        body["by_segment"][seg][task.name] = cell
+    for tier, cell in tiers.items():
+        body["by_tier"][tier][task.name] = cell
+
+
+def _task_summary(task: EvalTask) -> dict[str, Any]:
+    return {
+        "n_users": len(task.user_ids),
+        "n_cold_users": int(task.is_cold_user.sum()),
+        "n_items": len(task.item_ids),
+        "n_relevant": len(task.relevant.rows),
+        "n_excluded": len(task.excluded.rows),
+        "items_by_tier": {t: int((task.item_tier == i).sum()) for i, t in enumerate(TIERS)},
+    }

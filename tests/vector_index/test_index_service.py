@@ -1,0 +1,147 @@
+"""The HTTP service on Milvus Lite through FastAPI's TestClient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from index_suite import DIM, TYPES, V1, V2, item_vectors, write_export
+
+from gfm.config import Config
+from vector_index import close_clients, ops
+from vector_index.service import create_app
+from vector_index.users import ParquetUserVectors
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Config]:
+    config = Config.load(data_dir=tmp_path_factory.mktemp("svc"), environ={}, overrides={"serve": {"max_k": 50}})
+    write_export(config, "two_tower", V1)
+    ops.index_version(config, "two_tower", V1)
+    ops.publish_version(config, "two_tower", V1)
+    prov = config.reports_dir / "provenance"
+    prov.mkdir(parents=True)
+    (prov / f"{V1}.json").write_text('{"version": "%s", "status": "published"}' % V1)
+    close_clients()  # the service process owns the file from here on
+    yield config
+
+
+@pytest.fixture(scope="module")
+def api(cfg: Config) -> Iterator[TestClient]:
+    users = ParquetUserVectors(cfg.embeddings_dir / "two_tower" / V1 / "users.parquet")
+    with TestClient(create_app(cfg, user_vectors=users)) as client:
+        yield client
+    close_clients()
+
+
+def test_healthz_and_versions_report_live_version_with_provenance(api: TestClient) -> None:
+    assert api.get("/healthz").json()["status"] == "ok"
+    live = {v["alias"]: v for v in api.get("/v1/versions").json()["live"]}
+    assert live["item_two_tower"]["version"] == V1
+    assert live["item_two_tower"]["provenance"]["status"] == "published"
+    assert live["item_two_tower"]["content_types"] == list(TYPES)
+    assert "/v1/search" in api.get("/openapi.json").json()["paths"]
+
+
+def test_similar_items_excludes_the_item_and_respects_type(api: TestClient) -> None:
+    body = api.get("/v1/items/20/similar", params={"type": "podcast", "k": 5}).json()
+    assert body["version"] == V1 and len(body["results"]) == 5
+    ids = [r["id"] for r in body["results"]]
+    assert 20 not in ids
+    assert all((i // 10 - 1) % 2 == 1 for i in ids)  # odd positions are podcasts in the fixture
+
+
+def test_recommendations_exclude_consumed_items(api: TestClient, cfg: Config) -> None:
+    consumed = pq.read_table(cfg.marts_dir / "fct_interactions.parquet").to_pandas()
+    user = 7
+    mine = set(consumed.loc[consumed.user_id == user, "item_id"].tolist())
+    users = ParquetUserVectors(cfg.embeddings_dir / "two_tower" / V1 / "users.parquet")
+    ids, vectors = item_vectors(cfg, "two_tower", V1)
+    ranking = [int(i) for i in ids[np.argsort(-(vectors @ users.get(user)))]]
+    expected = [i for i in ranking if i not in mine][:10]
+    body = api.get(f"/v1/users/{user}/recommendations", params={"k": 10}).json()
+    assert [r["id"] for r in body["results"]] == expected
+
+
+def test_post_search_returns_nearest_items(api: TestClient, cfg: Config) -> None:
+    ids, vectors = item_vectors(cfg, "two_tower", V1)
+    body = api.post("/v1/search", json={"vector": vectors[3].tolist(), "k": 3}).json()
+    assert body["results"][0]["id"] == int(ids[3])
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs", "status"),
+    [
+        ("get", "/v1/items/999999/similar", {}, 404),
+        ("get", "/v1/users/999999/recommendations", {}, 404),
+        ("get", "/v1/items/20/similar", {"params": {"k": 0}}, 422),
+        ("get", "/v1/items/20/similar", {"params": {"k": 51}}, 422),
+        ("get", "/v1/items/20/similar", {"params": {"type": "movie"}}, 422),
+        ("get", "/v1/items/20/similar", {"params": {"type": 'podcast" or id > 0 or content_type == "'}}, 422),
+        ("get", "/v1/items/20/similar", {"params": {"filter": "id > 0"}}, 422),
+        ("get", "/v1/items/20 or 1==1/similar", {}, 422),
+        ("get", "/v1/users/7/recommendations", {"params": {"type": "podcast' or '1'=='1"}}, 422),
+        ("get", "/v1/users/7/recommendations", {"params": {"k": "10; drop"}}, 422),
+        ("post", "/v1/search", {"json": {"vector": [0.1] * (DIM + 1)}}, 422),
+        ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "type": "x\" or true"}}, 422),
+        ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "filter": "id > 0"}}, 422),
+        ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "k": 51}}, 422),
+    ],
+)
+def test_bad_input_gets_clear_4xx(api: TestClient, method: str, url: str, kwargs: dict, status: int) -> None:
+    response = getattr(api, method)(url, **kwargs)
+    assert response.status_code == status, response.text
+    assert "detail" in response.json()
+
+
+def test_unknown_type_lists_allowed_types(api: TestClient) -> None:
+    detail = api.get("/v1/items/20/similar", params={"type": "movie"}).json()["detail"]
+    assert detail["allowed"] == list(TYPES) and detail["value"] == "movie"
+
+
+def test_service_without_live_version_answers_503(tmp_path: Path) -> None:
+    cfg = Config.load(data_dir=tmp_path, environ={})
+    with TestClient(create_app(cfg, user_vectors=ParquetUserVectors.empty())) as client:
+        assert client.get("/v1/items/1/similar").status_code == 503
+        assert client.get("/healthz").status_code == 200
+    close_clients()
+
+
+def test_alias_swap_is_seen_by_the_running_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vector_index.search as search_mod
+
+    monkeypatch.setattr(search_mod, "_REFRESH_S", 0.0)
+    cfg = Config.load(data_dir=tmp_path, environ={})
+    write_export(cfg, "two_tower", V1, seed=1)
+    write_export(cfg, "two_tower", V2, seed=2)
+    for v in (V1, V2):
+        ops.index_version(cfg, "two_tower", v, entities=("item",))
+    ops.publish_version(cfg, "two_tower", V1, entities=("item",))
+    with TestClient(create_app(cfg, user_vectors=ParquetUserVectors.empty())) as client:
+        assert client.get("/v1/items/20/similar").json()["version"] == V1
+        ops.publish_version(cfg, "two_tower", V2, entities=("item",))  # same process: same client
+        assert client.get("/v1/items/20/similar").json()["version"] == V2
+    close_clients()
+
+
+@pytest.mark.slow
+def test_recommendations_with_feast_user_vectors(tmp_path: Path) -> None:
+    """The production path: user vectors from the Feast online store (gfm.client.EmbeddingClient)."""
+    pytest.importorskip("feast")
+    from gfm.features.publish import publish_export
+
+    cfg = Config.load(data_dir=tmp_path, environ={}, overrides={"two_tower": {"dim": DIM}})
+    write_export(cfg, "two_tower", V1)
+    publish_export(cfg, "two_tower", V1)  # real Feast apply + materialize into the SQLite online store
+    ops.index_version(cfg, "two_tower", V1)
+    ops.publish_version(cfg, "two_tower", V1)
+    with TestClient(create_app(cfg)) as client:  # default source: Feast
+        assert client.get("/healthz").json()["user_vectors"] == "FeastUserVectors"
+        body = client.get("/v1/users/7/recommendations", params={"k": 5}).json()
+        assert len(body["results"]) == 5
+        assert client.get("/v1/users/999999/recommendations").status_code == 404
+    close_clients()
