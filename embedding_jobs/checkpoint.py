@@ -46,6 +46,7 @@ class ModelCard:
         timings: Seconds per phase.
         created_at: ISO-8601 UTC timestamp.
         extra: Anything else a model wants to record (device, sizes, library versions).
+
     """
 
     model: str
@@ -60,10 +61,11 @@ class ModelCard:
 
 
 def checkpoint_dir(models_dir: Path, model: str, version: str) -> Path:
-    """The folder of one checkpoint, ``<models_dir>/<model>/<version>``.
+    """Return the folder of one checkpoint, ``<models_dir>/<model>/<version>``.
 
     Raises:
         StageError: If ``version`` is not a well-formed version id (it names folders and indexes).
+
     """
     if not is_version(version):
         raise StageError(f"not a version id: {version!r} (expected e.g. v20261130t013200_ab12cd)")
@@ -71,7 +73,7 @@ def checkpoint_dir(models_dir: Path, model: str, version: str) -> Path:
 
 
 def data_fingerprint(paths: list[Path]) -> str:
-    """A short content hash over the input files that exist (missing ones are named in the hash)."""
+    """Hash the content of the input files that exist (missing ones are named in the hash)."""
     present = [p for p in paths if p.exists()]
     missing = sorted(p.name for p in paths if not p.exists())
     digest = fingerprint_files(present) if present else "none"
@@ -96,6 +98,7 @@ def save_checkpoint(folder: Path, state: dict[str, Any], card: ModelCard) -> Pat
 
     Returns:
         The folder.
+
     """
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(state, folder / MODEL_FILE)
@@ -103,11 +106,14 @@ def save_checkpoint(folder: Path, state: dict[str, Any], card: ModelCard) -> Pat
     return folder
 
 
-def load_checkpoint(folder: Path, map_location: str | torch.device = "cpu") -> tuple[dict[str, Any], ModelCard]:
+def load_checkpoint(
+    folder: Path, map_location: str | torch.device = "cpu"
+) -> tuple[dict[str, Any], ModelCard]:
     """Read a checkpoint written by ``save_checkpoint``.
 
     Raises:
         NotFoundError: If the folder or one of its files is missing.
+
     """
     model_file, card_file = folder / MODEL_FILE, folder / CARD_FILE
     for path in (model_file, card_file):

@@ -21,6 +21,7 @@ def resolve_device(spec: str = "auto") -> torch.device:
 
     Raises:
         StageError: If the string is not a device, or names CUDA on a machine without it.
+
     """
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -34,7 +35,7 @@ def resolve_device(spec: str = "auto") -> torch.device:
 
 
 def describe_device(device: torch.device) -> str:
-    """A short human description, e.g. ``cuda:0 (NVIDIA H200)`` or ``cpu (2 threads)``."""
+    """Describe a device briefly, e.g. ``cuda:0 (NVIDIA H200)`` or ``cpu (2 threads)``."""
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"

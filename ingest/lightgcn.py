@@ -15,6 +15,7 @@ Mapping (documented in the README):
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -60,7 +61,8 @@ def import_lightgcn(src: Path, raw_dir: Path) -> dict[str, int]:
         users, items = read_pairs(src / name)
         lo_s, span_s = int(lo.timestamp()), int((hi - lo).total_seconds())
         seconds = lo_s + rng.integers(0, span_s, size=len(users))
-        parts.append(_events(prefix, users, items, seconds))
+        order = np.argsort(seconds, kind="stable")  # time order: the writer need not reorder
+        parts.append(_events(prefix, users[order], items[order], seconds[order]))
     events = pa.concat_tables(parts)
     n_users = int(pc.max(events["user_id"]).as_py()) + 1
     n_items = int(pc.max(events["item_id"]).as_py()) + 1
@@ -110,10 +112,9 @@ def read_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
     lines = path.read_text(encoding="ascii", errors="replace").splitlines()
     tokens = [line.split() for line in lines]
     lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
-    flat = [tok for t in tokens for tok in t]
     try:
-        values = np.array(flat, dtype=np.int64)
-    except ValueError as exc:
+        values = pc.cast(pa.array(itertools.chain.from_iterable(tokens), pa.string()), pa.int64()).to_numpy()
+    except pa.ArrowInvalid as exc:
         line = next(i for i, t in enumerate(tokens, 1) if not all(tok.isdigit() for tok in t))
         raise RawInputError(
             f"not an integer id on line {line}: {lines[line - 1][:80]!r}", file=str(path), count=1

@@ -82,9 +82,10 @@ class RawBatchWriter:
             return 0
         micros = pc.cast(data.column("event_at"), pa.int64()).to_numpy()
         days = np.floor_divide(micros, _US_PER_DAY)
-        order = np.argsort(days, kind="stable")
-        days_sorted = days[order]
-        data = data.take(pa.array(order))
+        if np.any(np.diff(days) < 0):
+            order = np.argsort(days, kind="stable")
+            days, data = days[order], data.take(pa.array(order))
+        days_sorted = days
         bounds = np.flatnonzero(np.diff(days_sorted)) + 1
         starts = np.concatenate([[0], bounds])
         ends = np.concatenate([bounds, [len(days_sorted)]])

@@ -47,6 +47,7 @@ def embedding_batches(
 
     Raises:
         StageError: When ``entity`` is unknown or the file cannot be read.
+
     """
     if entity not in ENTITIES:
         raise StageError(f"unknown entity {entity!r}; expected one of {ENTITIES}")
@@ -63,7 +64,9 @@ def embedding_batches(
     batches = [Batch(f"{entity}s", str(parquet_path), frame, _export_checks(key, dim, unit_norm, expected))]
     if expected is not None:
         present = frame[key] if key in frame else pd.Series([], dtype=np.int64)
-        coverage = pd.DataFrame({key: expected, f"missing_{key}": expected.astype("Int64").where(~expected.isin(present))})
+        coverage = pd.DataFrame(
+            {key: expected, f"missing_{key}": expected.astype("Int64").where(~expected.isin(present))}
+        )
         checks = [expect(gxe.ExpectColumnValuesToBeNull, f"every expected {entity} has a vector in {name}",
                          column=key, on=f"missing_{key}")]  # fmt: skip
         batches.append(Batch(f"{entity}s_expected", f"{parquet_path} (expected ids)", coverage, checks))

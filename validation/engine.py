@@ -12,6 +12,7 @@ Why pandas and not GX's SQL datasource: on DuckDB every SQL expectation fails wi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
@@ -39,6 +40,7 @@ class Batch:
         source: Where the table came from, for the summary (folder, ``db::table``, file).
         frame: The data, possibly with derived columns that hold offending values.
         expectations: GX expectation instances, built with :func:`validation.expectations.expect`.
+
     """
 
     table: str
@@ -49,7 +51,7 @@ class Batch:
 
 @functools.cache
 def get_context() -> Any:
-    """The process-wide ephemeral GX context (no analytics, no progress bars, in-memory stores)."""
+    """Return the process-wide ephemeral GX context (no analytics, no progress bars, in-memory stores)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -76,6 +78,7 @@ def run_batches(stage: str, batches: list[Batch], *, out_dir: Path, vcfg: Valida
 
     Returns:
         The gate result (``success`` False when any expectation failed); it does not raise.
+
     """
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
@@ -85,17 +88,21 @@ def run_batches(stage: str, batches: list[Batch], *, out_dir: Path, vcfg: Valida
     run_id = RunIdentifier(run_name=stage, run_time=run_at)
     context = get_context()
     datasource = _pandas_datasource(context, f"gfm_{stage}")
-    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": vcfg.max_examples}
+    # ask GX for more examples than shown, so that repeated values can be folded away
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 4 * vcfg.max_examples}
     outcomes: list[ExpectationOutcome] = []
     result_ids: list[Any] = []
     for batch in batches:
         name = f"{stage}.{batch.table}"
-        suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=batch.expectations))
-        definition = context.validation_definitions.add_or_update(
+        _forget(context, name)
+        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=batch.expectations))
+        definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=_whole_frame(datasource, batch.table), suite=suite)
         )
-        checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(name=name, validation_definitions=[definition], actions=[], result_format=result_format)
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=name, validation_definitions=[definition], actions=[], result_format=result_format
+            )
         )
         run = checkpoint.run(batch_parameters={"dataframe": batch.frame}, run_id=run_id)
         for result_id, validation in run.run_results.items():
@@ -118,6 +125,19 @@ def run_batches(stage: str, batches: list[Batch], *, out_dir: Path, vcfg: Valida
     return result
 
 
+def _forget(context: Any, name: str) -> None:
+    """Remove the previous run's checkpoint, validation definition and suite called ``name``.
+
+    Deleting and adding is several times cheaper than ``add_or_update``, which compares every
+    expectation of the old and new suite through pydantic.
+    """
+    from great_expectations.exceptions import DataContextError
+
+    for factory in (context.checkpoints, context.validation_definitions, context.suites):
+        with contextlib.suppress(DataContextError):
+            factory.delete(name)
+
+
 def _pandas_datasource(context: Any, name: str) -> Any:
     if name in context.data_sources.all():
         return context.data_sources.get(name)
@@ -125,7 +145,7 @@ def _pandas_datasource(context: Any, name: str) -> Any:
 
 
 def _whole_frame(datasource: Any, table: str) -> Any:
-    """The whole-dataframe batch definition of ``table`` (asset and definition made once)."""
+    """Return the whole-dataframe batch definition of ``table`` (asset and definition made once)."""
     names = {asset.name for asset in datasource.assets}
     asset = datasource.get_asset(table) if table in names else datasource.add_dataframe_asset(table)
     try:
@@ -160,9 +180,9 @@ def _outcome(batch: Batch, r: Any, max_examples: int) -> ExpectationOutcome:
         column = ",".join(kwargs["column_list"])
     details: dict[str, Any] = r.result or {}
     unexpected = details.get("unexpected_count")
-    examples: list[Any] = list(details.get("partial_unexpected_list") or [])[:max_examples]
+    examples = [_show(v) for v in _distinct(details.get("partial_unexpected_list") or [])[:max_examples]]
     if unexpected is None and not r.success and "observed_value" in details:
-        examples = [details["observed_value"]]
+        examples = [_show(details["observed_value"], quote=False)]
     return ExpectationOutcome(
         table=batch.table,
         source=batch.source,
@@ -172,7 +192,7 @@ def _outcome(batch: Batch, r: Any, max_examples: int) -> ExpectationOutcome:
         success=bool(r.success),
         unexpected_count=None if unexpected is None else int(unexpected),
         element_count=None if unexpected is None else _int_or_none(details.get("element_count")),
-        examples=[_show(v) for v in examples],
+        examples=examples,
         error=_exception_message(r.exception_info),
     )
 
@@ -189,12 +209,20 @@ def _exception_message(info: Any) -> str | None:
     return None
 
 
+def _distinct(values: list[Any]) -> list[Any]:
+    """``values`` without repeats (by their rendering), first occurrence first."""
+    seen: dict[str, Any] = {}
+    for value in values:
+        seen.setdefault(_show(value), value)
+    return list(seen.values())
+
+
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _show(value: Any, limit: int = 80) -> str:
-    """A short, JSON-friendly rendering of one offending value."""
+def _show(value: Any, limit: int = 80, *, quote: bool = True) -> str:
+    """Render one offending value short and JSON-friendly."""
     if isinstance(value, dict):
         return "(" + ", ".join(f"{k}={_show(v, 40)}" for k, v in value.items()) + ")"
     if isinstance(value, pd.Timestamp | datetime):
@@ -203,5 +231,5 @@ def _show(value: Any, limit: int = 80) -> str:
         return str(value)
     if isinstance(value, float):
         return f"{value:.6g}"
-    text = repr(value) if isinstance(value, str) else str(value)
+    text = repr(value) if isinstance(value, str) and quote else str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -25,12 +25,13 @@ DTYPES: dict[str, list[str]] = {
 }
 
 
-class ExpectColumnDtypeToBeIn(BatchExpectation):  # type: ignore[misc]
+class ExpectColumnDtypeToBeIn(BatchExpectation):
     """Expect a column to exist and its dtype name to be one of ``dtypes``.
 
     Args:
         column: The column name.
         dtypes: Accepted dtype names, e.g. ``["int64", "Int64"]``.
+
     """
 
     column: str
@@ -55,7 +56,12 @@ class ExpectColumnDtypeToBeIn(BatchExpectation):  # type: ignore[misc]
 
 
 def expect(
-    cls: type[GxExpectation], description: str, *, column: str | None = None, on: str | None = None, **kwargs: Any
+    cls: type[GxExpectation],
+    description: str,
+    *,
+    column: str | None = None,
+    on: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """Build a GX expectation that carries a human description and the contract column.
 
@@ -70,6 +76,7 @@ def expect(
 
     Returns:
         The expectation instance.
+
     """
     if on is not None:
         kwargs["column"] = on

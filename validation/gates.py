@@ -42,6 +42,7 @@ def run_raw_gate(
 
     Raises:
         GateFailedError: When any expectation failed (summary: table, column, rows, examples).
+
     """
     from validation.engine import run_batches
     from validation.raw_suite import raw_batches
@@ -63,6 +64,7 @@ def run_marts_gate(db_path: Path, cfg: Config) -> GateResult:
     Raises:
         StageError: When the file or a mart is missing.
         GateFailedError: When any expectation failed.
+
     """
     from validation.engine import run_batches
     from validation.marts_suite import marts_batches
@@ -96,6 +98,7 @@ def run_embeddings_gate(
     Raises:
         StageError: When the file cannot be read or lacks a contract column.
         GateFailedError: When any expectation failed.
+
     """
     from validation.embeddings_suite import embedding_batches
     from validation.engine import run_batches

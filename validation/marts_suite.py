@@ -87,13 +87,16 @@ def marts_batches(db_path: Path, graph: GraphConfig) -> list[Batch]:
 
     Raises:
         StageError: When the file, a mart or a landing table is missing.
+
     """
     if not db_path.is_file():
         raise StageError(f"warehouse file not found: {db_path}")
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         con.execute("set TimeZone = 'UTC'")
-        present = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
+        present = {
+            row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()
+        }
         missing = [t for t in (*MARTS, *LANDING.values()) if t not in present]
         if missing:
             raise StageError(f"{db_path}: missing relation(s) {missing}")
@@ -102,11 +105,19 @@ def marts_batches(db_path: Path, graph: GraphConfig) -> list[Batch]:
         frames = {
             "dim_items": con.execute("select item_id, content_type from dim_items").df(),
             "dim_users": con.execute("select user_id from dim_users").df(),
-            "fct_interactions": con.execute(_facts_sql("fct_interactions", "f.first_event_at, f.last_event_at")).df(),
-            "fct_eval_interactions": con.execute(_facts_sql("fct_eval_interactions", "f.first_event_at")).df(),
+            "fct_interactions": con.execute(
+                _facts_sql("fct_interactions", "f.first_event_at, f.last_event_at")
+            ).df(),
+            "fct_eval_interactions": con.execute(
+                _facts_sql("fct_eval_interactions", "f.first_event_at")
+            ).df(),
             "fct_item_edges": con.execute(_EDGES_SQL).df(),
-            "user_features_daily": con.execute(_snapshot_sql("user_features_daily", "user_id", "dim_users")).df(),
-            "item_features_daily": con.execute(_snapshot_sql("item_features_daily", "item_id", "dim_items")).df(),
+            "user_features_daily": con.execute(
+                _snapshot_sql("user_features_daily", "user_id", "dim_users")
+            ).df(),
+            "item_features_daily": con.execute(
+                _snapshot_sql("item_features_daily", "item_id", "dim_items")
+            ).df(),
         }
     finally:
         con.close()
@@ -122,7 +133,9 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def _keys(table: str, *columns: str) -> list[Any]:
-    checks = [expect(gxe.ExpectColumnValuesToNotBeNull, f"{table}.{c} is not null", column=c) for c in columns]
+    checks = [
+        expect(gxe.ExpectColumnValuesToNotBeNull, f"{table}.{c} is not null", column=c) for c in columns
+    ]
     if len(columns) == 1:
         checks.append(expect(gxe.ExpectColumnValuesToBeUnique, f"{columns[0]} is unique", column=columns[0]))
     else:
@@ -136,12 +149,16 @@ def _keys(table: str, *columns: str) -> list[Any]:
 def _known(*keys: str) -> list[Any]:
     dims = {"user_id": "dim_users", "item_id": "dim_items"}
     return [
-        expect(gxe.ExpectColumnValuesToBeNull, f"{key} exists in {dims[key]}", column=key, on=f"unknown_{key}")
+        expect(
+            gxe.ExpectColumnValuesToBeNull, f"{key} exists in {dims[key]}", column=key, on=f"unknown_{key}"
+        )
         for key in keys
     ]
 
 
-def _checks(graph: GraphConfig, landing: dict[str, int], train_last: pd.Timestamp | None) -> dict[str, list[Any]]:
+def _checks(
+    graph: GraphConfig, landing: dict[str, int], train_last: pd.Timestamp | None
+) -> dict[str, list[Any]]:
     null = gxe.ExpectColumnValuesToBeNull
     edges = [
         *_keys("fct_item_edges", "src_item_id", "dst_item_id"),
@@ -170,11 +187,19 @@ def _checks(graph: GraphConfig, landing: dict[str, int], train_last: pd.Timestam
         "dim_items": [
             *_keys("dim_items", "item_id"),
             expect(gxe.ExpectColumnValuesToNotBeNull, "content_type is not null", column="content_type"),
-            expect(rows, f"as many rows as the landing items ({landing['dim_items']})", value=landing["dim_items"]),
+            expect(
+                rows,
+                f"as many rows as the landing items ({landing['dim_items']})",
+                value=landing["dim_items"],
+            ),
         ],
         "dim_users": [
             *_keys("dim_users", "user_id"),
-            expect(rows, f"as many rows as the landing users ({landing['dim_users']})", value=landing["dim_users"]),
+            expect(
+                rows,
+                f"as many rows as the landing users ({landing['dim_users']})",
+                value=landing["dim_users"],
+            ),
         ],
         "fct_interactions": [
             *_keys("fct_interactions", "user_id", "item_id"),

@@ -40,9 +40,14 @@ _REQUIRED = {
 
 
 def raw_batches(
-    tables: RawTables, manifest: RawManifest, vcfg: ValidationConfig, *, source: str, now: datetime | None = None
+    tables: RawTables,
+    manifest: RawManifest,
+    vcfg: ValidationConfig,
+    *,
+    source: str,
+    now: datetime | None = None,
 ) -> list[Batch]:
-    """The three raw tables with their expectations.
+    """Pair the three raw tables with their expectations.
 
     Args:
         tables: The raw tables as ``load_raw`` returns them.
@@ -53,6 +58,7 @@ def raw_batches(
 
     Returns:
         One :class:`Batch` per table.
+
     """
     now = now or datetime.now(UTC)
     frames = tables.as_dict()

@@ -29,6 +29,7 @@ class ExpectationOutcome:
         element_count: Rows it looked at (None for aggregate checks).
         examples: A few offending values (or the observed value of an aggregate check).
         error: The exception message when GX could not evaluate it (e.g. a missing column).
+
     """
 
     table: str
@@ -70,6 +71,7 @@ class GateResult:
         run_at: When the run started (ISO-8601, UTC).
         elapsed_s: Wall time of the gate, GX import excluded.
         row_counts: Rows validated per table.
+
     """
 
     stage: str
@@ -93,7 +95,7 @@ class GateResult:
         return "\n".join(f"- {e.line()}" for e in self.failures)
 
     def to_dict(self) -> dict[str, Any]:
-        """A plain dict of built-in types (what the provenance card stores)."""
+        """Return a plain dict of built-in types (what the provenance card stores)."""
         return asdict(self)
 
     def write_json(self, path: Path) -> Path:

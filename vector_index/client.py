@@ -44,6 +44,7 @@ def get_client(uri: str, token: str = "", timeout: float = 30.0) -> MilvusClient
 
     Raises:
         StageError: If the Lite file is held by another process or the server can't be reached.
+
     """
     key = (uri, token)
     with _LOCK:
@@ -96,6 +97,7 @@ def ensure_loaded(client: MilvusClient, collection: str, retries: int = 1) -> No
         client: The Milvus client.
         collection: Collection name (not an alias).
         retries: How many times a retryable load failure is retried.
+
     """
     from pymilvus import MilvusException
 

@@ -41,6 +41,7 @@ def check_content_type(value: str, allowed: Collection[str]) -> str:
 
     Raises:
         FilterError: For any other value (typos and injection attempts alike).
+
     """
     if value not in allowed or not _SAFE_TEXT.match(value):
         raise FilterError("unknown content type", value=value, allowed=sorted(allowed))
@@ -89,6 +90,7 @@ def bind_filter(template: str, params: Mapping[str, object]) -> str:
 
     Raises:
         FilterError: If a parameter is missing, unused or of a type that is not allowed.
+
     """
     out: list[str] = []
     used: set[str] = set()

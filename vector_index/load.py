@@ -23,7 +23,7 @@ from gfm.errors import DimensionError, NotFoundError, StageError
 from gfm.versioning import fingerprint_files
 from vector_index.client import ensure_loaded
 from vector_index.schema import ITEM_FIELDS, build_schema, collection_name, index_params, index_type_for
-from vector_index.versions import collection_info, count_rows, mark_complete
+from vector_index.versions import clear_complete, collection_info, count_rows, mark_complete
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -67,6 +67,7 @@ def read_version(embeddings_dir: Path, marts_dir: Path, entity: str, model: str,
         NotFoundError: If the export (or, for items, ``dim_items.parquet``) is missing.
         DimensionError: If vectors have different lengths or hold NaN/Inf.
         StageError: If the file's ``version`` column names another version.
+
     """
     path = embeddings_dir / model / version / f"{entity}s.parquet"
     if not path.exists():
@@ -105,7 +106,9 @@ def _item_fields(dim_items: Path, ids: np.ndarray) -> dict[str, list[str]]:
     table = table.set_index("item_id").reindex(ids)
     missing = int(table["content_type"].isna().sum())
     if missing:
-        raise StageError(f"{missing} exported items are not in {dim_items} (e.g. {ids[table['content_type'].isna()][:5].tolist()})")
+        raise StageError(
+            f"{missing} exported items are not in {dim_items} (e.g. {ids[table['content_type'].isna()][:5].tolist()})"
+        )
     return {name: table[name].fillna("").astype(str).tolist() for name in ITEM_FIELDS}
 
 
@@ -132,6 +135,7 @@ def load_version(
     Raises:
         StageError: If a partial collection is live (an alias points at it) or the row count
             after loading differs from the Parquet.
+
     """
     start = time.perf_counter()
     name = collection_name(entity, model, version)
@@ -143,8 +147,11 @@ def load_version(
             ensure_loaded(client, name)
             return LoadResult(name, n, index_type_for(cfg, n), True, False, time.perf_counter() - start)
         if info.aliases:
-            raise StageError(f"{name} is live (alias {info.aliases}) but differs from its Parquet; not dropping it")
-        client.drop_collection(name)  # partial: a crashed load, never a complete or live one
+            raise StageError(
+                f"{name} is live (alias {info.aliases}) but differs from its Parquet; not dropping it"
+            )
+        clear_complete(client, name)
+        client.drop_collection(name)  # partial: a crashed load, never a live one
         rebuilt = True
     client.create_collection(
         name,

@@ -43,6 +43,7 @@ def index_version(
 
     Returns:
         One result per entity.
+
     """
     client = client_for(cfg)
     results = []
@@ -62,6 +63,7 @@ def publish_version(
 
     Returns:
         ``{alias: previously live version}``.
+
     """
     client = client_for(cfg)
     for entity in entities:  # check all first: all or nothing
@@ -86,5 +88,6 @@ def rollback(cfg: Config, alias: str, version: str) -> str | None:
 
     Returns:
         The version that was live before.
+
     """
     return _versions.rollback(client_for(cfg), alias.replace("/", "_"), version)

@@ -105,6 +105,7 @@ def build_schema(entity: str, dim: int, partition_key: bool) -> CollectionSchema
         dim: Vector dimension.
         partition_key: Make ``content_type`` the partition key (a type filter then scans only
             that type's partitions).
+
     """
     from pymilvus import DataType, MilvusClient
 

@@ -47,6 +47,7 @@ class VectorSearcher:
         cfg: Index settings (search ef, consistency level, metric).
         entity: ``item`` or ``user``.
         model: ``two_tower`` or ``hgnn``.
+
     """
 
     def __init__(self, client: MilvusClient, cfg: IndexConfig, entity: str, model: str) -> None:
@@ -63,6 +64,7 @@ class VectorSearcher:
 
         Raises:
             NotFoundError: If no version of this alias has been published.
+
         """
         now = time.monotonic()
         with self._lock:
@@ -93,6 +95,7 @@ class VectorSearcher:
 
         Raises:
             NotFoundError: If the id is not in the live version.
+
         """
         info = self.info()
         rows = self.client.get(info.name, ids=[int(entity_id)], output_fields=[VECTOR_FIELD])
@@ -122,6 +125,7 @@ class VectorSearcher:
             DimensionError: If the vectors have the wrong dimension or hold NaN/Inf.
             FilterError: If ``content_type`` is not a known type.
             ValueError: If ``k`` < 1 or too many ids are excluded.
+
         """
         info = self.info()
         queries = np.asarray(vectors, dtype=np.float32)
@@ -145,7 +149,9 @@ class VectorSearcher:
         )
         return [[Hit(int(h["id"]), float(h["distance"])) for h in hits] for hits in results]
 
-    def _filter(self, info: CollectionInfo, content_type: str | None, exclude_ids: Sequence[int] | None) -> str:
+    def _filter(
+        self, info: CollectionInfo, content_type: str | None, exclude_ids: Sequence[int] | None
+    ) -> str:
         parts: list[str] = []
         params: dict[str, object] = {}
         if content_type is not None:

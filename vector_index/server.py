@@ -47,6 +47,7 @@ class MilvusStandalone:
 
         with MilvusStandalone(tmp / "milvus") as server:
             client = MilvusClient(server.uri)
+
     """
 
     def __init__(self, data_dir: Path, isolate_network: bool = True, startup_timeout: float = 120.0) -> None:
@@ -82,6 +83,7 @@ class MilvusStandalone:
 
         Raises:
             StageError: If it exits or is not healthy within ``startup_timeout`` (log path given).
+
         """
         exe = self._prepare()
         env = {
@@ -133,11 +135,15 @@ class MilvusStandalone:
         raise StageError(f"Milvus server did not become healthy in {self.startup_timeout:.0f} s; see {log}")
 
     def stop(self) -> None:
-        """Stop the server with SIGINT (SIGTERM can hang for minutes), then the forwarder."""
+        """Stop the server: SIGINT, then SIGKILL after a few seconds, then the forwarder.
+
+        SIGTERM can hang for minutes; a SIGINT'ed standalone often takes tens of seconds, and
+        its data survives a kill (it is flushed and in etcd/rocksmq), so it is not waited for long.
+        """
         if self._server is not None and self._server.poll() is None:
             self._server.send_signal(signal.SIGINT)
             try:
-                self._server.wait(timeout=30)
+                self._server.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._server.kill()
                 self._server.wait(timeout=10)

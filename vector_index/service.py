@@ -60,7 +60,9 @@ def _forbid_unknown_query(allowed: set[str]) -> Callable[[Request], None]:
     def check(request: Request) -> None:
         unknown = sorted(set(request.query_params) - allowed)
         if unknown:
-            raise HTTPException(422, {"error": "unknown query parameters", "value": unknown, "allowed": sorted(allowed)})
+            raise HTTPException(
+                422, {"error": "unknown query parameters", "value": unknown, "allowed": sorted(allowed)}
+            )
 
     return check
 
@@ -78,6 +80,7 @@ def create_app(
 
     Returns:
         The FastAPI app (OpenAPI docs at ``/docs``).
+
     """
 
     @asynccontextmanager
@@ -104,7 +107,9 @@ def create_app(
 
     @app.exception_handler(FilterError)
     def _filter_error(_: Request, exc: FilterError) -> JSONResponse:
-        return JSONResponse({"detail": {"error": str(exc), "value": str(exc.value), "allowed": exc.allowed}}, 422)
+        return JSONResponse(
+            {"detail": {"error": str(exc), "value": str(exc.value), "allowed": exc.allowed}}, 422
+        )
 
     @app.exception_handler(DimensionError)
     def _dim_error(_: Request, exc: DimensionError) -> JSONResponse:
@@ -123,13 +128,19 @@ def create_app(
         return s
 
     def answer(s: VectorSearcher, hits: list[Any]) -> SearchOut:
-        return SearchOut(alias=s.alias, version=s.info().version, results=[HitOut(id=h.id, score=h.score) for h in hits])
+        return SearchOut(
+            alias=s.alias, version=s.info().version, results=[HitOut(id=h.id, score=h.score) for h in hits]
+        )
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         """Liveness: Milvus answers."""
         collections = app.state.client.list_collections()
-        return {"status": "ok", "collections": len(collections), "user_vectors": type(app.state.user_source).__name__}
+        return {
+            "status": "ok",
+            "collections": len(collections),
+            "user_vectors": type(app.state.user_source).__name__,
+        }
 
     @app.get("/v1/versions")
     def versions() -> dict[str, Any]:
@@ -153,7 +164,9 @@ def create_app(
         response_model=SearchOut,
         dependencies=[Depends(_forbid_unknown_query({"type", "k", "model"}))],
     )
-    def similar(item_id: int, type: str | None = _TYPE, k: int = k_query, model: Model = "two_tower") -> SearchOut:
+    def similar(
+        item_id: int, type: str | None = _TYPE, k: int = k_query, model: Model = "two_tower"
+    ) -> SearchOut:
         """Items closest to an item (the item itself left out)."""
         s = live("item", model)
         vector = s.get_vector(item_id)

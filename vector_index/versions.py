@@ -1,8 +1,10 @@
 """Versions and aliases: what is loaded, what is complete, what is live.
 
-A collection is *complete* when its ``gfm.rows`` property is set and equals its row count. The
-property is written last, after insert and flush, so a load killed midway leaves a collection
-without it, which ``publish`` refuses and the next ``load_version`` rebuilds. The alias is
+A collection is *complete* when its row in the ``gfm_index_meta`` collection exists and its
+``rows`` equals the collection's row count. That row is written last, after insert and flush, so
+a load killed midway leaves a collection without it, which ``publish`` refuses and the next
+``load_version`` rebuilds. (The marker is a row, not a collection property: Milvus 2.3.5 loses
+altered properties on restart, measured.) The alias is
 swapped in one ``alter_alias`` call, so a crash leaves it on the old or on the new complete
 version, never in between.
 """
@@ -29,9 +31,7 @@ __all__ = [
     "rollback",
 ]
 
-ROWS_PROP = "gfm.rows"
-TYPES_PROP = "gfm.content_types"
-SOURCE_PROP = "gfm.source"
+META = "gfm_index_meta"
 
 
 @dataclass(frozen=True)
@@ -70,12 +70,13 @@ def collection_info(client: MilvusClient, name: str) -> CollectionInfo:
 
     Raises:
         NotFoundError: If the collection does not exist or is not a gfm collection.
+
     """
     ref = parse_collection_name(name)
     if ref is None or not client.has_collection(name):
         raise NotFoundError(f"no such version collection: {name!r}")
     desc = client.describe_collection(name)
-    props: dict[str, str] = {str(k): str(v) for k, v in (desc.get("properties") or {}).items()}
+    meta = _read_meta(client, name)
     dim = next(int(f["params"]["dim"]) for f in desc["fields"] if f["name"] == "vector")
     return CollectionInfo(
         name=name,
@@ -84,19 +85,54 @@ def collection_info(client: MilvusClient, name: str) -> CollectionInfo:
         version=ref.version,
         dim=dim,
         rows=int(client.get_collection_stats(name)["row_count"]),
-        expected_rows=int(props[ROWS_PROP]) if ROWS_PROP in props else None,
-        content_types=json.loads(props.get(TYPES_PROP, "[]")),
-        source=props.get(SOURCE_PROP, ""),
+        expected_rows=int(meta["rows"]) if meta else None,
+        content_types=json.loads(meta["content_types"]) if meta else [],
+        source=str(meta["source"]) if meta else "",
         aliases=sorted(desc.get("aliases") or []),
     )
 
 
+def _ensure_meta(client: MilvusClient) -> None:
+    from pymilvus import DataType, MilvusClient
+
+    from vector_index.client import ensure_loaded
+
+    if not client.has_collection(META):
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("name", DataType.VARCHAR, max_length=256, is_primary=True)
+        schema.add_field("rows", DataType.INT64)
+        schema.add_field("content_types", DataType.VARCHAR, max_length=8192)
+        schema.add_field("source", DataType.VARCHAR, max_length=128)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)  # Milvus needs one vector field
+        params = MilvusClient.prepare_index_params()
+        params.add_index(field_name="vector", index_type="FLAT", metric_type="L2")
+        client.create_collection(META, schema=schema, index_params=params, consistency_level="Strong")
+    ensure_loaded(client, META)
+
+
+def _read_meta(client: MilvusClient, name: str) -> dict[str, Any] | None:
+    if not client.has_collection(META):
+        return None
+    from vector_index.client import ensure_loaded
+
+    ensure_loaded(client, META)
+    rows = client.query(META, filter="", ids=[name], output_fields=["rows", "content_types", "source"])
+    return dict(rows[0]) if rows else None
+
+
 def mark_complete(client: MilvusClient, name: str, rows: int, content_types: list[str], source: str) -> None:
-    """Write the completeness marker (last step of a load)."""
-    client.alter_collection_properties(
-        name,
-        properties={ROWS_PROP: str(rows), TYPES_PROP: json.dumps(sorted(content_types)), SOURCE_PROP: source},
-    )
+    """Record that ``name`` holds all ``rows`` rows (the last step of a load)."""
+    _ensure_meta(client)
+    row = {"name": name, "rows": rows, "content_types": json.dumps(sorted(content_types)), "source": source}
+    # durable once acknowledged (Milvus writes it to its log first); no flush needed
+    client.upsert(META, [{**row, "vector": [0.0, 0.0]}])
+
+
+def clear_complete(client: MilvusClient, name: str) -> None:
+    """Forget the completeness record of ``name`` (before it is dropped and rebuilt)."""
+    if client.has_collection(META):
+        _ensure_meta(client)
+        client.delete(META, ids=[name])
 
 
 def list_versions(client: MilvusClient) -> list[CollectionInfo]:
@@ -132,6 +168,7 @@ def publish(client: MilvusClient, entity: str, model: str, version: str) -> str 
     Raises:
         NotFoundError: If the version is not loaded.
         StageError: If the version's collection is incomplete (a load crashed midway).
+
     """
     name = collection_name(entity, model, version)
     info = collection_info(client, name)
@@ -151,6 +188,7 @@ def rollback(client: MilvusClient, alias: str, version: str) -> str | None:
 
     Returns:
         The version that was live before.
+
     """
     entity, model = parse_alias(alias)
     return publish(client, entity, model, version)

@@ -27,7 +27,7 @@ REV = "rev_co_consumed"
 
 
 def edge_type_key(edge_type: EdgeType) -> str:
-    """A string key for an edge type (``src__rel__dst``), usable in ``nn.ModuleDict``."""
+    """Return a string key for an edge type (``src__rel__dst``), usable in ``nn.ModuleDict``."""
     return "__".join(edge_type)
 
 
@@ -43,6 +43,7 @@ class HeteroGraph:
             arrays of local ids (a-side, b-side); these are the link-prediction targets.
         features: Per type, float32 node features of shape (n_type, dim), or None when the model
             learns ID embeddings instead.
+
     """
 
     node_types: list[str]
@@ -82,7 +83,7 @@ class HeteroGraph:
         return np.where(found, types[pos], -1), np.where(found, local[pos], -1)
 
     def without_pairs(self, held: dict[tuple[str, str], np.ndarray]) -> HeteroGraph:
-        """A copy whose message-passing edges leave out the given pair positions (held-out links)."""
+        """Copy the graph, leaving out of message passing the given pair positions (held-out links)."""
         pairs = {}
         for key, (a, b) in self.pairs.items():
             keep = np.ones(len(a), bool)
@@ -145,6 +146,7 @@ def graph_from_frames(
 
     Raises:
         StageError: If item ids repeat, an edge names an unknown item, or a feature is missing.
+
     """
     for col in ("item_id", "content_type"):
         if col not in items:
@@ -189,6 +191,7 @@ def build_graph(marts_dir: Path, features_path: Path | None = None) -> HeteroGra
 
     Raises:
         StageError: If a mart is missing or breaks the contract.
+
     """
     from embedding_jobs.export import read_vectors
 

@@ -29,10 +29,11 @@ _NOT_FEATURES = {"user_id", "item_id", "feature_at", "created_at"}
 
 
 def read_mart(cfg: Config, name: str) -> pd.DataFrame:
-    """A mart from ``cfg.marts_dir`` as a DataFrame.
+    """Read a mart from ``cfg.marts_dir`` as a DataFrame.
 
     Raises:
         StageError: If the mart has not been built.
+
     """
     path = cfg.marts_dir / f"{name}.parquet"
     if not path.exists():
@@ -41,7 +42,7 @@ def read_mart(cfg: Config, name: str) -> pd.DataFrame:
 
 
 def activity_columns(cfg: Config) -> list[str]:
-    """The ``user_activity`` feature names (they depend on the content types), from the mart schema."""
+    """List the ``user_activity`` feature names (they depend on the content types) from the mart schema."""
     path = cfg.marts_dir / "user_features_daily.parquet"
     if not path.exists():
         raise StageError(f"mart 'user_features_daily' not found at {path}: run `gfm transform` first")
@@ -68,6 +69,7 @@ def fetch_features(cfg: Config, entity_df: pd.DataFrame, refs: list[str], retrie
         entity_df: ``user_id`` and/or ``item_id`` plus ``event_timestamp`` (UTC).
         refs: Feature references, see ``feature_refs``.
         retrieve: ``gfm.features.get_training_frame`` (a test double only in fast unit tests).
+
     """
     rows = entity_df.reset_index(drop=True).assign(_row=lambda d: np.arange(len(d)))
     rows["event_timestamp"] = pd.to_datetime(rows["event_timestamp"], utc=True).astype("datetime64[us, UTC]")
@@ -163,6 +165,7 @@ class Catalogue:
         text: ``(I, text_dim)`` text vectors (zeros for an item without one).
         hgnn: ``(I, hgnn_dim)`` HGNN vectors, ``(I, 0)`` without HGNN inputs.
         history: ``(I, D)`` the vectors that summarise a user's history (HGNN, else text).
+
     """
 
     item_ids: np.ndarray
@@ -183,7 +186,10 @@ class Catalogue:
 
 
 def build_catalogue(
-    dim_items: pd.DataFrame, types: list[str], text: tuple[np.ndarray, np.ndarray], hgnn: tuple[np.ndarray, np.ndarray] | None
+    dim_items: pd.DataFrame,
+    types: list[str],
+    text: tuple[np.ndarray, np.ndarray],
+    hgnn: tuple[np.ndarray, np.ndarray] | None,
 ) -> Catalogue:
     """Align text (and HGNN) vectors with ``dim_items``; an item without a vector gets zeros."""
     item_ids = np.sort(dim_items["item_id"].to_numpy(dtype=np.int64))
@@ -210,6 +216,7 @@ class Histories:
         user_ids: ``(U,)`` sorted user ids.
         hist_sum, weak_sum: ``(U, T, D)``.
         hist_count, weak_count: ``(U, T)``.
+
     """
 
     user_ids: np.ndarray
@@ -227,7 +234,9 @@ class Histories:
         return pos
 
 
-def build_histories(user_ids: np.ndarray, fct_interactions: pd.DataFrame, cat: Catalogue, n_types: int) -> Histories:
+def build_histories(
+    user_ids: np.ndarray, fct_interactions: pd.DataFrame, cat: Catalogue, n_types: int
+) -> Histories:
     """Sum the history vectors of each user's training-window items per content type."""
     users = np.sort(np.asarray(user_ids, dtype=np.int64))
     dim = cat.history.shape[1]

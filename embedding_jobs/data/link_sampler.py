@@ -31,6 +31,7 @@ class LinkPart:
         src: ``[n]`` source nodes.
         dst: ``[n]`` positive destination nodes.
         neg: ``[n, k]`` negative destination nodes.
+
     """
 
     src_type: str
@@ -47,7 +48,7 @@ class LinkBatch:
     parts: list[LinkPart]
 
     def seeds(self) -> tuple[dict[str, Tensor], list[tuple[Tensor, Tensor, Tensor]]]:
-        """Unique nodes per type, and each part's (src, dst, neg) as positions into them."""
+        """Return the unique nodes per type, and each part's (src, dst, neg) as positions into them."""
         by_type: dict[str, list[Tensor]] = {}
         for p in self.parts:
             by_type.setdefault(p.src_type, []).append(p.src)
@@ -108,10 +109,8 @@ class LinkSampler:
         rel_ids, edge_ids = [], []
         for r, (key, n_draw) in enumerate(self.per_relation().items()):
             n = len(self.pairs[key][0])
-            if n_draw == n:
-                chosen = np.arange(n)
-            else:
-                chosen = self.rng.choice(n, size=n_draw, replace=n_draw > n)
+            # a majority relation gets a fresh subset each epoch; a small one is drawn up to size
+            chosen = np.arange(n) if n_draw == n else self.rng.choice(n, size=n_draw, replace=n_draw > n)
             rel_ids.append(np.full(len(chosen), r))
             edge_ids.append(chosen)
         if not rel_ids:
@@ -121,10 +120,16 @@ class LinkSampler:
         rel, idx = rel[order], idx[order]
         flip = self.rng.random(len(rel)) < 0.5
         for lo in range(0, len(rel), self.batch_size):
-            yield self._batch(rel[lo : lo + self.batch_size], idx[lo : lo + self.batch_size],
-                              flip[lo : lo + self.batch_size], device)
+            yield self._batch(
+                rel[lo : lo + self.batch_size],
+                idx[lo : lo + self.batch_size],
+                flip[lo : lo + self.batch_size],
+                device,
+            )
 
-    def _batch(self, rel: np.ndarray, idx: np.ndarray, flip: np.ndarray, device: torch.device | None) -> LinkBatch:
+    def _batch(
+        self, rel: np.ndarray, idx: np.ndarray, flip: np.ndarray, device: torch.device | None
+    ) -> LinkBatch:
         parts = []
         for r in np.unique(rel):
             key = self.keys[int(r)]
@@ -137,11 +142,13 @@ class LinkSampler:
                 src_type, dst_type = (key[1], key[0]) if flipped else key
                 src, dst = (b_ids[rows], a_ids[rows]) if flipped else (a_ids[rows], b_ids[rows])
                 neg = self.rng.integers(0, self.num_nodes[dst_type], size=(len(rows), self.negatives))
-                parts.append(LinkPart(
-                    src_type,
-                    dst_type,
-                    torch.as_tensor(src, dtype=torch.long, device=device),
-                    torch.as_tensor(dst, dtype=torch.long, device=device),
-                    torch.as_tensor(neg, dtype=torch.long, device=device),
-                ))
+                parts.append(
+                    LinkPart(
+                        src_type,
+                        dst_type,
+                        torch.as_tensor(src, dtype=torch.long, device=device),
+                        torch.as_tensor(dst, dtype=torch.long, device=device),
+                        torch.as_tensor(neg, dtype=torch.long, device=device),
+                    )
+                )
         return LinkBatch(parts)

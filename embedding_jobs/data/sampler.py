@@ -41,7 +41,7 @@ class CSR:
         return int((self.indptr[1:] - self.indptr[:-1]).max()) if self.num_nodes > 0 else 0
 
     def to(self, device: torch.device | str) -> CSR:
-        """The same CSR on another device."""
+        """Move the CSR to another device."""
         return CSR(self.indptr.to(device), self.indices.to(device))
 
 
@@ -64,6 +64,7 @@ def sample_neighbors(
     Returns:
         ``(neighbours, mask)``, both ``[len(nodes), fanout]``: neighbour ids (0 where masked) and
         whether the slot holds a real neighbour.
+
     """
     device = nodes.device
     start = csr.indptr[nodes]
@@ -88,14 +89,16 @@ def sample_neighbors(
 
 
 def _floyd(deg: Tensor, k: int, generator: torch.Generator | None) -> Tensor:
-    """A uniform k-subset of ``range(d)`` for each row's ``d > k`` (Floyd's algorithm)."""
+    """Draw a uniform k-subset of ``range(d)`` for each row's ``d > k`` (Floyd's algorithm)."""
     n = deg.numel()
     chosen = torch.empty((n, k), dtype=torch.long, device=deg.device)
     u = torch.rand((n, k), device=deg.device, generator=generator)
     for step in range(k):
         j = deg - k + step  # the upper end of the draw for this step, per row
         t = (u[:, step] * (j + 1).to(u.dtype)).long().clamp_max(j)
-        taken = (chosen[:, :step] == t.unsqueeze(1)).any(dim=1) if step else torch.zeros_like(t, dtype=torch.bool)
+        taken = (
+            (chosen[:, :step] == t.unsqueeze(1)).any(dim=1) if step else torch.zeros_like(t, dtype=torch.bool)
+        )
         chosen[:, step] = torch.where(taken, j, t)
     return chosen
 
@@ -122,6 +125,7 @@ class Block:
         n_dst: Per node type, how many destination nodes; they are ``src_nodes[t][:n_dst[t]]``.
         nbrs: Per edge type ``(s, r, d)``, ``[n_dst[d], fanout]`` positions into ``src_nodes[s]``.
         mask: Per edge type, which slots of ``nbrs`` are real neighbours.
+
     """
 
     src_nodes: dict[str, Tensor]
@@ -130,7 +134,7 @@ class Block:
     mask: dict[EdgeType, Tensor]
 
     def dst_nodes(self, node_type: str) -> Tensor:
-        """The destination local ids of one type."""
+        """Return the destination local ids of one type."""
         return self.src_nodes[node_type][: self.n_dst.get(node_type, 0)]
 
     def edge_index(self, edge_type: EdgeType) -> Tensor:
@@ -146,7 +150,7 @@ class Block:
 
 
 def _unique_keep_prefix(prefix: Tensor, extra: Tensor) -> tuple[Tensor, Tensor]:
-    """Unique ids of ``cat(prefix, extra)`` in first-seen order (``prefix`` is already unique).
+    """Return the unique ids of ``cat(prefix, extra)`` in first-seen order (``prefix`` is already unique).
 
     Returns the unique ids and, for every element of ``extra``, its position among them.
     """
@@ -180,6 +184,7 @@ class NeighborSampler:
                 of those.
             replace: Sample with replacement.
             generator: A seeded generator on the adjacency's device.
+
         """
         self.csr = csr
         self.fanouts = list(fanouts)

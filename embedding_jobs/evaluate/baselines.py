@@ -71,6 +71,7 @@ def mean_vector(
         consumed: Per user, the items consumed in training (any content type).
         weak: Per user, items followed/previewed in training, used when nothing was consumed.
         popularity: Training-window consumers per item (the last fallback).
+
     """
     ids, vecs = vectors
     norm = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
@@ -100,4 +101,6 @@ def two_tower(
     user_vecs, found = _aligned(users[0], users[1], task.user_ids)
     item_vecs, _ = _aligned(items[0], items[1], task.item_ids)
     fallback = torch.from_numpy((~found).astype(np.float32)).unsqueeze(1)
-    return torch.cat([user_vecs, fallback], dim=1), torch.cat([item_vecs, _pop_column(task, popularity)], dim=1)
+    return torch.cat([user_vecs, fallback], dim=1), torch.cat(
+        [item_vecs, _pop_column(task, popularity)], dim=1
+    )

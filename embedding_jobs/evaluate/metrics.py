@@ -41,7 +41,7 @@ class Pairs:
         return self.rows[lo:hi] - start, self.cols[lo:hi]
 
     def counts(self, n_rows: int) -> np.ndarray:
-        """Number of pairs per row."""
+        """Count the pairs of each row."""
         return np.bincount(self.rows, minlength=n_rows)
 
 
@@ -53,6 +53,7 @@ class Ranking:
         topk: ``(U, depth)`` item column indices, best first (-1 where only excluded items remain).
         hits: ``(U, depth)`` whether each of those is relevant.
         n_relevant: ``(U,)`` number of relevant items per user.
+
     """
 
     topk: torch.Tensor
@@ -77,6 +78,7 @@ def rank(
         excluded: Pairs removed from the ranking (e.g. the user's training items).
         depth: How many items to keep per user (capped at I).
         chunk: Users scored at once (bounds memory at chunk x I).
+
     """
     n_users, n_items = user_vecs.shape[0], item_vecs.shape[0]
     depth = min(depth, n_items)

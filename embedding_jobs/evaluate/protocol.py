@@ -45,6 +45,7 @@ class EvalTask:
         excluded: The user's training-window consumptions among the candidates.
         is_cold_user: ``(U,)`` no training-window consumption at all.
         item_tier: ``(I,)`` index into ``TIERS``.
+
     """
 
     name: str
@@ -70,6 +71,7 @@ def build_tasks(
         fct_interactions: Training-window (user, item) rows with ``is_consumed``.
         fct_eval_interactions: Eval-window consumptions (user_id, item_id, content_type).
         full_catalogue: Also rank all items at once (fixed published splits).
+
     """
     train = fct_interactions.loc[fct_interactions["is_consumed"].astype(bool), ["user_id", "item_id"]]
     warm_users = set(train["user_id"].to_numpy().tolist())
@@ -91,13 +93,17 @@ def build_tasks(
         row = pd.Series(np.arange(len(user_ids)), index=user_ids)
         relevant = relevant.loc[relevant["item_id"].isin(col.index)]
         excl = train.loc[train["user_id"].isin(row.index) & train["item_id"].isin(col.index)]
-        tiers = _tiers(pop.reindex(item_ids, fill_value=0).to_numpy(), items.set_index("item_id"), item_ids, name)
+        tiers = _tiers(
+            pop.reindex(item_ids, fill_value=0).to_numpy(), items.set_index("item_id"), item_ids, name
+        )
         tasks.append(
             EvalTask(
                 name=name,
                 user_ids=user_ids,
                 item_ids=item_ids,
-                relevant=Pairs.build(row[relevant["user_id"]].to_numpy(), col[relevant["item_id"]].to_numpy()),
+                relevant=Pairs.build(
+                    row[relevant["user_id"]].to_numpy(), col[relevant["item_id"]].to_numpy()
+                ),
                 excluded=Pairs.build(row[excl["user_id"]].to_numpy(), col[excl["item_id"]].to_numpy()),
                 is_cold_user=np.array([u not in warm_users for u in user_ids.tolist()], dtype=bool),
                 item_tier=tiers,
@@ -120,12 +126,15 @@ def _tiers(pop: np.ndarray, items: pd.DataFrame, item_ids: np.ndarray, name: str
     return tiers
 
 
-def score_task(task: EvalTask, user_vecs: torch.Tensor, item_vecs: torch.Tensor, cfg: EvaluateConfig) -> dict[str, Any]:
+def score_task(
+    task: EvalTask, user_vecs: torch.Tensor, item_vecs: torch.Tensor, cfg: EvaluateConfig
+) -> dict[str, Any]:
     """Rank a task and summarise it overall, by user segment and by item tier.
 
     Returns:
         ``{"hr@10", "mrr", "coverage", "n_users", "recall@20", "ndcg@20", "by_segment": {...},
         "by_tier": {...}}`` (the key names follow ``cfg.k`` and ``cfg.recall_k``).
+
     """
     depth = max(cfg.coverage_k, cfg.recall_k, cfg.k)
     ranking = metrics.rank(user_vecs, item_vecs, task.relevant, task.excluded, depth)

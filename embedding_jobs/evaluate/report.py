@@ -15,11 +15,12 @@ MAIN_MODEL = "2T-HGNN"
 
 
 def target_checks(report: dict[str, Any], metric: str) -> dict[str, Any]:
-    """Does 2T-HGNN beat every other model on ``metric`` for every type, warm and cold?
+    """Check that 2T-HGNN beats every other model on ``metric`` for every type, warm and cold.
 
     Returns:
         ``{"met": bool, "checks": [{"type", "segment", "rival", "main", "rival_value", "met"}]}``;
         a cell without evaluated users is skipped.
+
     """
     models = report["models"]
     checks = []
@@ -36,7 +37,14 @@ def target_checks(report: dict[str, Any], metric: str) -> dict[str, Any]:
                 value = body["by_segment"][seg].get(ctype, {}).get(metric)
                 if value is not None:
                     checks.append(
-                        {"type": ctype, "segment": seg, "rival": rival, "main": main, "rival_value": value, "met": main > value}
+                        {
+                            "type": ctype,
+                            "segment": seg,
+                            "rival": rival,
+                            "main": main,
+                            "rival_value": value,
+                            "met": main > value,
+                        }
                     )
     return {"met": bool(checks) and all(c["met"] for c in checks), "checks": checks}
 
@@ -66,8 +74,16 @@ def _bars(ax: Any, groups: list[str], series: dict[str, list[float | None]], tit
         bars = ax.bar(xs, ys, width, label=name)
         for bar, v in zip(bars, values, strict=True):
             if v is not None:
-                ax.annotate(f"{v:.3f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
-                            va="bottom", fontsize=7, rotation=90, xytext=(0, 2), textcoords="offset points")
+                ax.annotate(
+                    f"{v:.3f}",
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    rotation=90,
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                )
     ax.set_xticks(range(len(groups)), groups)
     ax.set_title(title)
     ax.set_ylabel(ylabel)
@@ -86,24 +102,39 @@ def _figures(report: dict[str, Any], metric: str) -> list[tuple[str, str]]:
     types = sorted({t for body in models.values() for t in body["by_type"]})
     figs = []
     fig, ax = plt.subplots(figsize=(max(6, 2.5 * len(types)), 4))
-    _bars(ax, types, {m: [models[m]["by_type"].get(t, {}).get(metric) for t in types] for m in names},
-          f"{metric} per content type (all evaluated users)", metric)
+    _bars(
+        ax,
+        types,
+        {m: [models[m]["by_type"].get(t, {}).get(metric) for t in types] for m in names},
+        f"{metric} per content type (all evaluated users)",
+        metric,
+    )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     figs.append((f"{metric} per model and content type", _png(fig)))
     plt.close(fig)
 
     fig, axes = plt.subplots(1, len(types), figsize=(5 * len(types), 4), squeeze=False)
     for ax, t in zip(axes[0], types, strict=True):
-        _bars(ax, list(SEGMENTS), {m: [models[m]["by_segment"][s].get(t, {}).get(metric) for s in SEGMENTS] for m in names},
-              f"{t}: warm vs cold users", metric)
+        _bars(
+            ax,
+            list(SEGMENTS),
+            {m: [models[m]["by_segment"][s].get(t, {}).get(metric) for s in SEGMENTS] for m in names},
+            f"{t}: warm vs cold users",
+            metric,
+        )
     axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     figs.append(("Warm and cold users", _png(fig)))
     plt.close(fig)
 
     fig, axes = plt.subplots(1, len(types), figsize=(5 * len(types), 4), squeeze=False)
     for ax, t in zip(axes[0], types, strict=True):
-        _bars(ax, list(TIERS), {m: [models[m]["by_tier"][tier].get(t, {}).get(metric) for tier in TIERS] for m in names},
-              f"{t}: by item popularity tier", metric)
+        _bars(
+            ax,
+            list(TIERS),
+            {m: [models[m]["by_tier"][tier].get(t, {}).get(metric) for tier in TIERS] for m in names},
+            f"{t}: by item popularity tier",
+            metric,
+        )
     axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     figs.append(("Item popularity tiers (hit restricted to relevant items of the tier)", _png(fig)))
     plt.close(fig)
@@ -143,7 +174,7 @@ def _secondary(report: dict[str, Any]) -> str:
 
 
 def render_html(report: dict[str, Any], metric: str) -> str:
-    """The human report: verdict first, then plots, then the numbers."""
+    """Render the human report: verdict first, then plots, then the numbers."""
     target = report.get("targets", {})
     verdict = "met" if target.get("met") else "NOT met"
     failed = [c for c in target.get("checks", []) if not c["met"]]
@@ -158,22 +189,23 @@ def render_html(report: dict[str, Any], metric: str) -> str:
         rows = "".join(
             f"<tr><th>{html.escape(m)}</th><td>{b['full'].get('recall@20', 0):.4f}</td><td>{b['full'].get('ndcg@20', 0):.4f}</td>"
             f"<td>{b['full'].get('n_users', 0)}</td></tr>"
-            for m, b in report["models"].items() if "full" in b
+            for m, b in report["models"].items()
+            if "full" in b
         )
         full = f"<h2>Full ranking (fixed split)</h2><table><tr><th>model</th><th>Recall@20</th><th>NDCG@20</th><th>users</th></tr>{rows}</table>"
     inputs = html.escape(json.dumps(report.get("inputs", {}), indent=2))
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>gfm evaluation {html.escape(str(report.get('version')))}</title>
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>gfm evaluation {html.escape(str(report.get("version")))}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 img{{max-width:100%}}.ok{{color:#1a7f37}}.bad{{color:#c0392b}}small{{color:#777}}</style></head><body>
-<h1>Evaluation {html.escape(str(report.get('version')))}</h1>
-<p>Source <b>{html.escape(str(report.get('source')))}</b>; train until {html.escape(str(report.get('train_end')))};
+<h1>Evaluation {html.escape(str(report.get("version")))}</h1>
+<p>Source <b>{html.escape(str(report.get("source")))}</b>; train until {html.escape(str(report.get("train_end")))};
 {metric} over all type-T items, training items excluded (seed protocol, arXiv 2403.05185).</p>
-<p class="{'ok' if target.get('met') else 'bad'}"><b>Target ({MAIN_MODEL} beats every baseline on {metric} for every type, warm and cold): {verdict}</b></p>
+<p class="{"ok" if target.get("met") else "bad"}"><b>Target ({MAIN_MODEL} beats every baseline on {metric} for every type, warm and cold): {verdict}</b></p>
 <ul>{fail_list}</ul>
 {figures}
 <h2>{metric} (all / warm / cold users)</h2>{_table(report, metric)}
-<h2>MRR and catalogue coverage (top {report.get('protocol', {}).get('coverage_k', 100)})</h2>{_secondary(report)}
+<h2>MRR and catalogue coverage (top {report.get("protocol", {}).get("coverage_k", 100)})</h2>{_secondary(report)}
 {full}
 <h2>Inputs</h2><pre>{inputs}</pre></body></html>
 """

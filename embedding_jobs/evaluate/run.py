@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ from embedding_jobs.export import export_path, read_vectors
 from gfm.config import Config
 from gfm.errors import NotFoundError
 from gfm.progress import console, make_progress
+from gfm.versioning import new_version
 
-__all__ = ["evaluate", "report_dir"]
+__all__ = ["ABLATION", "evaluate", "evaluate_version", "report_dir"]
+
+ABLATION = "2T-HGNN (no multi-link sampler)"
 
 Scorer = Any  # a callable EvalTask -> (user matrix, item matrix)
 
@@ -48,6 +52,7 @@ def evaluate(
     Raises:
         StageError: If a mart is missing.
         NotFoundError: If a version's vectors are missing.
+
     """
     from embedding_jobs.data.interactions import read_mart
     from embedding_jobs.text_features import text_features_path
@@ -145,3 +150,68 @@ def _task_summary(task: EvalTask) -> dict[str, Any]:
         "n_excluded": len(task.excluded.rows),
         "items_by_tier": {t: int((task.item_tier == i).sum()) for i, t in enumerate(TIERS)},
     }
+
+
+def evaluate_version(
+    cfg: Config,
+    version: str,
+    *,
+    hgnn_version: str | None = None,
+    baseline_version: str | None = None,
+    ablation_version: str | None = None,
+    train_missing: bool = True,
+) -> Path:
+    """Evaluate a 2T-HGNN version against every baseline, training the comparison runs if needed.
+
+    The "2T" baseline (no HGNN inputs) and the ablation (an HGNN trained without the balanced
+    multi-link sampler, and a 2T-HGNN on it) get their own version ids, dated one second before
+    ``version`` so that "latest version" still means the main run. Which runs belong to a version
+    is kept in ``companions.json`` beside its report, so a rerun reuses them.
+
+    Args:
+        cfg: The config.
+        version: The 2T-HGNN version to evaluate.
+        hgnn_version: Its HGNN version (default: the one recorded in its checkpoint card).
+        baseline_version: An existing 2T version (default: from companions.json, else trained).
+        ablation_version: An existing ablation two-tower version (idem).
+        train_missing: Train the comparison runs that are missing; else leave them out.
+
+    Returns:
+        The path of ``report.json``.
+
+    """
+    from embedding_jobs.checkpoint import checkpoint_dir, load_checkpoint
+    from embedding_jobs.train_hgnn import train_hgnn
+    from embedding_jobs.train_two_tower import train_two_tower
+
+    _, card = load_checkpoint(checkpoint_dir(cfg.models_dir, "two_tower", version))
+    hgnn_version = hgnn_version or card.extra.get("hgnn_version")
+    if hgnn_version is None:
+        raise NotFoundError(f"two-tower {version} was trained without HGNN inputs: pass the HGNN version")
+    folder = report_dir(cfg, version)
+    companions_path = folder / "companions.json"
+    companions = json.loads(companions_path.read_text()) if companions_path.exists() else {}
+    companions.update({k: v for k, v in {"2T": baseline_version, ABLATION: ablation_version}.items() if v})
+    stamp = datetime.strptime(version[1:16], "%Y%m%dt%H%M%S").replace(tzinfo=UTC) - timedelta(seconds=1)
+    if train_missing and "2T" not in companions:
+        aux = new_version(f"{version}|2T", now=stamp)
+        tc = cfg.two_tower.model_copy(update={"use_hgnn": False})
+        train_two_tower(cfg.model_copy(update={"two_tower": tc}), aux, None, role="baseline")
+        companions["2T"] = aux
+    if train_missing and ABLATION not in companions:
+        hgnn_aux = new_version(f"{version}|hgnn-unbalanced", now=stamp)
+        hc = cfg.hgnn.model_copy(update={"balanced_sampler": False})
+        train_hgnn(cfg.model_copy(update={"hgnn": hc}), hgnn_aux)
+        aux = new_version(f"{version}|ablation", now=stamp)
+        train_two_tower(cfg, aux, hgnn_aux, role="ablation")
+        companions[ABLATION] = aux
+        companions["ablation_hgnn"] = hgnn_aux
+    folder.mkdir(parents=True, exist_ok=True)
+    companions_path.write_text(json.dumps(companions, indent=2) + "\n")
+    return evaluate(
+        cfg,
+        hgnn_version=hgnn_version,
+        two_tower_version=version,
+        baseline_two_tower_version=companions.get("2T"),
+        ablation_versions={ABLATION: companions[ABLATION]} if ABLATION in companions else None,
+    )

@@ -44,6 +44,7 @@ class HGNNSpec:
         num_layers: Message-passing layers.
         id_embeddings: Learn one vector per node instead of reading features.
         num_nodes: Per type, rows of the ID embedding tables (only used with ``id_embeddings``).
+
     """
 
     node_types: list[str]
@@ -93,6 +94,7 @@ class HeteroSAGEConv(nn.Module):
         Args:
             h_dst: Destination features ``[n, in_dim]``.
             messages: Per relation, (projected sources, ``[n, fanout]`` positions, mask).
+
         """
         out: Tensor = self.root(h_dst)
         for et, (z, nbrs, mask) in messages.items():
@@ -126,12 +128,15 @@ class HGNN(nn.Module):
         self.spec = spec
         dims = [spec.in_dim] + [spec.hidden_dim] * (spec.num_layers - 1) + [spec.out_dim]
         self.layers = nn.ModuleList(
-            HeteroSAGEConv(spec.edge_types, dims[i], spec.hidden_dim, dims[i + 1]) for i in range(spec.num_layers)
+            HeteroSAGEConv(spec.edge_types, dims[i], spec.hidden_dim, dims[i + 1])
+            for i in range(spec.num_layers)
         )
         self.id_emb: nn.ModuleDict | None = None
         if spec.id_embeddings:
             sizes = spec.num_nodes or {}
-            self.id_emb = nn.ModuleDict({t: nn.Embedding(max(sizes.get(t, 0), 1), spec.in_dim) for t in spec.node_types})
+            self.id_emb = nn.ModuleDict(
+                {t: nn.Embedding(max(sizes.get(t, 0), 1), spec.in_dim) for t in spec.node_types}
+            )
             for emb in self.id_emb.values():
                 nn.init.normal_(emb.weight, std=0.1)
 
@@ -178,6 +183,7 @@ class HGNN(nn.Module):
 
         Returns:
             Per type, ``[num_nodes[t], out_dim]`` unit vectors on the CPU.
+
         """
         device = device or next(self.parameters()).device
         adjacency = {et: c.to(device) for et, c in csr.items() if et in self.layers[0].edge_types}
@@ -193,12 +199,12 @@ class HGNN(nn.Module):
                 parts = []
                 for lo in range(0, n, batch_size):
                     nodes = torch.arange(lo, min(lo + batch_size, n), device=device)
-                    messages = {
-                        et: (z[et], *all_neighbors(adjacency[et], nodes)) for et in z if et[2] == t
-                    }
+                    messages = {et: (z[et], *all_neighbors(adjacency[et], nodes)) for et in z if et[2] == t}
                     parts.append(layer.combine(h[t][nodes], messages))
                     if on_batch is not None and i == len(self.layers) - 1:
                         on_batch(nodes.numel())
-                out[t] = torch.cat(parts) if parts else torch.zeros((0, layer.root.out_features), device=device)
+                out[t] = (
+                    torch.cat(parts) if parts else torch.zeros((0, layer.root.out_features), device=device)
+                )
             h = {t: F.relu(x) for t, x in out.items()} if i < len(self.layers) - 1 else out
         return {t: F.normalize(x, dim=-1).cpu() for t, x in h.items()}

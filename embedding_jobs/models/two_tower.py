@@ -33,6 +33,7 @@ class TowerSpec:
         hgnn_dim: Dimension of the HGNN vectors (0 when HGNN inputs are off).
         user_dense: Number of dense (numeric) user features.
         item_dense: Number of dense (numeric) item features.
+
     """
 
     n_types: int
@@ -62,6 +63,7 @@ class UserBatch:
         weak: ``(B, T, D)`` mean vector of the items the user followed/previewed/intended to pay for.
         weak_count: ``(B, T)`` number of such items per type.
         dense: ``(B, F)`` standardised activity features (Feast ``user_activity``).
+
     """
 
     cat: torch.Tensor
@@ -88,6 +90,7 @@ class ItemBatch:
         text: ``(B, text_dim)`` text vectors.
         hgnn: ``(B, hgnn_dim)`` HGNN vectors (``(B, 0)`` without HGNN inputs).
         dense: ``(B, F)`` standardised popularity features (Feast ``item_stats``).
+
     """
 
     cat: torch.Tensor
@@ -97,7 +100,9 @@ class ItemBatch:
 
     def to(self, device: torch.device) -> ItemBatch:
         """Move every tensor to ``device``."""
-        return ItemBatch(self.cat.to(device), self.text.to(device), self.hgnn.to(device), self.dense.to(device))
+        return ItemBatch(
+            self.cat.to(device), self.text.to(device), self.hgnn.to(device), self.dense.to(device)
+        )
 
 
 def _mlp(in_dim: int, hidden: int, out: int) -> nn.Sequential:
@@ -185,6 +190,7 @@ class InBatchSoftmaxTask(nn.Module):
             items: ``(B, dim)`` item vectors of the positives.
             item_ids: ``(B,)`` item ids (to mask duplicates).
             log_q: ``(B,)`` log sampling probability of each positive item.
+
         """
         logits = users @ items.T / self.temperature
         if self.logq_correction:
@@ -213,7 +219,9 @@ class TwoTowerModel(nn.Module):
         self.item_tower = ItemTower(config, spec)
         self.task = InBatchSoftmaxTask(config)
 
-    def loss(self, users: UserBatch, items: ItemBatch, item_ids: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    def loss(
+        self, users: UserBatch, items: ItemBatch, item_ids: torch.Tensor, log_q: torch.Tensor
+    ) -> torch.Tensor:
         """Training loss of a batch of (user, positive item) pairs."""
         return self.task(self.user_tower(users), self.item_tower(items), item_ids, log_q)
 

@@ -98,14 +98,16 @@ def _report(title: str, counts: dict[str, int], raw_dir: Path) -> None:
     table = Table(title=f"raw batch {title}", title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
-    table.add_column("location")
+    table.add_column("files")
     for name, count in counts.items():
-        table.add_row(name, f"{count:,}", str(raw_dir / name))
+        table.add_row(name, f"{count:,}", f"{name}/")
     console.print(table)
+    console.print(f"written to {raw_dir.resolve()}", highlight=False, soft_wrap=True)
     console.print(
         f"window {manifest.window_start:%Y-%m-%d} .. {manifest.window_end:%Y-%m-%d}, "
         f"content types {', '.join(manifest.content_types)}, suggested split "
         f"train_days={manifest.suggested_split.train_days} eval_days={manifest.suggested_split.eval_days}"
         + (" (fixed split)" if manifest.fixed_split else ""),
         highlight=False,
+        soft_wrap=True,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -16,7 +16,9 @@ from gfm.commands._common import get_config, handle_errors, parse_ids
 from gfm.errors import InvalidInputError
 from gfm.progress import console, status
 
-app = typer.Typer(help="Feast feature store: register, materialize, read online values.", no_args_is_help=True)
+app = typer.Typer(
+    help="Feast feature store: register, materialize, read online values.", no_args_is_help=True
+)
 
 DEFAULT_VIEW = {"item": "item_stats", "user": "user_activity"}
 
@@ -32,7 +34,9 @@ def _quiet() -> Any:
 @handle_errors
 def apply_cmd(
     ctx: typer.Context,
-    version: list[str] = typer.Option(None, "--version", help="Only these published versions (repeatable)."),
+    version: Annotated[
+        list[str] | None, typer.Option("--version", help="Only these published versions (repeatable).")
+    ] = None,
 ) -> None:
     """Register entities, the mart feature views and the published embedding views/services."""
     from gfm.features import apply_definitions
@@ -47,7 +51,9 @@ def apply_cmd(
 @handle_errors
 def materialize_cmd(
     ctx: typer.Context,
-    end: str | None = typer.Option(None, "--end", help="ISO-8601 end (UTC if naive); default: training window end."),
+    end: str | None = typer.Option(
+        None, "--end", help="ISO-8601 end (UTC if naive); default: training window end."
+    ),
     live: bool = typer.Option(False, "--live", help="Materialize up to now (a live run)."),
 ) -> None:
     """Materialize feature views incrementally into the online store."""
@@ -82,7 +88,9 @@ def get_cmd(
     ctx: typer.Context,
     entity: str = typer.Option(..., "--entity", help="item or user."),
     ids: str = typer.Option(..., "--ids", help="Comma-separated ids, e.g. 1,2,3."),
-    view: str | None = typer.Option(None, "--view", help="Feature view (default item_stats / user_activity)."),
+    view: str | None = typer.Option(
+        None, "--view", help="Feature view (default item_stats / user_activity)."
+    ),
 ) -> None:
     """Print online feature values of one view as a table."""
     from rich.table import Table
@@ -104,7 +112,7 @@ def get_cmd(
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "[dim]missing[/]"
-    if isinstance(value, list | tuple) and len(value) > 4:
+    if not isinstance(value, str) and hasattr(value, "__len__") and len(value) > 4:
         return f"[{', '.join(f'{x:.3f}' for x in value[:3])}, … ({len(value)} dims)]"
     return str(value)
 
@@ -113,7 +121,9 @@ def _cell(value: Any) -> str:
 @handle_errors
 def publish_cmd(
     ctx: typer.Context,
-    model: str = typer.Option(..., "--model", help="hgnn, two_tower or text (for text, --version is the text model key)."),
+    model: str = typer.Option(
+        ..., "--model", help="hgnn, two_tower or text (for text, --version is the text model key)."
+    ),
     version: str = typer.Option(..., "--version", help="The version whose export files to publish."),
 ) -> None:
     """Publish a version's exported vectors (embeddings/<model>/<version>/) to Feast and mark it current."""

@@ -5,15 +5,15 @@ pymilvus, numpy and FastAPI are imported inside the commands, so ``gfm --help`` 
 
 from __future__ import annotations
 
-
 import typer
 
 from gfm.commands._common import echo_json, get_config, handle_errors
 from gfm.errors import GfmError
 from gfm.progress import console, make_progress
 
-index_app = typer.Typer(help="Milvus vector index: load versions, search, list and publish.", no_args_is_help=True)
-
+index_app = typer.Typer(
+    help="Milvus vector index: load versions, search, list and publish.", no_args_is_help=True
+)
 
 
 @index_app.command("load")
@@ -103,7 +103,9 @@ def search(
         vector = VectorSearcher(client, cfg.index, "user", model).get_vector(user_id)
         consumed = ConsumedItems.from_marts(cfg.marts_dir).get(user_id)
         hits = items.search(vector, k, content_type=content_type, exclude_ids=consumed)
-    echo_json({"alias": items.alias, "version": items.info().version, "results": [h.__dict__ for h in hits[0]]})
+    echo_json(
+        {"alias": items.alias, "version": items.info().version, "results": [h.__dict__ for h in hits[0]]}
+    )
 
 
 def serve(

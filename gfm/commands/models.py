@@ -17,7 +17,9 @@ from gfm.config import Config
 from gfm.errors import NotFoundError
 from gfm.progress import console
 
-train_app = typer.Typer(help="Train the embedding models (text features, HGNN, two-tower).", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train the embedding models (text features, HGNN, two-tower).", no_args_is_help=True
+)
 
 
 def _export_hgnn(cfg: Config, version: str) -> list[Path]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from validation.results import GateResult
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     """The stages that have a gate."""
 
     raw = "raw"
@@ -24,7 +24,7 @@ class Stage(str, Enum):
     embeddings = "embeddings"
 
 
-class Model(str, Enum):
+class Model(StrEnum):
     """Embedding models with exported vectors."""
 
     hgnn = "hgnn"
@@ -39,10 +39,16 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def validate(
     ctx: typer.Context,
-    stage: Stage = typer.Option(..., "--stage", help="raw: the raw logs; marts: the dbt build; embeddings: an export."),
-    version: str | None = typer.Option(None, "--version", help="Embeddings version (default: the newest)."),
-    model: Model = typer.Option(Model.two_tower, "--model", help="Embeddings model."),
-    unit_norm: bool = typer.Option(True, "--unit-norm/--no-unit-norm", help="Expect L2-normalised vectors."),
+    stage: Annotated[
+        Stage, typer.Option("--stage", help="raw: the raw logs; marts: the dbt build; embeddings: an export.")
+    ],
+    version: Annotated[
+        str | None, typer.Option("--version", help="Embeddings version (default: newest).")
+    ] = None,
+    model: Annotated[Model, typer.Option("--model", help="Embeddings model.")] = Model.two_tower,
+    unit_norm: Annotated[
+        bool, typer.Option("--unit-norm/--no-unit-norm", help="Expect L2-normalised vectors.")
+    ] = True,
 ) -> None:
     """Validate a stage's output with its Great Expectations gate.
 
@@ -110,7 +116,9 @@ def _catalogue_ids(cfg: Config) -> list[int] | None:
 def _print_table(result: GateResult) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{result.stage} gate: {'passed' if result.success else 'FAILED'}", title_justify="left")
+    table = Table(
+        title=f"{result.stage} gate: {'passed' if result.success else 'FAILED'}", title_justify="left"
+    )
     for header in ("table", "column", "expectation", "result", "unexpected", "examples"):
         table.add_column(header, overflow="fold")
     for outcome in result.expectations:

@@ -60,6 +60,7 @@ class Catalog(BaseModel):
 
         Raises:
             NotFoundError: Unknown model, no current version, or an unknown version/entity.
+
         """
         if model not in MODELS:
             raise NotFoundError(f"unknown model {model!r}; known models: {', '.join(MODELS)}")
@@ -116,11 +117,14 @@ def record(feast_dir: Path, entry: Published, make_current: bool = True) -> Cata
 
     Returns:
         The catalog as written.
+
     """
     with _locked(feast_dir):
         catalog = read_catalog(feast_dir)
         catalog.published = [
-            p for p in catalog.published if (p.model, p.entity, p.version) != (entry.model, entry.entity, entry.version)
+            p
+            for p in catalog.published
+            if (p.model, p.entity, p.version) != (entry.model, entry.entity, entry.version)
         ]
         catalog.published.append(entry)
         if make_current:

@@ -40,6 +40,7 @@ class CoreView:
         created: The created-timestamp column (ties between rows of the same time), if any.
         features: Explicit feature columns; None means every column but keys and timestamps.
         expires: Whether the config TTL applies (False: the value holds forever, e.g. a country).
+
     """
 
     name: str
@@ -119,6 +120,7 @@ def core_feature_views(
         sources: Source objects to reuse (``mart_sources``); built when None. The ``feast`` CLI
             dedupes objects by identity, so feature_repo/ passes the ones it already exposes.
         ents: Entity objects to reuse (``entities``); built when None.
+
     """
     from feast import FeatureView
 
@@ -151,7 +153,7 @@ def embedding_view(
     model: str, entity: str, version: str, path: Path, dim: int, ents: dict[str, Entity] | None = None
 ) -> FeatureView:
     """The feature view over a published embedding Parquet file (see gfm.features.publish)."""
-    from feast import Field, FeatureView, FileSource
+    from feast import FeatureView, Field, FileSource
     from feast.types import Array, Float32
 
     name = embedding_view_name(model, entity, version)

@@ -28,6 +28,7 @@ class MaterializeResult:
         intervals: Feature view -> (start, end) for each view that had something new.
         up_to_date: Feature views already materialized up to ``end`` (nothing to do).
         seconds: Wall time.
+
     """
 
     end: datetime
@@ -45,6 +46,7 @@ def training_window_end(marts_dir: Path) -> datetime:
 
     Raises:
         StageError: If none is available.
+
     """
     split = marts_dir / "split.json"
     for record, keys in (
@@ -89,6 +91,7 @@ def materialize(
 
     Returns:
         What was materialized.
+
     """
     t0 = time.perf_counter()
     end = _aware(end) if end is not None else training_window_end(cfg.marts_dir)

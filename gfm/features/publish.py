@@ -41,13 +41,16 @@ def expected_dim(cfg: Config, model: str) -> int:
     return dims[model]
 
 
-def validate_vectors(cfg: Config, model: str, entity: str, version: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+def validate_vectors(
+    cfg: Config, model: str, entity: str, version: str, ids: np.ndarray, vectors: np.ndarray
+) -> None:
     """Refuse anything that must not reach the online store.
 
     Raises:
         NotFoundError: Unknown model, or an entity the model does not produce.
         InvalidInputError: A version that is not a safe name, ids not 1-D unique integers.
         DimensionError: Vectors not (len(ids), dim) for the model's configured dim, or NaN/Inf.
+
     """
     dim = expected_dim(cfg, model)
     if entity not in catalog.ENTITIES[model]:
@@ -126,6 +129,7 @@ def publish_embeddings(
         DimensionError: Wrong dim, or NaN/Inf (raised before anything is written).
         InvalidInputError: Bad ids or version name.
         NotFoundError: Unknown model or entity.
+
     """
     ids = np.asarray(ids)
     vectors = np.asarray(vectors)
@@ -173,6 +177,7 @@ def publish_export(cfg: Config, model: str, version: str) -> list[Path]:
 
     Raises:
         NotFoundError: If the version has no export files.
+
     """
     folder = cfg.embeddings_dir / model / version
     out = []
@@ -180,7 +185,9 @@ def publish_export(cfg: Config, model: str, version: str) -> list[Path]:
         path = folder / f"{entity}s.parquet"
         if path.exists():
             ids, vectors = _read_vectors(path, definitions.ENTITY_KEYS[entity])
-            out.append(publish_embeddings(cfg, model=model, entity=entity, version=version, ids=ids, vectors=vectors))
+            out.append(
+                publish_embeddings(cfg, model=model, entity=entity, version=version, ids=ids, vectors=vectors)
+            )
     if not out:
         raise NotFoundError(f"no exported vectors for {model} version {version!r} under {folder}")
     return out

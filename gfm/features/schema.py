@@ -28,6 +28,7 @@ def mart_path(marts_dir: Path, mart: str) -> Path:
 
     Raises:
         StageError: If the file is missing (the transform stage has not run).
+
     """
     path = (marts_dir / MART_FILES[mart]).resolve()
     if not path.exists():
@@ -46,6 +47,7 @@ def feast_dtype(arrow_type: pa.DataType, column: str = "?") -> Any:
 
     Raises:
         StageError: If the Arrow type has no Feast equivalent (names the column).
+
     """
     from feast import types as ft
 
@@ -82,6 +84,7 @@ def feature_fields(path: Path, exclude: set[str], include: list[str] | None = No
 
     Returns:
         One Field per feature column, in file order (or ``include`` order).
+
     """
     from feast import Field
 

@@ -77,7 +77,9 @@ def get_store(cfg: Config) -> FeatureStore:
     return FeatureStore(repo_path=str(cfg.feast_dir.resolve()), config=repo)
 
 
-def published_objects(cfg: Config, versions: list[str] | None = None, ents: dict[str, Any] | None = None) -> list[Any]:
+def published_objects(
+    cfg: Config, versions: list[str] | None = None, ents: dict[str, Any] | None = None
+) -> list[Any]:
     """Embedding views and their feature services for published versions (all when None).
 
     ``ents`` are entity objects to reuse (the ``feast`` CLI dedupes objects by identity).
@@ -139,6 +141,7 @@ def apply_definitions(cfg: Config, versions: list[str] | None = None) -> list[st
 
     Raises:
         StageError: If the marts are missing.
+
     """
     ents = definitions.entities()
     core = definitions.core_feature_views(cfg.marts_dir, cfg.features.ttl_days, ents=ents)
@@ -155,9 +158,12 @@ def remove_project(cfg: Config) -> None:
     """Delete this config's Feast project: online tables/keys and registry entries.
 
     Unlike ``FeatureStore.teardown`` (which deletes every project in the registry), this only
-    touches ``cfg.features.project``, so it is safe on a shared PostgreSQL registry.
+    touches ``cfg.features.project``, so it is safe on a shared PostgreSQL registry. Removing a
+    project that does not exist does nothing.
     """
     store = get_store(cfg)
+    if store.project not in {p.name for p in store.list_projects(allow_cache=False)}:
+        return
     views = store.list_feature_views()
     store._get_provider().teardown_infra(store.project, views, store.list_entities())
     store.registry.delete_project(store.project, commit=True)

@@ -26,6 +26,7 @@ class SyntheticMarts:
         end: End of the last day (the training window end).
         content_types: Content types; one ``n_streams_90d_<type>`` column each.
         seed: Random seed.
+
     """
 
     users: int = 50
@@ -45,6 +46,7 @@ def write_synthetic_marts(marts_dir: Path, spec: SyntheticMarts = SyntheticMarts
 
     Returns:
         Rows written per mart.
+
     """
     rng = np.random.default_rng(spec.seed)
     marts_dir.mkdir(parents=True, exist_ok=True)
@@ -106,8 +108,10 @@ def write_synthetic_marts(marts_dir: Path, spec: SyntheticMarts = SyntheticMarts
             "age_days": rng.integers(0, 900, len(iid)),
         }
     )
-    n_pairs = min(spec.users * 5, spec.users * spec.items)
-    last = _ts(pd.Timestamp(spec.end) - pd.to_timedelta(rng.integers(1, 86_400 * spec.days, n_pairs), unit="s"))
+    n_pairs = min(spec.users * 5, spec.users * spec.items, 500_000)
+    last = _ts(
+        pd.Timestamp(spec.end) - pd.to_timedelta(rng.integers(1, 86_400 * spec.days, n_pairs), unit="s")
+    )
     frames["fct_interactions"] = pd.DataFrame(
         {
             "user_id": rng.choice(user_ids, n_pairs),

@@ -34,9 +34,12 @@ def validate_entity_frame(entity_df: pd.DataFrame, keys: list[str]) -> pd.DataFr
     Raises:
         InvalidInputError: Not a DataFrame, empty, missing columns, null or non-integer ids,
             naive or non-datetime timestamps, or duplicate (keys, event_timestamp) rows.
+
     """
     if not isinstance(entity_df, pd.DataFrame):
-        raise InvalidInputError("must be a pandas DataFrame", field="entity_df", value=type(entity_df).__name__)
+        raise InvalidInputError(
+            "must be a pandas DataFrame", field="entity_df", value=type(entity_df).__name__
+        )
     missing = [c for c in [*keys, TIMESTAMP] if c not in entity_df.columns]
     if missing:
         raise InvalidInputError(
@@ -57,7 +60,9 @@ def validate_entity_frame(entity_df: pd.DataFrame, keys: list[str]) -> pd.DataFr
         raise InvalidInputError("must be a datetime column", field=TIMESTAMP, value=str(ts.dtype))
     if getattr(ts.dt, "tz", None) is None:
         raise InvalidInputError(
-            "timestamps are naive; localize them to UTC (tz-aware) first", field=TIMESTAMP, value=str(ts.dtype)
+            "timestamps are naive; localize them to UTC (tz-aware) first",
+            field=TIMESTAMP,
+            value=str(ts.dtype),
         )
     if ts.isna().any():
         raise InvalidInputError("null timestamps", field=TIMESTAMP, value=int(ts.isna().sum()))
@@ -114,6 +119,7 @@ def get_training_frame(
     Raises:
         InvalidInputError: The entity frame is malformed (see ``validate_entity_frame``).
         NotFoundError: An unknown feature view or feature service.
+
     """
     store = get_store(cfg)
     target: Any

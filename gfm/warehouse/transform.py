@@ -37,7 +37,7 @@ class TransformResult:
         split: The train/eval windows the marts were built with.
         content_types: The content types found (one ``n_streams_90d_<type>`` column each).
         dbt_vars: The vars passed to dbt.
-        timings: Wall seconds per step.
+        timings: Wall seconds per step: read_raw, raw_gate, landing, dbt_build, marts_gate, promote.
         model_timings: dbt execution seconds per model, slowest first.
         n_dbt_tests: How many dbt data tests ran (all passed).
         warehouse_path: The DuckDB file analysts open.
@@ -88,26 +88,26 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
     timings: dict[str, float] = {}
     step = _Steps(timings, show_progress)
 
-    with step("read raw batch", 1):
+    with step("read_raw", "read the raw batch"):
         manifest = read_manifest(cfg.raw_dir)
         tables = load_raw(cfg.raw_dir, cfg.validation)
-    with step("raw gate (Great Expectations)", 2):
+    with step("raw_gate", "raw gate (Great Expectations)"):
         run_raw_gate(tables, manifest, cfg)
-    with step("write landing Parquet", 3):
-        landing_dir = landing_dir_of(cfg)
+    with step("landing", "write the landing Parquet files"):
+        landing_dir = cfg.landing_dir
         landing_counts = write_landing(tables, landing_dir)
         split = compute_split(cfg.split, manifest)
         content_types = resolve_content_types(manifest.content_types, tables.items["content_type"].unique())
         dbt_vars = build_vars(landing_dir=landing_dir, split=split, content_types=content_types, graph=cfg.graph)
         del tables
-    with step("dbt build (models + tests)", 4):
+    with step("dbt_build", "dbt build (models + tests)"):
         for stale in (build_db, Path(f"{build_db}.wal")):
             stale.unlink(missing_ok=True)
         invocation = _dbt_build(cfg, build_db, dbt_vars, show_progress)
         raise_on_failure(invocation)
-    with step("marts gate (Great Expectations)", 5):
+    with step("marts_gate", "marts gate (Great Expectations)"):
         run_marts_gate(build_db, cfg)
-    with step("promote warehouse and Parquet marts", 6):
+    with step("promote", "promote the warehouse and the Parquet marts"):
         result = TransformResult(
             row_counts={},
             landing_counts=landing_counts,
@@ -165,12 +165,6 @@ def dbt_docs(cfg: Config, *, show_progress: bool = True) -> Path:
     return index
 
 
-def landing_dir_of(cfg: Config) -> Path:
-    """Where the landing Parquet files go (``Config.landing_dir`` when the config defines it)."""
-    landing = getattr(cfg, "landing_dir", None)
-    return Path(landing) if landing is not None else cfg.warehouse_path.parent / "landing"
-
-
 def _dbt_build(cfg: Config, build_db: Path, dbt_vars: dict[str, Any], show_progress: bool) -> DbtInvocation:
     kwargs: dict[str, Any] = {
         "db_path": build_db,
@@ -196,20 +190,20 @@ def _node_name(line: str) -> str:
 
 
 class _Steps:
-    """Times each step and prints one status line per step."""
+    """Times each step (by key) and prints one status line per step."""
 
     def __init__(self, timings: dict[str, float], show: bool, total: int = 6) -> None:
         self.timings, self.show, self.total = timings, show, total
 
     @contextmanager
-    def __call__(self, name: str, index: int) -> Iterator[None]:
+    def __call__(self, key: str, label: str) -> Iterator[None]:
         started = time.perf_counter()
         if self.show:
-            console.print(f"[bold cyan]transform[/] [{index}/{self.total}] {name} ...", highlight=False)
+            console.print(f"[bold cyan]transform[/] [{len(self.timings) + 1}/{self.total}] {label} ...", highlight=False)
         yield
-        self.timings[name] = round(time.perf_counter() - started, 3)
+        self.timings[key] = round(time.perf_counter() - started, 3)
         if self.show:
-            console.print(f"  done in {self.timings[name]:.1f}s", style="dim", highlight=False)
+            console.print(f"  done in {self.timings[key]:.1f}s", style="dim", highlight=False)
 
 
 @contextmanager

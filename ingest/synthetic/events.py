@@ -94,10 +94,12 @@ def simulate_chunk(
     # Topic from the user's taste, restricted to topics where the type has items.
     topic = np.empty(m, np.int64)
     for t in (0, 1):
+        sel = ctype == t
+        if not sel.any():
+            continue
         taste = users.taste * sampler.available[t] + 1e-9 * sampler.available[t]
         cdf = np.cumsum(taste, axis=1)
         cdf /= cdf[:, -1:]
-        sel = ctype == t
         topic[sel] = _draw_rows(cdf, who[sel], rng.random(int(sel.sum())))
     topic[rng.random(m) < EXPLORE_SHARE] = sampler.n_topics
     item = sampler.draw(ctype, topic, rng.random(m))

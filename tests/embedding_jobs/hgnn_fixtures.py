@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from gfm.config import Config
 
 TOPICS = [
@@ -79,7 +80,15 @@ def write_marts(
 
 def tiny_config(data_dir: Path, **hgnn: object) -> Config:
     """A config sized for tests: small dims, few epochs, CPU."""
-    base = {"hidden_dim": 32, "out_dim": 32, "fanouts": [5, 3], "epochs": 6, "batch_size": 64,
-            "negatives": 4, "lr": 1e-2, "device": "cpu"}
+    base = {
+        "hidden_dim": 32,
+        "out_dim": 32,
+        "fanouts": [5, 3],
+        "epochs": 6,
+        "batch_size": 64,
+        "negatives": 4,
+        "lr": 1e-2,
+        "device": "cpu",
+    }
     base.update(hgnn)
     return Config(data_dir=data_dir, hgnn=base, text={"batch_size": 32})  # type: ignore[arg-type]

@@ -6,12 +6,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hgnn_fixtures import tiny_config, write_marts
 
 from embedding_jobs.export import read_vectors
 from embedding_jobs.text_features import build_text_features, item_texts, text_features_path
 from gfm.errors import DimensionError, NotFoundError, StageError
-
-from hgnn_fixtures import tiny_config, write_marts
 
 
 def test_real_minilm_gives_384d_unit_vectors_for_every_item_offline(tiny_data: Path) -> None:
@@ -61,7 +60,7 @@ def test_rerun_embeds_nothing_and_changed_title_reembeds_exactly_one(
 def test_dimension_mismatch_between_model_and_config_is_a_clear_error(tiny_data: Path) -> None:
     cfg = tiny_config(tiny_data)
     cfg.text.dim = 128
-    with pytest.raises(DimensionError, match="384-d vectors but text.dim is 128"):
+    with pytest.raises(DimensionError, match=r"384-d vectors but text\.dim is 128"):
         build_text_features(cfg)
 
 
@@ -77,7 +76,5 @@ def test_missing_model_path_and_missing_marts_are_typed_errors(tmp_path: Path) -
 
 
 def test_item_text_joins_title_description_and_genre_skipping_empty_parts() -> None:
-    items = pd.DataFrame(
-        {"title": ["T", "U"], "description": ["D", None], "genre": ["g", ""]}
-    )
+    items = pd.DataFrame({"title": ["T", "U"], "description": ["D", None], "genre": ["g", ""]})
     assert item_texts(items).tolist() == ["T. D. genre: g", "U"]

@@ -9,6 +9,8 @@ learn something in a few steps. Also a point-in-time feature retrieval written w
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pandas as pd
 from embedding_jobs.export import export_path, write_vectors
 from embedding_jobs.text_features import text_features_path
 from gfm.config import Config
+from ingest.manifest import RawManifest, write_manifest
 
 TRAIN_END = datetime(2026, 10, 17, tzinfo=UTC)
 HGNN_VERSION = "v20261017t000000_abcdef"
@@ -28,7 +31,15 @@ def _ts(values) -> pd.Series:
     return pd.Series(pd.to_datetime(values, utc=True)).astype("datetime64[us, UTC]")
 
 
-def build_world(data_dir: Path, users: int = 80, items: int = 60, topics: int = 4, days: int = 20, seed: int = 0) -> Config:
+def build_world(
+    data_dir: Path,
+    users: int = 60,
+    items: int = 48,
+    topics: int = 4,
+    days: int = 10,
+    seed: int = 0,
+    fixed_split: bool = False,
+) -> Config:
     """Write marts, split.json, text and HGNN vectors under ``data_dir``; return its config."""
     rng = np.random.default_rng(seed)
     cfg = Config(data_dir=data_dir)
@@ -46,7 +57,9 @@ def build_world(data_dir: Path, users: int = 80, items: int = 60, topics: int = 
     i_topic = np.arange(items) % topics
     i_type = np.where(np.arange(items) % 3 == 0, "audiobook", "podcast")
     late_users = user_ids[-6:]  # sign up in the eval window: cold users
-    signup = np.where(np.isin(user_ids, late_users), TRAIN_END + timedelta(days=2), start - timedelta(days=30))
+    signup = np.where(
+        np.isin(user_ids, late_users), TRAIN_END + timedelta(days=2), start - timedelta(days=30)
+    )
     rows, evals = [], []
     for u, t in zip(user_ids, u_topic, strict=True):
         own = item_ids[i_topic == t]
@@ -61,7 +74,16 @@ def build_world(data_dir: Path, users: int = 80, items: int = 60, topics: int = 
             evals.append((u, it, TRAIN_END + timedelta(days=int(rng.integers(0, 14)))))
     fct = pd.DataFrame(
         rows,
-        columns=["user_id", "item_id", "n_streams", "n_follows", "n_previews", "n_intent_to_pay", "is_consumed", "first_event_at"],
+        columns=[
+            "user_id",
+            "item_id",
+            "n_streams",
+            "n_follows",
+            "n_previews",
+            "n_intent_to_pay",
+            "is_consumed",
+            "first_event_at",
+        ],
     )
     type_of = dict(zip(item_ids, i_type, strict=True))
     fct["content_type"] = fct["item_id"].map(type_of)
@@ -70,7 +92,9 @@ def build_world(data_dir: Path, users: int = 80, items: int = 60, topics: int = 
     fct["ms_played_total"] = fct["n_streams"] * 60_000
     fct["weight"] = np.log1p(fct["n_streams"]) + 0.5 * (fct["n_follows"] + fct["n_previews"])
     warm = set(fct.loc[fct["is_consumed"], "user_id"])
-    consumed_pairs = set(zip(fct.loc[fct["is_consumed"], "user_id"], fct.loc[fct["is_consumed"], "item_id"], strict=True))
+    consumed_pairs = set(
+        zip(fct.loc[fct["is_consumed"], "user_id"], fct.loc[fct["is_consumed"], "item_id"], strict=True)
+    )
     ev = pd.DataFrame(evals, columns=["user_id", "item_id", "first_event_at"])
     ev["first_event_at"] = _ts(ev["first_event_at"])
     ev["content_type"] = ev["item_id"].map(type_of)
@@ -107,21 +131,28 @@ def build_world(data_dir: Path, users: int = 80, items: int = 60, topics: int = 
     )
     day_ends = [start + timedelta(days=d + 1) for d in range(days)]
     udaily = []
-    for u in user_ids:
-        mine = fct.loc[fct["user_id"] == u]
-        for end in day_ends:
-            seen = mine.loc[mine["first_event_at"] < end]
-            rec = {"user_id": u, "feature_at": end, "n_streams_90d": int(seen["n_streams"].sum())}
-            for t in TYPES:
-                rec[f"n_streams_90d_{t}"] = int(seen.loc[seen["content_type"] == t, "n_streams"].sum())
-            rec |= {"n_follows_90d": int(seen["n_follows"].sum()), "n_previews_90d": int(seen["n_previews"].sum())}
-            rec |= {"n_intent_to_pay_90d": 0, "n_items_90d": len(seen)}
-            udaily.append(rec)
-    user_daily = pd.DataFrame(udaily)
+    for end in day_ends:  # cumulative counts as of each day's end
+        seen = fct.loc[fct["first_event_at"] < end]
+        day = pd.DataFrame({"user_id": user_ids, "feature_at": end})
+        by_user = seen.groupby("user_id")
+        day["n_streams_90d"] = day["user_id"].map(by_user["n_streams"].sum()).fillna(0).astype(int)
+        for t in TYPES:
+            per = seen.loc[seen["content_type"] == t].groupby("user_id")["n_streams"].sum()
+            day[f"n_streams_90d_{t}"] = day["user_id"].map(per).fillna(0).astype(int)
+        day["n_follows_90d"] = day["user_id"].map(by_user["n_follows"].sum()).fillna(0).astype(int)
+        day["n_previews_90d"] = day["user_id"].map(by_user["n_previews"].sum()).fillna(0).astype(int)
+        day["n_intent_to_pay_90d"] = 0
+        day["n_items_90d"] = day["user_id"].map(by_user.size()).fillna(0).astype(int)
+        udaily.append(day)
+    user_daily = pd.concat(udaily, ignore_index=True)
     user_daily["feature_at"] = _ts(user_daily["feature_at"])
     user_daily.insert(2, "created_at", built)
     idaily = pd.DataFrame(
-        [(i, end, int(n_train.get(i, 0)), int(n_train.get(i, 0)), 100 + d) for i in item_ids for d, end in enumerate(day_ends)],
+        [
+            (i, end, int(n_train.get(i, 0)), int(n_train.get(i, 0)), 100 + d)
+            for i in item_ids
+            for d, end in enumerate(day_ends)
+        ],
         columns=["item_id", "feature_at", "n_streams_total", "n_listeners_total", "age_days"],
     )
     idaily["feature_at"] = _ts(idaily["feature_at"])
@@ -139,12 +170,28 @@ def build_world(data_dir: Path, users: int = 80, items: int = 60, topics: int = 
     for name, frame in marts_frames.items():
         frame.to_parquet(marts / f"{name}.parquet", index=False)
     (marts / "split.json").write_text(json.dumps({"train_end": TRAIN_END.isoformat()}))
+    cfg.raw_dir.mkdir(parents=True, exist_ok=True)
+    manifest = RawManifest(
+        source="synthetic",
+        created_at=built.to_pydatetime(),
+        window_start=start,
+        window_end=TRAIN_END + timedelta(days=14),
+        content_types=list(TYPES),
+        fixed_split=fixed_split,
+    )
+    write_manifest(manifest, cfg.raw_dir)
     centres = rng.normal(size=(topics, 16))
     text = centres[i_topic] + 0.8 * rng.normal(size=(items, 16))
     write_vectors(text_features_path(cfg), "item_id", item_ids, text.astype(np.float32), None)
     hgnn = centres[i_topic][:, :8] + 0.3 * rng.normal(size=(items, 8))
     hgnn /= np.linalg.norm(hgnn, axis=1, keepdims=True)
-    write_vectors(export_path(cfg.embeddings_dir, "hgnn", HGNN_VERSION, "items"), "item_id", item_ids, hgnn.astype(np.float32), HGNN_VERSION)
+    write_vectors(
+        export_path(cfg.embeddings_dir, "hgnn", HGNN_VERSION, "items"),
+        "item_id",
+        item_ids,
+        hgnn.astype(np.float32),
+        HGNN_VERSION,
+    )
     return cfg
 
 
@@ -168,12 +215,29 @@ def pandas_point_in_time(cfg: Config, entity_df: pd.DataFrame, features: list[st
         by_view.setdefault(view, []).append(name)
     for view, names in by_view.items():
         mart, key, ts, ttl = _VIEWS[view]
-        src = pd.read_parquet(cfg.marts_dir / f"{mart}.parquet")[[key, ts, *names]].rename(columns={ts: "_ts"})
+        src = pd.read_parquet(cfg.marts_dir / f"{mart}.parquet")[[key, ts, *names]].rename(
+            columns={ts: "_ts"}
+        )
         src = src.sort_values("_ts")
         left = out.sort_values("event_timestamp")
-        merged = pd.merge_asof(left, src, left_on="event_timestamp", right_on="_ts", by=key, direction="backward")
+        merged = pd.merge_asof(
+            left, src, left_on="event_timestamp", right_on="_ts", by=key, direction="backward"
+        )
         if ttl is not None:
             stale = merged["event_timestamp"] - merged["_ts"] > pd.Timedelta(days=ttl)
             merged.loc[stale, names] = np.nan
         out = merged.drop(columns="_ts").sort_values("_order")
     return out.drop(columns="_order").reset_index(drop=True)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Tiny models train fastest on one thread (two threads on two busy cores spin-wait)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -61,3 +61,28 @@ def test_broken_raw_batch_is_refused_naming_file_column_and_count(kind: BadKind,
     assert f"column {kind.column!r}" in line
     assert f": {kind.count} of " in line
     assert error.docs_path and Path(error.docs_path).is_file()
+
+
+def _snapshot(cfg: Config) -> dict[str, bytes]:
+    files = [cfg.warehouse_path, *sorted(cfg.marts_dir.glob("*.parquet"))]
+    return {str(p): p.read_bytes() for p in files}
+
+
+@pytest.mark.slow
+def test_refused_batches_leave_the_previous_good_warehouse_and_marts_untouched(tmp_path: Path):
+    from fixtures.raw_batch import write_raw_batch
+
+    from gfm.warehouse.transform import run_transform
+
+    cfg = Config(data_dir=tmp_path / "data")
+    write_raw_batch(cfg.raw_dir)
+    run_transform(cfg, show_progress=False)
+    good = _snapshot(cfg)
+    assert len(good) > 5
+
+    for name in ("truncated_parquet", "unknown_item", "future_timestamp"):
+        kind = next(k for k in KINDS if k.name == name)
+        kind.build(cfg.raw_dir)
+        with pytest.raises((RawInputError, GateFailedError)):
+            run_transform(cfg, show_progress=False)
+        assert _snapshot(cfg) == good, name

@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +20,7 @@ import pytest
 
 from gfm.config import Config
 from gfm.errors import DimensionError, NotFoundError, StageError
-from vector_index import ops
+from vector_index import close_clients, ops
 from vector_index.filters import FilterError
 from vector_index.search import VectorSearcher
 
@@ -24,9 +28,29 @@ V1 = "v20261130t013200_ab12cd"
 V2 = "v20261201t013200_cd34ef"
 TYPES = ("audiobook", "podcast")
 DIM = 16
+REPO = Path(__file__).resolve().parents[2]
+
+_CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from gfm.config import Config
+    from vector_index import ops
+
+    cfg = Config.load(data_dir=sys.argv[1], environ={},
+                      overrides={"index": {"insert_batch": 50, "uri": sys.argv[3] or None}})
+
+    def die(entity, done, total):
+        if done >= 100:  # two batches in: kill -9 ourselves, mid-load
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    ops.index_version(cfg, "two_tower", sys.argv[2], entities=("item",), on_batch=die)
+    """
+)
 
 
-def write_export(cfg: Config, model: str, version: str, n_items: int = 300, n_users: int = 50, seed: int = 0) -> None:
+def write_export(
+    cfg: Config, model: str, version: str, n_items: int = 300, n_users: int = 50, seed: int = 0
+) -> None:
     """Random unit vectors for items/users of one version, plus dim_items and fct_interactions."""
     rng = np.random.default_rng(seed)
     out = cfg.embeddings_dir / model / version
@@ -60,7 +84,13 @@ def write_export(cfg: Config, model: str, version: str, n_items: int = 300, n_us
     users = np.repeat(np.arange(1, n_users + 1) * 7, 3)
     items = rng.choice(item_ids, size=len(users))
     pq.write_table(
-        pa.table({"user_id": pa.array(users, pa.int64()), "item_id": pa.array(items, pa.int64()), "is_consumed": [True] * len(users)}),
+        pa.table(
+            {
+                "user_id": pa.array(users, pa.int64()),
+                "item_id": pa.array(items, pa.int64()),
+                "is_consumed": [True] * len(users),
+            }
+        ),
         cfg.marts_dir / "fct_interactions.parquet",
     )
 
@@ -93,23 +123,31 @@ class IndexSuite:
         ops.publish_version(cfg, "two_tower", V1, entities=("item",))
         searcher = VectorSearcher(ops.client_for(cfg), cfg.index, "item", "two_tower")
         ids, vectors = item_vectors(cfg, "two_tower", V1)
-        hits = searcher.search(vectors[0], k=20, content_type="podcast", exclude_ids=[int(ids[1]), int(ids[3])])[0]
+        hits = searcher.search(
+            vectors[0], k=20, content_type="podcast", exclude_ids=[int(ids[1]), int(ids[3])]
+        )[0]
         assert len(hits) == 20
         got = {h.id for h in hits}
         podcast_ids = {int(i) for n, i in enumerate(ids) if TYPES[n % 2] == "podcast"}
         assert got <= podcast_ids - {int(ids[1]), int(ids[3])}
         assert searcher.content_types == list(TYPES)
 
-    @pytest.mark.parametrize("bad", ['podcast" or id > 0 or content_type == "x', "podcast' || true", "Podcast", ""])
-    def test_filter_injection_is_refused_before_milvus(self, cfg: Config, bad: str) -> None:
+    def test_filter_injection_is_refused_before_milvus(self, cfg: Config) -> None:
         write_export(cfg, "two_tower", V1)
         ops.index_version(cfg, "two_tower", V1, entities=("item",))
         ops.publish_version(cfg, "two_tower", V1, entities=("item",))
         searcher = VectorSearcher(ops.client_for(cfg), cfg.index, "item", "two_tower")
-        with pytest.raises(FilterError) as err:
-            searcher.search(np.ones(DIM, np.float32), k=3, content_type=bad)
-        assert err.value.value == bad
-        assert err.value.allowed == list(TYPES)
+        for bad in [
+            'podcast" or id > 0 or content_type == "x',
+            "podcast' || true",
+            "Podcast",
+            "",
+            "podcast\\",
+        ]:
+            with pytest.raises(FilterError) as err:
+                searcher.search(np.ones(DIM, np.float32), k=3, content_type=bad)
+            assert err.value.value == bad
+            assert err.value.allowed == list(TYPES)
 
     def test_wrong_dimension_and_unknown_id_raise_typed_errors(self, cfg: Config) -> None:
         write_export(cfg, "two_tower", V1)
@@ -160,11 +198,42 @@ class IndexSuite:
         client = ops.client_for(cfg)
         data = read_version(cfg.embeddings_dir, cfg.marts_dir, "item", "two_tower", V1)
         name = f"item_two_tower_{V1}"  # what a load killed after its first batch leaves behind
-        client.create_collection(name, schema=build_schema("item", DIM, True), index_params=index_params(cfg.index, 300))
-        client.insert(name, [{"id": 1, "vector": data.vectors[0], "content_type": "podcast", "language": "", "genre": ""}])
+        client.create_collection(
+            name, schema=build_schema("item", DIM, True), index_params=index_params(cfg.index, 300)
+        )
+        client.insert(
+            name,
+            [{"id": 1, "vector": data.vectors[0], "content_type": "podcast", "language": "", "genre": ""}],
+        )
         client.flush(name)
         with pytest.raises(StageError, match="incomplete"):
             ops.publish_version(cfg, "two_tower", V1, entities=("item",))
         [result] = ops.index_version(cfg, "two_tower", V1, entities=("item",))
         assert result.rebuilt and result.rows == 300
         ops.publish_version(cfg, "two_tower", V1, entities=("item",))
+
+    def test_kill_9_during_load_keeps_previous_version_live_and_rerun_completes(self, cfg: Config) -> None:
+        from vector_index.versions import live_version
+
+        write_export(cfg, "two_tower", V1, seed=1)
+        ops.index_version(cfg, "two_tower", V1, entities=("item",))
+        ops.publish_version(cfg, "two_tower", V1, entities=("item",))
+        close_clients()  # with Milvus Lite the child process must own the file
+        write_export(cfg, "two_tower", V2, seed=2)
+        args = [str(cfg.data_dir), V2, cfg.index.uri or ""]
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, *args], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+        client = ops.client_for(cfg)  # reopen after the crash
+        assert live_version(client, "item_two_tower") == V1
+        partial = {v["version"]: v for v in ops.list_versions(cfg)}
+        assert not partial[V2]["complete"]
+        with pytest.raises(StageError, match="incomplete"):
+            ops.publish_version(cfg, "two_tower", V2, entities=("item",))
+        assert live_version(client, "item_two_tower") == V1
+        [result] = ops.index_version(cfg, "two_tower", V2, entities=("item",))
+        assert result.rebuilt and result.rows == 300
+        ops.publish_version(cfg, "two_tower", V2, entities=("item",))
+        assert live_version(client, "item_two_tower") == V2

@@ -19,7 +19,9 @@ from vector_index.users import ParquetUserVectors
 
 @pytest.fixture(scope="module")
 def cfg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Config]:
-    config = Config.load(data_dir=tmp_path_factory.mktemp("svc"), environ={}, overrides={"serve": {"max_k": 50}})
+    config = Config.load(
+        data_dir=tmp_path_factory.mktemp("svc"), environ={}, overrides={"serve": {"max_k": 50}}
+    )
     write_export(config, "two_tower", V1)
     ops.index_version(config, "two_tower", V1)
     ops.publish_version(config, "two_tower", V1)
@@ -87,7 +89,7 @@ def test_post_search_returns_nearest_items(api: TestClient, cfg: Config) -> None
         ("get", "/v1/users/7/recommendations", {"params": {"type": "podcast' or '1'=='1"}}, 422),
         ("get", "/v1/users/7/recommendations", {"params": {"k": "10; drop"}}, 422),
         ("post", "/v1/search", {"json": {"vector": [0.1] * (DIM + 1)}}, 422),
-        ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "type": "x\" or true"}}, 422),
+        ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "type": 'x" or true'}}, 422),
         ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "filter": "id > 0"}}, 422),
         ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "k": 51}}, 422),
     ],

@@ -1,0 +1,77 @@
+"""fct_item_edges against an independent pandas computation of co-consumption."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import pandas as pd
+from conftest import GRAPH
+from warehouse_fixture import TRAIN_END, WINDOW_START
+
+
+def expected_edges(interactions: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """Co-users per item pair over training consumptions, then min support and the degree cap."""
+    events = interactions[
+        (interactions.event_type == "stream")
+        & (interactions.ms_played >= GRAPH["min_ms_played"])
+        & (interactions.event_at >= pd.Timestamp(WINDOW_START))
+        & (interactions.event_at < pd.Timestamp(TRAIN_END))
+    ]
+    baskets = events.groupby("user_id")["item_id"].apply(lambda s: sorted(set(s)))
+    baskets = baskets[baskets.map(len) <= GRAPH["max_items_per_user"]]
+    counts: Counter[tuple[int, int]] = Counter()
+    for basket in baskets:
+        counts.update(itertools.combinations(basket, 2))
+    kind = dict(zip(items.item_id, items.content_type, strict=True))
+    rows = []
+    for (a, b), n in counts.items():
+        if n < GRAPH["min_support"]:
+            continue
+        if (kind[a], a) > (kind[b], b):
+            a, b = b, a
+        rows.append({"src_item_id": a, "dst_item_id": b, "n_co_users": n})
+    pairs = pd.DataFrame(rows)
+    neighbours: dict[int, list[tuple[int, int]]] = {}
+    for r in pairs.itertuples():
+        neighbours.setdefault(r.src_item_id, []).append((-r.n_co_users, r.dst_item_id))
+        neighbours.setdefault(r.dst_item_id, []).append((-r.n_co_users, r.src_item_id))
+    top = {item: {other for _, other in sorted(edges)[: GRAPH["degree_cap"]]} for item, edges in neighbours.items()}
+    keep = [r.dst_item_id in top[r.src_item_id] and r.src_item_id in top[r.dst_item_id] for r in pairs.itertuples()]
+    out = pairs[keep].copy()
+    out["src_type"] = out.src_item_id.map(kind)
+    out["dst_type"] = out.dst_item_id.map(kind)
+    return out.sort_values(["src_item_id", "dst_item_id"]).reset_index(drop=True)
+
+
+def test_every_edge_counts_the_users_who_consumed_both_items_in_training(built):
+    edges = built.query("select * from fct_item_edges order by src_item_id, dst_item_id")
+    expected = expected_edges(built.raw("interactions"), built.raw("items"))
+    assert len(expected) > 10
+    pd.testing.assert_frame_equal(
+        edges[["src_item_id", "dst_item_id", "src_type", "dst_type", "n_co_users"]],
+        expected[["src_item_id", "dst_item_id", "src_type", "dst_type", "n_co_users"]],
+        check_dtype=False,
+    )
+
+
+def test_edges_cover_every_pair_of_content_types_with_contract_names(built):
+    edges = built.query("select * from fct_item_edges")
+    assert set(edges.relation) == {"audiobook__audiobook", "audiobook__podcast", "podcast__podcast"}
+    assert (edges.relation == edges.src_type + "__" + edges.dst_type).all()
+    same = edges[edges.src_type == edges.dst_type]
+    assert (same.src_item_id < same.dst_item_id).all()
+
+
+def test_edges_have_no_self_loops_and_respect_support_and_degree_cap(built):
+    edges = built.query("select * from fct_item_edges")
+    assert (edges.src_item_id != edges.dst_item_id).all()
+    assert (edges.n_co_users >= GRAPH["min_support"]).all()
+    degree = pd.concat([edges.src_item_id, edges.dst_item_id]).value_counts()
+    assert degree.max() == GRAPH["degree_cap"]  # the cap binds on this fixture, and holds
+
+
+def test_support_before_the_cap_exceeds_what_the_cap_keeps(built):
+    before = built.query("select count(*) as n from int_item_pairs_counted").n[0]
+    after = built.query("select count(*) as n from fct_item_edges").n[0]
+    assert before > after

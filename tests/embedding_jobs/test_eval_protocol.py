@@ -1,0 +1,99 @@
+"""The seed's protocol on a hand-built case: who is evaluated, what is ranked, what is excluded."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_time
+
+from embedding_jobs.evaluate import evaluate
+from embedding_jobs.evaluate.protocol import TIERS, build_tasks, score_task
+from gfm.config import EvaluateConfig
+
+ITEMS = pd.DataFrame(
+    {"item_id": [10, 11, 12, 13, 20, 21], "content_type": ["podcast"] * 4 + ["audiobook"] * 2}
+)
+# user 1 consumed 10 and 20 in training; user 2 only previewed 11; user 3 consumed 12
+TRAIN = pd.DataFrame(
+    {
+        "user_id": [1, 1, 2, 3, 3],
+        "item_id": [10, 20, 11, 12, 10],
+        "is_consumed": [True, True, False, True, True],
+    }
+)
+# eval: user 1 re-streams 10 (not new) and streams 11; user 2 streams 11 and 21; user 3 re-streams 12 only
+EVAL = pd.DataFrame(
+    {
+        "user_id": [1, 1, 2, 2, 3],
+        "item_id": [10, 11, 11, 21, 12],
+        "content_type": ["podcast", "podcast", "podcast", "audiobook", "podcast"],
+    }
+)
+
+
+def test_users_relevant_items_and_exclusions_per_content_type():
+    tasks = {t.name: t for t in build_tasks(ITEMS, TRAIN, EVAL)}
+    assert sorted(tasks) == ["audiobook", "podcast"]
+    pod = tasks["podcast"]
+    assert pod.item_ids.tolist() == [10, 11, 12, 13]  # every podcast, whoever consumed it
+    assert pod.user_ids.tolist() == [1, 2]  # user 3 has nothing new in the eval window
+    rel = {
+        (int(pod.user_ids[r]), int(pod.item_ids[c]))
+        for r, c in zip(pod.relevant.rows, pod.relevant.cols, strict=True)
+    }
+    assert rel == {(1, 11), (2, 11)}  # 10 was already consumed by user 1
+    exc = {
+        (int(pod.user_ids[r]), int(pod.item_ids[c]))
+        for r, c in zip(pod.excluded.rows, pod.excluded.cols, strict=True)
+    }
+    assert exc == {(1, 10)}  # a preview is not a consumption: user 2's item 11 stays a candidate
+    assert pod.is_cold_user.tolist() == [False, True]
+    book = tasks["audiobook"]
+    assert book.user_ids.tolist() == [2] and book.excluded.rows.size == 0
+    # podcast popularity: 10 has two consumers, 12 one, 11 and 13 none
+    assert [TIERS[t] for t in pod.item_tier] == ["head", "new", "torso", "new"]
+
+
+def test_score_task_splits_by_segment_and_tier():
+    pod = {t.name: t for t in build_tasks(ITEMS, TRAIN, EVAL)}["podcast"]
+    # a scorer that puts item 11 first for user 1 only (user 2 gets 13 > 12 > 11)
+    users = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    items = torch.tensor([[0.0, 0.0], [1.0, 0.1], [0.0, 0.5], [0.0, 0.9]])
+    out = score_task(pod, users, items, EvaluateConfig(k=1, coverage_k=3, recall_k=2))
+    assert out["hr@1"] == 0.5 and out["n_users"] == 2
+    assert out["by_segment"]["warm"]["hr@1"] == 1.0 and out["by_segment"]["cold"]["hr@1"] == 0.0
+    assert out["mrr"] == pytest.approx((1 + 1 / 3) / 2)
+    assert out["by_tier"]["new"] == {"hr@1": 0.5, "n_users": 2, "n_items": 2}
+    assert out["by_tier"]["head"]["n_users"] == 0 and out["by_tier"]["head"]["hr@1"] is None
+
+
+@pytest.fixture(scope="module")
+def trained_world(tmp_path_factory):
+    from embedding_jobs.train_two_tower import train_two_tower
+
+    cfg = build_world(tmp_path_factory.mktemp("eval"))
+    with one_thread():
+        main = train_two_tower(cfg, "v20261017t000001_aaaaaa", HGNN_VERSION, retrieve=pandas_point_in_time)
+    return cfg, main
+
+
+def test_evaluate_writes_the_report_layout_and_html(trained_world):
+    cfg, main = trained_world
+    path = evaluate(cfg, hgnn_version=HGNN_VERSION, two_tower_version=main.version)
+    assert path == cfg.reports_dir / "eval" / main.version / "report.json"
+    report = json.loads(path.read_text())
+    assert set(report["models"]) == {"Popularity", "text-kNN", "HGNN", "2T-HGNN"}
+    for body in report["models"].values():
+        for ctype in ("audiobook", "podcast"):
+            cell = body["by_type"][ctype]
+            assert {"hr@10", "mrr", "coverage", "n_users"} <= set(cell)
+            assert 0.0 <= cell["hr@10"] <= 1.0
+            assert body["by_segment"]["cold"][ctype]["n_users"] > 0
+            assert set(body["by_tier"]) == set(TIERS)
+        assert "full" not in body  # not a fixed split
+    assert report["targets"]["checks"]
+    html = (path.parent / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3

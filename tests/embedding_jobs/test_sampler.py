@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from embedding_jobs.data.sampler import CSR, NeighborSampler, all_neighbors, sample_neighbors
+
+
+def _csr(neighbours: list[list[int]]) -> CSR:
+    indptr = torch.tensor([0] + [len(n) for n in neighbours]).cumsum(0)
+    indices = torch.tensor([x for n in neighbours for x in n], dtype=torch.long)
+    return CSR(indptr, indices)
+
+
+ADJ = [[1, 2, 3, 4, 5, 6, 7, 8], [0], [], [0, 1, 2]]
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_samples_are_real_neighbours_within_fanout_and_zero_degree_is_empty(replace: bool) -> None:
+    csr = _csr(ADJ)
+    g = torch.Generator().manual_seed(0)
+    nodes = torch.tensor([0, 1, 2, 3])
+    nbrs, mask = sample_neighbors(csr, nodes, 3, replace=replace, generator=g)
+    assert nbrs.shape == mask.shape == (4, 3)
+    for row, node in enumerate(nodes.tolist()):
+        got = nbrs[row][mask[row]].tolist()
+        assert set(got) <= set(ADJ[node])
+        assert len(got) <= 3
+    assert mask[2].sum() == 0  # zero-degree node
+    if not replace:
+        assert len(set(nbrs[0][mask[0]].tolist())) == 3  # distinct without replacement
+        assert sorted(nbrs[3][mask[3]].tolist()) == [0, 1, 2]  # degree <= fanout keeps all
+        assert mask[1].tolist() == [True, False, False]
+    else:
+        assert mask[1].all()  # with replacement every non-empty row is full
+
+
+def test_without_replacement_is_uniform_and_redrawn_each_call() -> None:
+    csr = _csr(ADJ)
+    g = torch.Generator().manual_seed(1)
+    nbrs, _ = sample_neighbors(csr, torch.zeros(4000, dtype=torch.long), 3, generator=g)
+    counts = torch.bincount(nbrs.reshape(-1), minlength=9).float()
+    share = counts[1:] / counts[1:].sum()
+    assert torch.allclose(share, torch.full((8,), 1 / 8), atol=0.02)
+    draws = [sample_neighbors(csr, torch.tensor([0]), 3, generator=g)[0][0] for _ in range(30)]
+    assert len({tuple(d.tolist()) for d in draws}) > 10
+
+
+def test_all_neighbors_pads_to_the_largest_degree() -> None:
+    nbrs, mask = all_neighbors(_csr(ADJ), torch.tensor([2, 3]))
+    assert nbrs.shape == (2, 3)
+    assert nbrs[1][mask[1]].tolist() == [0, 1, 2] and not mask[0].any()
+
+
+def test_empty_relation_gives_masked_rows() -> None:
+    csr = CSR(torch.zeros(4, dtype=torch.long), torch.zeros(0, dtype=torch.long))
+    nbrs, mask = sample_neighbors(csr, torch.tensor([0, 2]), 4)
+    assert not mask.any() and nbrs.shape == (2, 4)
+
+
+def test_blocks_keep_destinations_as_prefix_and_positions_point_at_real_neighbours() -> None:
+    # two types: 'a' (4 nodes) aggregates from 'a' and from 'b' (3 nodes); 'b' from 'a'
+    csr = {
+        ("a", "co", "a"): _csr([[1, 2], [0], [0, 3], [2]]),
+        ("b", "rev", "a"): _csr([[0, 1], [], [2], [1]]),
+        ("a", "co", "b"): _csr([[0], [0, 3], [2]]),
+    }
+    sampler = NeighborSampler(csr, [2, 2], generator=torch.Generator().manual_seed(0))
+    seeds = {"a": torch.tensor([3, 1]), "b": torch.tensor([2])}
+    blocks = sampler.sample(seeds)
+    assert len(blocks) == 2
+    last = blocks[-1]
+    assert last.dst_nodes("a").tolist() == [3, 1] and last.dst_nodes("b").tolist() == [2]
+    for i, block in enumerate(blocks):
+        if i + 1 < len(blocks):  # this block's destinations are the next block's sources
+            for t, nodes in blocks[i + 1].src_nodes.items():
+                assert block.dst_nodes(t).tolist() == nodes.tolist()
+        for et, pos in block.nbrs.items():
+            s, _, d = et
+            dst_ids = block.dst_nodes(d).tolist()
+            for row, node in enumerate(dst_ids):
+                real = csr[et].indices[csr[et].indptr[node] : csr[et].indptr[node + 1]].tolist()
+                got = block.src_nodes[s][pos[row][block.mask[et][row]]].tolist()
+                assert set(got) <= set(real)
+                assert len(got) == min(2, len(real))
+            edge_index = block.edge_index(et)
+            assert edge_index.shape[1] == int(block.mask[et].sum())

@@ -1,0 +1,103 @@
+"""The two-tower model on its own: shapes, normalisation, the logQ correction, duplicate masking."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from embedding_jobs.models.two_tower import InBatchSoftmaxTask, ItemBatch, TowerSpec, TwoTowerModel, UserBatch
+from gfm.config import TwoTowerConfig
+
+SPEC = TowerSpec(
+    n_types=2,
+    n_countries=5,
+    n_ages=3,
+    n_genres=4,
+    n_languages=2,
+    hist_dim=8,
+    text_dim=16,
+    hgnn_dim=8,
+    user_dense=3,
+    item_dense=2,
+)
+
+
+def _batches(n: int, seed: int = 0) -> tuple[UserBatch, ItemBatch]:
+    g = torch.Generator().manual_seed(seed)
+    users = UserBatch(
+        cat=torch.randint(0, 3, (n, 2), generator=g),
+        hist=torch.randn(n, 2, 8, generator=g),
+        hist_count=torch.randint(0, 5, (n, 2), generator=g).float(),
+        weak=torch.randn(n, 2, 8, generator=g),
+        weak_count=torch.randint(0, 3, (n, 2), generator=g).float(),
+        dense=torch.randn(n, 3, generator=g),
+    )
+    items = ItemBatch(
+        cat=torch.stack(
+            [
+                torch.randint(0, 2, (n,), generator=g),
+                torch.randint(0, 4, (n,), generator=g),
+                torch.randint(0, 2, (n,), generator=g),
+            ],
+            dim=1,
+        ),
+        text=torch.randn(n, 16, generator=g),
+        hgnn=torch.randn(n, 8, generator=g),
+        dense=torch.randn(n, 2, generator=g),
+    )
+    return users, items
+
+
+def test_towers_output_128d_unit_vectors():
+    model = TwoTowerModel(TwoTowerConfig(), SPEC)
+    users, items = _batches(7)
+    u, i = model.user_tower(users), model.item_tower(items)
+    assert u.shape == (7, 128) and i.shape == (7, 128)
+    assert torch.allclose(u.norm(dim=1), torch.ones(7), atol=1e-5)
+    assert torch.allclose(i.norm(dim=1), torch.ones(7), atol=1e-5)
+
+
+def test_logq_correction_lowers_popular_items_logits_by_their_log_frequency():
+    users = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
+    items = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
+    ids = torch.arange(4)
+    log_q = torch.log(torch.tensor([0.7, 0.1, 0.1, 0.1]))
+    plain = InBatchSoftmaxTask(TwoTowerConfig(logq_correction=False, temperature=0.5)).logits(
+        users, items, ids, log_q
+    )
+    fixed = InBatchSoftmaxTask(TwoTowerConfig(logq_correction=True, temperature=0.5)).logits(
+        users, items, ids, log_q
+    )
+    assert torch.allclose(plain, users @ items.T / 0.5)
+    # every column is shifted by -log q of its item: the popular item (column 0) gains least
+    assert torch.allclose(fixed - plain, -log_q.expand(4, 4))
+    assert math.isclose(float((fixed - plain)[0, 0]), -math.log(0.7), rel_tol=1e-5)
+
+
+def test_a_repeated_item_is_never_its_own_negative():
+    task = InBatchSoftmaxTask(TwoTowerConfig())
+    ids = torch.tensor([5, 9, 5])
+    logits = task.logits(torch.eye(3), torch.eye(3), ids, torch.zeros(3))
+    assert torch.isinf(logits[0, 2]) and torch.isinf(logits[2, 0])
+    assert torch.isfinite(logits.diagonal()).all() and torch.isfinite(logits[0, 1])
+
+
+def test_training_steps_lower_the_loss_deterministically():
+    def run() -> list[float]:
+        torch.manual_seed(3)
+        model = TwoTowerModel(TwoTowerConfig(hidden_dim=32), SPEC)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        users, items = _batches(16, seed=1)
+        losses = []
+        for _ in range(20):
+            loss = model.loss(users, items, torch.arange(16), torch.full((16,), -math.log(16)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    first, second = run(), run()
+    assert first == second
+    assert first[-1] < 0.5 * first[0]

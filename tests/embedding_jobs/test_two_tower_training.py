@@ -1,0 +1,104 @@
+"""train_two_tower end to end on a tiny world: exports, normalisation, determinism, learning.
+
+Fast tests use a pandas point-in-time double of the Feast retrieval; the slow test beside them
+runs the real Feast retrieval (DuckDB offline store) and checks the double agrees with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_time
+
+from embedding_jobs.export import read_vectors
+from embedding_jobs.train_two_tower import export_two_tower, train_two_tower
+
+V1, V2, V3 = "v20261017t000001_aaaaaa", "v20261017t000002_bbbbbb", "v20261017t000003_cccccc"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    cfg = build_world(tmp_path_factory.mktemp("tt"))
+    with one_thread():
+        first = train_two_tower(cfg, V1, HGNN_VERSION, retrieve=pandas_point_in_time)
+        second = train_two_tower(cfg, V2, HGNN_VERSION, retrieve=pandas_point_in_time)
+    return cfg, first, second
+
+
+def test_exports_cover_every_user_and_item_with_128d_unit_vectors(world):
+    cfg, first, _ = world
+    items = pd.read_parquet(cfg.marts_dir / "dim_items.parquet")["item_id"]
+    users = pd.read_parquet(cfg.marts_dir / "dim_users.parquet")["user_id"]
+    item_ids, item_vecs = read_vectors(first.items_path)
+    user_ids, user_vecs = read_vectors(first.users_path, "user_id")
+    assert sorted(item_ids.tolist()) == sorted(items.tolist())
+    assert sorted(user_ids.tolist()) == sorted(users.tolist())  # cold and late users included
+    assert item_vecs.shape[1] == user_vecs.shape[1] == 128
+    assert np.allclose(np.linalg.norm(item_vecs, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(np.linalg.norm(user_vecs, axis=1), 1.0, atol=1e-5)
+    card = (first.checkpoint / "card.json").read_text()
+    assert HGNN_VERSION in card and '"seeds"' in card
+
+
+def test_same_seed_gives_identical_vectors(world):
+    _, first, second = world
+    assert first.metrics["epoch_losses"] == second.metrics["epoch_losses"]
+    assert np.array_equal(read_vectors(first.items_path)[1], read_vectors(second.items_path)[1])
+    assert np.array_equal(
+        read_vectors(first.users_path, "user_id")[1], read_vectors(second.users_path, "user_id")[1]
+    )
+
+
+def test_training_lowers_the_loss_and_ranks_own_topic_items_first(world):
+    cfg, first, _ = world
+    losses = first.metrics["epoch_losses"]
+    assert losses[-1] < losses[0]
+    user_ids, users = read_vectors(first.users_path, "user_id")
+    evals = pd.read_parquet(cfg.marts_dir / "fct_eval_interactions.parquet")
+    item_ids, items = read_vectors(first.items_path)
+    pos = pd.Series(range(len(item_ids)), index=item_ids)
+    upos = pd.Series(range(len(user_ids)), index=user_ids)
+    relevant = (users[upos[evals["user_id"]]] * items[pos[evals["item_id"]]]).sum(axis=1)
+    random_items = items[np.random.default_rng(0).integers(0, len(items), len(evals))]
+    assert relevant.mean() > (users[upos[evals["user_id"]]] * random_items).sum(axis=1).mean()
+
+
+def test_reexport_from_the_checkpoint_reproduces_the_vectors(world):
+    cfg, first, _ = world
+    before = read_vectors(first.users_path, "user_id")[1].copy()
+    with one_thread():
+        paths = export_two_tower(cfg, V1, retrieve=pandas_point_in_time)
+    assert paths == [first.items_path, first.users_path]
+    assert np.allclose(read_vectors(first.users_path, "user_id")[1], before, atol=1e-6)
+
+
+def test_without_hgnn_the_2t_baseline_needs_no_hgnn_export(world, tmp_path):
+    cfg, _, _ = world
+    cfg = cfg.model_copy(
+        update={"two_tower": cfg.two_tower.model_copy(update={"use_hgnn": False, "epochs": 1})}
+    )
+    with one_thread():
+        result = train_two_tower(cfg, V3, "v20990101t000000_ffffff", retrieve=pandas_point_in_time)
+    assert result.hgnn_version is None
+    assert read_vectors(result.items_path)[1].shape[1] == 128
+
+
+@pytest.mark.slow
+def test_real_feast_retrieval_matches_the_double_and_trains(tmp_path):
+    from embedding_jobs.data.interactions import feature_refs, fetch_features
+    from gfm.features import apply_definitions, get_training_frame
+
+    cfg = build_world(tmp_path)
+    apply_definitions(cfg)
+    facts = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet")
+    entity = facts.loc[facts["is_consumed"], ["user_id", "item_id", "first_event_at"]].rename(
+        columns={"first_event_at": "event_timestamp"}
+    )
+    real = fetch_features(cfg, entity, feature_refs(cfg), get_training_frame)
+    double = fetch_features(cfg, entity, feature_refs(cfg), pandas_point_in_time)
+    for col in ("country", "age_bucket", "n_streams_90d", "n_follows_90d", "genre", "n_listeners_total"):
+        assert real[col].astype(str).tolist() == double[col].astype(str).tolist(), col
+    with one_thread():
+        result = train_two_tower(cfg, V1, HGNN_VERSION)
+    assert read_vectors(result.users_path, "user_id")[1].shape == (60, 128)

@@ -1,0 +1,45 @@
+"""gfm generate / gfm import through the real CLI."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from gfm.cli import app
+from ingest.manifest import read_manifest
+
+runner = CliRunner()
+
+
+def test_generate_prints_row_counts_and_writes_raw(tmp_path):
+    args = ["--data-dir", str(tmp_path), "generate", "--seed", "3", "--users", "150", "--podcasts", "80"]
+    result = runner.invoke(app, [*args, "--audiobooks", "30", "--days", "60"])
+    assert result.exit_code == 0, result.output
+    assert "interactions" in result.output and "150" in result.output
+    assert f"written to {(tmp_path / 'raw').resolve()}" in result.output
+    manifest = read_manifest(tmp_path / "raw")
+    assert manifest.seed == 3
+    assert (manifest.window_end - manifest.window_start).days == 60
+
+
+def test_import_with_a_missing_path_fails_with_a_short_message(tmp_path):
+    result = runner.invoke(
+        app, ["--data-dir", str(tmp_path), "import", "movielens", "--path", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2
+    assert "MovieLens folder not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_import_rejects_an_unknown_source(tmp_path):
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "import", "netflix"])
+    assert result.exit_code != 0
+
+
+@pytest.mark.shared_data
+def test_import_movielens_from_the_cli(tmp_path, shared_data):
+    src = shared_data / "movielens_ml_latest_small"
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "import", "movielens", "--path", str(src)])
+    assert result.exit_code == 0, result.output
+    assert "104,519" in result.output
+    assert read_manifest(tmp_path / "raw").source == "movielens"
