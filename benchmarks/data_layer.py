@@ -15,6 +15,7 @@ raw row written) by its wall time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import platform
@@ -51,10 +52,8 @@ class PeakMemory:
         while not self._stop.is_set():
             total = 0
             for proc in [me, *me.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.Error):  # a child may exit between the two calls
                     total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
             self.samples.append((time.perf_counter(), total))
             self._stop.wait(self.interval)
 
@@ -75,7 +74,7 @@ def run_scale(scale: float, data_dir: str) -> list[dict[str, Any]]:
         "podcasts": max(1, round(base.podcasts * scale)),
         "audiobooks": max(1, round(base.audiobooks * scale)),
     }
-    cfg = Config(data_dir=Path(data_dir), generate=sizes)
+    cfg = Config(data_dir=Path(data_dir), generate=base.model_copy(update=sizes))
     rows: list[dict[str, Any]] = []
     with PeakMemory() as memory:
         t0 = time.perf_counter()
@@ -90,14 +89,16 @@ def run_scale(scale: float, data_dir: str) -> list[dict[str, Any]]:
     for stage, wall in result.timings.items():
         rows.append(_row(stage, scale, sizes, wall, events, memory.peak_mb(cursor, cursor + wall)))
         cursor += wall
-    rows.append(_row("transform (total)", scale, sizes, t2 - t1, events, memory.peak_mb(t1, t2)))
+    rows.append(_row("transform_total", scale, sizes, t2 - t1, events, memory.peak_mb(t1, t2)))
     for row in rows:
         row["mart_rows"] = result.row_counts
         row["raw_rows"] = counts
     return rows
 
 
-def _row(stage: str, scale: float, sizes: dict[str, int], wall: float, n_rows: int, peak: float) -> dict[str, Any]:
+def _row(
+    stage: str, scale: float, sizes: dict[str, int], wall: float, n_rows: int, peak: float
+) -> dict[str, Any]:
     return {
         "stage": stage,
         "scale": scale,
@@ -126,10 +127,17 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", default="0.1,1,10", help="comma-separated multipliers of the default sizes")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scales", default="0.1,1,10", help="comma-separated multipliers of the default sizes"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench_results" / "data_layer.json")
-    parser.add_argument("--keep", type=Path, default=None, help="keep each scale's data dir under this folder")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep each scale's data dir under this folder"
+    )
+    parser.add_argument("--merge", action="store_true", help="keep the other scales' rows already in --out")
     args = parser.parse_args()
     scales = [float(s) for s in args.scales.split(",") if s.strip()]
     rows: list[dict[str, Any]] = []
@@ -139,7 +147,12 @@ def main() -> None:
             data_dir = str(args.keep / f"scale-{scale:g}") if args.keep else tmp
             with spawn.Pool(1) as pool:
                 rows.extend(pool.apply(run_scale, (scale, data_dir)))
+                pool.close()
+                pool.join()
         print_table([r for r in rows if r["scale"] == scale])
+    if args.merge and args.out.exists():
+        earlier = json.loads(args.out.read_text(encoding="utf-8"))["rows"]
+        rows = sorted([r for r in earlier if r["scale"] not in scales] + rows, key=lambda r: r["scale"])
     print_table(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {

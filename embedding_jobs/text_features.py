@@ -135,7 +135,7 @@ class TextEncoder:
 
         from embedding_jobs.device import resolve_device
 
-        hf_logging.disable_progress_bar()  # our own rich progress covers the long part
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # our own rich progress covers the long part
 
         self.device = resolve_device(device)
         self.max_length = max_length

@@ -167,6 +167,8 @@ def fit_hgnn(
     with make_progress(transient=not show_progress) as progress:
         task = progress.add_task("train hgnn", total=total_steps, visible=show_progress)
         for _ in range(hcfg.epochs):
+            if stats.steps >= total_steps:
+                break
             total, count = 0.0, 0
             for batch in links.epoch(device):
                 if stats.steps >= total_steps:
@@ -182,7 +184,7 @@ def fit_hgnn(
                     losses.append(torch.relu(hcfg.margin - pos + negs).reshape(-1))
                 loss = torch.cat(losses).mean()
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
                 total += float(loss.detach()) * batch.num_edges
                 count += batch.num_edges
@@ -319,15 +321,15 @@ def export_hgnn(cfg: Config, version: str) -> Path:
     hcfg = cfg.hgnn.model_copy(update={"id_embeddings": spec.id_embeddings})
     graph, _ = load_hgnn_graph(cfg.model_copy(update={"hgnn": hcfg}))
     features = None
-    if spec.id_embeddings and model.id_emb is not None:
+    if spec.id_embeddings:
         features = {}
         for t in graph.node_types:
             table = torch.zeros((graph.num_nodes[t], spec.in_dim))
-            if t in model.id_emb and t in state["item_ids"]:
+            if t in model.id_tables and t in state["item_ids"]:
                 known = state["item_ids"][t].numpy()
                 pos = np.clip(np.searchsorted(known, graph.item_ids[t]), 0, max(len(known) - 1, 0))
                 hit = known[pos] == graph.item_ids[t] if len(known) else np.zeros(len(pos), bool)
-                weight = model.id_emb[t].weight.detach().cpu()
+                weight = model.id_tables[t].weight.detach().cpu()
                 table[torch.from_numpy(np.flatnonzero(hit))] = weight[torch.from_numpy(pos[hit])]
             features[t] = table
     emb = embed_all(model, graph, device, features)

@@ -305,7 +305,7 @@ def _fit(
                 item_ids = rows.items[idx].to(device)
                 loss = model.loss(users, items, item_ids, log_q[rows.items[idx]].to(device))
                 opt.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
                 total += loss.item()
                 progress.update(task, advance=1, description=f"two-tower epoch {epoch + 1}/{tc.epochs}")

@@ -7,6 +7,7 @@ that need them, so ``gfm --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -30,12 +31,16 @@ app = typer.Typer(
 @app.callback()
 def main(
     ctx: typer.Context,
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Where every output lives (default ./.gfm; env GFM_DATA_DIR)."
-    ),
-    config: Path | None = typer.Option(
-        None, "--config", help="YAML config file (env GFM_CONFIG); GFM__SECTION__FIELD env vars override it."
-    ),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Where every output lives (default ./.gfm; env GFM_DATA_DIR)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="YAML config file (env GFM_CONFIG); GFM__SECTION__FIELD env vars override it."
+        ),
+    ] = None,
 ) -> None:
     """Graph foundation models for personalization."""
     ctx.obj = CliState(config_path=config, data_dir=data_dir)

@@ -54,7 +54,8 @@ class Embeddings:
     @property
     def missing(self) -> np.ndarray:
         """The ids without a vector."""
-        return self.ids[~self.found]
+        missing: np.ndarray = self.ids[~self.found]
+        return missing
 
 
 class EmbeddingClient:

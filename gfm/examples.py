@@ -32,7 +32,9 @@ def print_examples(cfg: Config, version: str, n_users: int = 2, k: int = 5) -> N
         for col in ("item_id", "type", "title", "score"):
             table.add_column(col)
         for hit in hits:
-            table.add_row(str(hit.id), types.get(hit.id, "?"), str(titles.get(hit.id, "?"))[:60], f"{hit.score:.3f}")
+            table.add_row(
+                str(hit.id), types.get(hit.id, "?"), str(titles.get(hit.id, "?"))[:60], f"{hit.score:.3f}"
+            )
         console.print(table)
 
     consumed = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet", columns=["user_id", "item_id"])
@@ -47,5 +49,7 @@ def print_examples(cfg: Config, version: str, n_users: int = 2, k: int = 5) -> N
         for col in ("item_id", "type", "title", "score"):
             table.add_column(col)
         for hit in hits:
-            table.add_row(str(hit.id), types.get(hit.id, "?"), str(titles.get(hit.id, "?"))[:60], f"{hit.score:.3f}")
+            table.add_row(
+                str(hit.id), types.get(hit.id, "?"), str(titles.get(hit.id, "?"))[:60], f"{hit.score:.3f}"
+            )
         console.print(table)

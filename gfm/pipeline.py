@@ -45,7 +45,9 @@ class _Recorder:
         try:
             result = func()
         except GfmError as exc:
-            self.card.stages.append(StageRecord(name, time.perf_counter() - start, "failed", {"error": str(exc)}))
+            self.card.stages.append(
+                StageRecord(name, time.perf_counter() - start, "failed", {"error": str(exc)})
+            )
             self.card.status = "gate_failed" if isinstance(exc, GateFailedError) else "failed"
             self.card.reason = f"{name}: {exc}"
             write_card(self.cfg, self.card)

@@ -29,13 +29,11 @@ def ingest(cfg: Config, card: ProvenanceCard, source: str, source_path: Path | N
         if not manifest_file.exists():
             raise StageError(f"no raw batch at {cfg.raw_dir}: run `gfm generate` or `gfm import` first")
     elif source == "synthetic":
-        current = read_manifest(cfg.raw_dir) if manifest_file.exists() else None
-        if current is not None and current.source == "synthetic" and current.seed == cfg.generate.seed:
-            console.print(f"reusing the synthetic batch in {cfg.raw_dir} (seed {current.seed})")
-        else:
-            from ingest.generate import generate
+        from ingest.generate import generate
 
-            generate(cfg.generate, cfg.raw_dir)
+        # deterministic for a seed and seconds at the default scale: regenerate rather than guess
+        # whether the batch on disk was made with the same settings
+        generate(cfg.generate, cfg.raw_dir)
     else:
         from ingest import lightgcn, movielens
 
@@ -213,12 +211,12 @@ def report(cfg: Config, card: ProvenanceCard, report_path: Path | None) -> None:
 
 
 def _gate_summaries(cfg: Config, stages: tuple[str, ...]) -> dict[str, Any]:
+    """The latest JSON summary of each gate (written by ``validation`` beside the Data Docs)."""
     out: dict[str, Any] = {}
-    folder = cfg.reports_dir / "validation"
     for stage in stages:
-        files = sorted(folder.glob(f"**/{stage}*.json"), key=lambda p: p.stat().st_mtime)
-        if files:
-            out[stage] = json.loads(files[-1].read_text())
+        path = cfg.reports_dir / "validation" / f"{stage}-latest.json"
+        if path.exists():
+            out[stage] = json.loads(path.read_text())
     return out
 
 

@@ -26,6 +26,9 @@ Assumptions (the generator never looks at any model; each knob is a named consta
   times in UTC; Parquet partitioned by event day. Users are simulated in chunks of
   ``chunk_users`` and each chunk is written as it goes, so memory holds the catalogue and one
   chunk. The same seed and sizes give byte-identical files.
+- **Scale.** Defaults (4,000 users, 2,500 podcasts, 1,200 audiobooks) give ~250k events in a few
+  seconds. Paper scale (10M users, 3.5M podcasts, 250K audiobooks) is ~600M events, ~1.2 GB peak
+  memory with 50k-user chunks, and roughly 15-25 CPU-minutes (extrapolated from one chunk).
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ from rich.progress import Progress
 from gfm.config import GenerateConfig
 from gfm.errors import StageError
 from ingest.manifest import RawManifest, SuggestedSplit
+from ingest.schema import EVENT_TYPES
 from ingest.synthetic.catalog import CONTENT_TYPES, Catalog, build_catalog, render_items
-from ingest.synthetic.events import EVENT_TYPES, ChunkEvents, ItemSampler, simulate_chunk
+from ingest.synthetic.events import ChunkEvents, ItemSampler, simulate_chunk
 from ingest.synthetic.users import draw_users, users_table
 from ingest.writer import RawBatchWriter
 
@@ -124,7 +128,8 @@ def generate(cfg: GenerateConfig, raw_dir: Path, *, show_progress: bool = True) 
 
 def _events_table(ev: ChunkEvents, cat: Catalog, start_s: int, first_id: int) -> pa.Table:
     """Sort a chunk's events by time and give them ids ``ev0000000001``... continuing across chunks."""
-    order = np.lexsort((ev.event_type, ev.item_pos, ev.user_id, ev.second))
+    # By time, then user; ties keep simulation order (deterministic). One int64 key sorts fast.
+    order = np.argsort(ev.second * (1 << 34) + ev.user_id, kind="stable")
     ids = pa.array(np.arange(first_id + 1, first_id + 1 + len(order), dtype=np.int64))
     micros = (start_s + ev.second[order]) * 1_000_000
     return pa.table(

@@ -67,11 +67,15 @@ def get_context() -> Any:
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def run_batches(stage: str, batches: list[Batch], *, out_dir: Path, vcfg: ValidationConfig) -> GateResult:
+def run_batches(
+    stage: str, batches: list[Batch], *, out_dir: Path, vcfg: ValidationConfig, label: str | None = None
+) -> GateResult:
     """Validate every batch, build Data Docs and the JSON summary, and collect the outcomes.
 
     Args:
         stage: The gate's name (``raw``, ``marts``, ``embeddings``).
+        label: Names this run in Data Docs and the JSON file names (default ``stage``), e.g.
+            ``embeddings-hgnn-items`` so that several exports gated in a row keep their records.
         batches: The tables and their expectations.
         out_dir: ``<reports_dir>/validation``; Data Docs go to ``out_dir/data_docs``.
         vcfg: Validation settings (examples per failure, whether to build Data Docs).
@@ -85,7 +89,8 @@ def run_batches(stage: str, batches: list[Batch], *, out_dir: Path, vcfg: Valida
 
     started = time.perf_counter()
     run_at = datetime.now(UTC)
-    run_id = RunIdentifier(run_name=stage, run_time=run_at)
+    label = label or stage
+    run_id = RunIdentifier(run_name=label, run_time=run_at)
     context = get_context()
     datasource = _pandas_datasource(context, f"gfm_{stage}")
     # ask GX for more examples than shown, so that repeated values can be folded away
@@ -119,9 +124,9 @@ def run_batches(stage: str, batches: list[Batch], *, out_dir: Path, vcfg: Valida
         result.docs_path = str(_build_docs(context, out_dir / _DOCS_FOLDER, result_ids))
     result.elapsed_s = round(time.perf_counter() - started, 3)
     stamp = run_at.strftime("%Y%m%dT%H%M%S%fZ")
-    result.summary_path = str(out_dir / "runs" / f"{stage}-{stamp}.json")
+    result.summary_path = str(out_dir / "runs" / f"{label}-{stamp}.json")
     result.write_json(Path(result.summary_path))
-    result.write_json(out_dir / f"{stage}-latest.json")
+    result.write_json(out_dir / f"{label}-latest.json")
     return result
 
 

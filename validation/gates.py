@@ -2,7 +2,8 @@
 
 Each gate validates its stage's output with real Great Expectations suites, builds the HTML Data
 Docs under ``<reports_dir>/validation/data_docs/`` and writes a JSON summary beside them
-(``<stage>-latest.json`` and ``runs/<stage>-<time>.json``). It returns a :class:`GateResult` when
+(``<stage>-latest.json`` and ``runs/<stage>-<time>.json``; the embeddings gate names its files
+``embeddings-<model>-<items|users>``). It returns a :class:`GateResult` when
 every expectation passes, and raises :class:`validation.results.GateFailed` (a
 :class:`gfm.errors.GateFailedError` that also carries the result) otherwise.
 
@@ -106,7 +107,10 @@ def run_embeddings_gate(
     batches = embedding_batches(
         parquet_path, entity=entity, expected_ids=expected_ids, dim=dim, unit_norm=unit_norm
     )
-    return raise_if_failed(run_batches("embeddings", batches, out_dir=_out_dir(cfg), vcfg=cfg.validation))
+    # embeddings/<model>/<version>/items.parquet -> "embeddings-<model>-items"
+    label = f"embeddings-{parquet_path.parent.parent.name}-{parquet_path.stem}"
+    result = run_batches("embeddings", batches, out_dir=_out_dir(cfg), vcfg=cfg.validation, label=label)
+    return raise_if_failed(result)
 
 
 def _out_dir(cfg: Config) -> Path:

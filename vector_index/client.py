@@ -32,7 +32,7 @@ def is_lite_uri(uri: str) -> bool:
 
 
 def get_client(uri: str, token: str = "", timeout: float = 30.0) -> MilvusClient:
-    """The process-wide client for ``uri`` (created on first use).
+    """Return the process-wide client for ``uri`` (created on first use).
 
     Args:
         uri: A Milvus Lite file path (``.db``) or a server URI.

@@ -164,12 +164,35 @@ def load_version(
         if on_batch is not None:
             on_batch(min(lo + cfg.insert_batch, n), n)
     client.flush(name)
+    wait_for_index(client, name, n)
     ensure_loaded(client, name)
     loaded = count_rows(client, name)
     if loaded != n:
         raise StageError(f"{name}: {loaded} rows after load, expected {n} (duplicate ids in the export?)")
     mark_complete(client, name, n, data.content_types, data.source)
     return LoadResult(name, n, index_type_for(cfg, n), False, rebuilt, time.perf_counter() - start)
+
+
+def wait_for_index(client: MilvusClient, name: str, rows: int, timeout: float = 3600.0) -> None:
+    """Wait until the vector index covers every row (a server builds it in the background).
+
+    Until then searches fall back to brute force on unindexed segments and latency numbers mean
+    nothing. Milvus Lite reports the index finished at once.
+
+    Raises:
+        StageError: If the index is not built within ``timeout`` seconds.
+
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = client.describe_index(name, "vector")
+        if int(desc.get("indexed_rows", rows)) >= rows or desc.get("state") == "Finished":
+            return
+        if time.monotonic() > deadline:
+            raise StageError(
+                f"{name}: index built for {desc.get('indexed_rows')} of {rows} rows after {timeout:.0f} s"
+            )
+        time.sleep(1.0)
 
 
 def _rows(data: VersionData, lo: int, hi: int) -> list[dict[str, Any]]:

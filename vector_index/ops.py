@@ -21,7 +21,7 @@ __all__ = ["client_for", "index_version", "list_versions", "publish_version", "r
 
 
 def client_for(cfg: Config) -> MilvusClient:
-    """The process's client for the configured Milvus (Lite file or server)."""
+    """Return the process's client for the configured Milvus (Lite file or server)."""
     return get_client(cfg.milvus_uri, cfg.index.token)
 
 

@@ -85,7 +85,7 @@ def alias_name(entity: str, model: str) -> str:
 
 
 def parse_collection_name(name: str) -> CollectionRef | None:
-    """The parts of a gfm collection name, or None for any other collection."""
+    """Split a gfm collection name into its parts, or None for any other collection."""
     match = _NAME_RE.match(name)
     return CollectionRef(*match.groups()) if match else None
 
@@ -98,7 +98,7 @@ def parse_alias(alias: str) -> tuple[str, str]:
 
 
 def build_schema(entity: str, dim: int, partition_key: bool) -> CollectionSchema:
-    """The schema of one version's collection.
+    """Build the schema of one version's collection.
 
     Args:
         entity: ``item`` (with the filter fields) or ``user`` (id and vector only).

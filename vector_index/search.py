@@ -60,7 +60,7 @@ class VectorSearcher:
 
     # ---- the live collection --------------------------------------------------------------
     def info(self) -> CollectionInfo:
-        """The live collection (cached; re-resolved every few seconds).
+        """Describe the live collection (cached; re-resolved every few seconds).
 
         Raises:
             NotFoundError: If no version of this alias has been published.
@@ -91,7 +91,7 @@ class VectorSearcher:
 
     # ---- lookups ------------------------------------------------------------------------
     def get_vector(self, entity_id: int) -> np.ndarray:
-        """The stored vector of one id.
+        """Return the stored vector of one id.
 
         Raises:
             NotFoundError: If the id is not in the live version.
@@ -105,7 +105,7 @@ class VectorSearcher:
 
     def search(
         self,
-        vectors: np.ndarray | Sequence[Sequence[float]],
+        vectors: np.ndarray | Sequence[float] | Sequence[Sequence[float]],
         k: int,
         content_type: str | None = None,
         exclude_ids: Sequence[int] | None = None,

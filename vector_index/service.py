@@ -144,7 +144,7 @@ def create_app(
 
     @app.get("/v1/versions")
     def versions() -> dict[str, Any]:
-        """The live version per alias, with its provenance card when the pipeline wrote one."""
+        """List the live version per alias, with its provenance card when the pipeline wrote one."""
         from vector_index.versions import collection_info, live_version
 
         client = app.state.client

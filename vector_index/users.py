@@ -25,7 +25,7 @@ class UserVectorSource(Protocol):
     """Anything that returns a user's vector, or None for an unknown user."""
 
     def get(self, user_id: int) -> np.ndarray | None:
-        """The user's vector (float32, 1-d), or None if the user is unknown."""
+        """Return the user's vector (float32, 1-d), or None if the user is unknown."""
         ...
 
 
@@ -45,13 +45,13 @@ class ParquetUserVectors:
 
     @classmethod
     def empty(cls) -> ParquetUserVectors:
-        """A source that knows no user (before any version is published)."""
+        """Build a source that knows no user (before any version is published)."""
         source = cls.__new__(cls)
         source._index, source._vectors = {}, np.zeros((0, 0), dtype=np.float32)
         return source
 
     def get(self, user_id: int) -> np.ndarray | None:
-        """The user's vector, or None."""
+        """Return the user's vector, or None."""
         row = self._index.get(int(user_id))
         return None if row is None else self._vectors[row]
 
@@ -66,7 +66,7 @@ class FeastUserVectors:
         self._model = model
 
     def get(self, user_id: int) -> np.ndarray | None:
-        """The user's vector from the online store, or None if Feast has none."""
+        """Return the user's vector from the online store, or None if Feast has none."""
         try:
             vector = self._client.get_user_embedding(int(user_id), model=self._model)
         except NotFoundError:

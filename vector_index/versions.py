@@ -143,7 +143,7 @@ def list_versions(client: MilvusClient) -> list[CollectionInfo]:
 
 
 def live_version(client: MilvusClient, alias: str) -> str | None:
-    """The version the alias points at, or None if the alias does not exist yet."""
+    """Return the version the alias points at, or None if the alias does not exist yet."""
     parse_alias(alias)
     if alias not in client.list_aliases().get("aliases", []):
         return None

@@ -102,8 +102,8 @@ class HeteroSAGEConv(nn.Module):
                 continue
             # projected values are >= 0, so zeroing empty slots leaves the max unchanged and
             # gives 0 for a node without neighbours (as PyG's max aggregation does)
-            gathered = z[nbrs] * mask.unsqueeze(-1).to(z.dtype)
-            out = out + self.neigh[edge_type_key(et)](gathered.amax(dim=1))
+            gathered = F.embedding(nbrs, z) * mask.unsqueeze(-1).to(z.dtype)
+            out = out + self.neigh[edge_type_key(et)](gathered.max(dim=1).values)
         return out
 
     def forward(self, h_src: dict[str, Tensor], block: Block) -> dict[str, Tensor]:
@@ -126,37 +126,37 @@ class HGNN(nn.Module):
         """Build the layers (and ID embedding tables when ``spec.id_embeddings``)."""
         super().__init__()
         self.spec = spec
-        dims = [spec.in_dim] + [spec.hidden_dim] * (spec.num_layers - 1) + [spec.out_dim]
-        self.layers = nn.ModuleList(
-            HeteroSAGEConv(spec.edge_types, dims[i], spec.hidden_dim, dims[i + 1])
+        self.dims = [spec.in_dim] + [spec.hidden_dim] * (spec.num_layers - 1) + [spec.out_dim]
+        self.convs = [
+            HeteroSAGEConv(spec.edge_types, self.dims[i], spec.hidden_dim, self.dims[i + 1])
             for i in range(spec.num_layers)
-        )
-        self.id_emb: nn.ModuleDict | None = None
+        ]
+        self.layers = nn.ModuleList(self.convs)  # registers the parameters of ``convs``
+        self.id_tables: dict[str, nn.Embedding] = {}
         if spec.id_embeddings:
             sizes = spec.num_nodes or {}
-            self.id_emb = nn.ModuleDict(
-                {t: nn.Embedding(max(sizes.get(t, 0), 1), spec.in_dim) for t in spec.node_types}
-            )
-            for emb in self.id_emb.values():
+            self.id_tables = {t: nn.Embedding(max(sizes.get(t, 0), 1), spec.in_dim) for t in spec.node_types}
+            for emb in self.id_tables.values():
                 nn.init.normal_(emb.weight, std=0.1)
+        self.id_emb = nn.ModuleDict(self.id_tables) if spec.id_embeddings else None
 
     def input_features(self, node_type: str, nodes: Tensor, features: dict[str, Tensor] | None) -> Tensor:
         """Input vectors of some nodes: rows of the feature table, else learned ID embeddings."""
         if features is not None and node_type in features:
             return features[node_type][nodes]
-        if self.id_emb is not None:
-            if node_type not in self.id_emb:  # a content type unseen in training: no ID vector
+        if self.spec.id_embeddings:
+            if node_type not in self.id_tables:  # a content type unseen in training: no ID vector
                 return torch.zeros((nodes.numel(), self.spec.in_dim), device=nodes.device)
-            out: Tensor = self.id_emb[node_type](nodes)
+            out: Tensor = self.id_tables[node_type](nodes)
             return out
         raise ValueError(f"this HGNN reads node features, but none were given for {node_type!r}")
 
     def forward(self, blocks: list[Block], features: dict[str, Tensor] | None) -> dict[str, Tensor]:
         """Embed the final destination nodes of a sampled mini-batch (unit vectors per type)."""
         h = {t: self.input_features(t, ids, features) for t, ids in blocks[0].src_nodes.items()}
-        for i, (layer, block) in enumerate(zip(self.layers, blocks, strict=True)):
+        for i, (layer, block) in enumerate(zip(self.convs, blocks, strict=True)):
             h = layer(h, block)
-            if i < len(self.layers) - 1:
+            if i < len(self.convs) - 1:
                 h = {t: F.relu(x) for t, x in h.items()}
         return {t: F.normalize(x, dim=-1) for t, x in h.items()}
 
@@ -186,13 +186,14 @@ class HGNN(nn.Module):
 
         """
         device = device or next(self.parameters()).device
-        adjacency = {et: c.to(device) for et, c in csr.items() if et in self.layers[0].edge_types}
+        adjacency = {et: c.to(device) for et, c in csr.items() if et in self.convs[0].edge_types}
         h: dict[str, Tensor] = {}
         for t, n in num_nodes.items():
             ids = torch.arange(n, device=device)
             feats = None if features is None else {t: features[t].to(device)}
             h[t] = self.input_features(t, ids, feats)
-        for i, layer in enumerate(self.layers):
+        last = len(self.convs) - 1
+        for i, layer in enumerate(self.convs):
             z = {et: layer.project(et, h[et[0]]) for et in adjacency if et[0] in h}
             out: dict[str, Tensor] = {}
             for t, n in num_nodes.items():
@@ -201,10 +202,8 @@ class HGNN(nn.Module):
                     nodes = torch.arange(lo, min(lo + batch_size, n), device=device)
                     messages = {et: (z[et], *all_neighbors(adjacency[et], nodes)) for et in z if et[2] == t}
                     parts.append(layer.combine(h[t][nodes], messages))
-                    if on_batch is not None and i == len(self.layers) - 1:
+                    if on_batch is not None and i == last:
                         on_batch(nodes.numel())
-                out[t] = (
-                    torch.cat(parts) if parts else torch.zeros((0, layer.root.out_features), device=device)
-                )
-            h = {t: F.relu(x) for t, x in out.items()} if i < len(self.layers) - 1 else out
+                out[t] = torch.cat(parts) if parts else torch.zeros((0, self.dims[i + 1]), device=device)
+            h = {t: F.relu(x) for t, x in out.items()} if i < last else out
         return {t: F.normalize(x, dim=-1).cpu() for t, x in h.items()}

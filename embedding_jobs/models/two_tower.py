@@ -223,7 +223,8 @@ class TwoTowerModel(nn.Module):
         self, users: UserBatch, items: ItemBatch, item_ids: torch.Tensor, log_q: torch.Tensor
     ) -> torch.Tensor:
         """Training loss of a batch of (user, positive item) pairs."""
-        return self.task(self.user_tower(users), self.item_tower(items), item_ids, log_q)
+        loss: torch.Tensor = self.task(self.user_tower(users), self.item_tower(items), item_ids, log_q)
+        return loss
 
 
 class TwoTowerRetriever:

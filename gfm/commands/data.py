@@ -48,8 +48,7 @@ def generate_command(
 ) -> None:
     """Generate a synthetic audio-streaming platform (podcasts + audiobooks) into raw/.
 
-    Latent topics drive titles and descriptions, users have sparse topic tastes, popularity is
-    heavy-tailed, weak signals precede streams, and new users and items keep arriving.
+    Latent topics drive titles and descriptions, users have sparse topic tastes, popularity is heavy-tailed, weak signals precede streams, and new users and items keep arriving.
     """
     from ingest.generate import generate
 
@@ -71,9 +70,9 @@ def import_command(
 ) -> None:
     """Import a real dataset into raw/ in the same contract as generated data.
 
-    movielens: ratings >= 3.5 become streams, lower ratings previews, tags follows; content types
-    come from genres (animation, documentary, feature_film). lightgcn: train.txt/test.txt pairs
-    become streams, keeping the published split as a fixed split (train before the last 14 days).
+    movielens: ratings >= 3.5 become streams, lower ratings previews, tags follows; content types come from genres (animation, documentary, feature_film).
+
+    lightgcn: train.txt/test.txt pairs become streams, keeping the published split as a fixed split (train before the last 14 days, test inside them).
     """
     cfg = get_config(ctx)
     src = path or DEFAULT_PATHS[source.value]
@@ -106,7 +105,7 @@ def _report(title: str, counts: dict[str, int], raw_dir: Path) -> None:
     console.print(
         f"window {manifest.window_start:%Y-%m-%d} .. {manifest.window_end:%Y-%m-%d}, "
         f"content types {', '.join(manifest.content_types)}, suggested split "
-        f"train_days={manifest.suggested_split.train_days} eval_days={manifest.suggested_split.eval_days}"
+        f"train_days={manifest.suggested_split.train_days or 'all'} eval_days={manifest.suggested_split.eval_days}"
         + (" (fixed split)" if manifest.fixed_split else ""),
         highlight=False,
         soft_wrap=True,

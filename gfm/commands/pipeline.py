@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,17 +20,18 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def run(
     ctx: typer.Context,
-    source: str = typer.Option(
-        "synthetic",
-        "--source",
-        help="synthetic (generate, or reuse the same seed's batch), movielens, lightgcn, or existing (raw/ as is).",
-    ),
-    path: Path | None = typer.Option(None, "--path", help="Dataset folder for movielens/lightgcn."),
+    source: Annotated[
+        str,
+        typer.Option(
+            help="synthetic (generate from the config's seed), movielens, lightgcn, or existing (raw/ as is)."
+        ),
+    ] = "synthetic",
+    path: Annotated[Path | None, typer.Option(help="Dataset folder for movielens/lightgcn.")] = None,
 ) -> None:
-    """Run the whole pipeline for one new version: raw -> dbt -> gates -> Feast -> text -> HGNN ->
-    two-tower -> embedding gate -> evaluation -> quality gate -> publish (Feast + Milvus) -> report.
+    """Run the whole pipeline for one new version.
 
-    A failed gate stops the run, leaves the previous version live, and says why.
+    raw -> dbt -> gates -> Feast -> text -> HGNN -> two-tower -> embedding gate -> evaluation ->
+    quality gate -> publish (Feast + Milvus) -> report. A failed gate stops the run, leaves the previous version live, and says why.
     """
     from gfm.pipeline import run_pipeline
 
@@ -71,8 +73,8 @@ def versions(ctx: typer.Context) -> None:
 @handle_errors
 def rollback(
     ctx: typer.Context,
-    alias: str = typer.Argument(..., help="entity/model, e.g. item/two_tower (or item_two_tower)."),
-    version: str = typer.Argument(..., help="The version to make live again."),
+    alias: Annotated[str, typer.Argument(help="entity/model, e.g. item/two_tower (or item_two_tower).")],
+    version: Annotated[str, typer.Argument(help="The version to make live again.")],
 ) -> None:
     """Re-point a live Milvus alias at an earlier, complete version."""
     from vector_index.ops import rollback as do_rollback

@@ -45,7 +45,9 @@ def docs_command(ctx: typer.Context) -> None:
     from gfm.warehouse import dbt_docs
 
     index = dbt_docs(get_config(ctx))
-    console.print(f"dbt docs: [bold]{index}[/]  (serve its folder, e.g. python -m http.server)", highlight=False)
+    console.print(
+        f"dbt docs: [bold]{index}[/]  (serve its folder, e.g. python -m http.server)", highlight=False
+    )
 
 
 def print_result(result: TransformResult) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gfm.features.schema import feature_fields, mart_path
 
@@ -174,7 +174,7 @@ def embedding_view(
     )
 
 
-def embeddings_service(version: str, views: list[FeatureView]) -> FeatureService:
+def embeddings_service(version: str, views: list[Any]) -> FeatureService:
     """``embeddings_<version>``: the vectors one model version produced (its outputs)."""
     from feast import FeatureService
 
@@ -183,7 +183,7 @@ def embeddings_service(version: str, views: list[FeatureView]) -> FeatureService
     )
 
 
-def training_service(version: str, views: list[FeatureView]) -> FeatureService:
+def training_service(version: str, views: list[Any]) -> FeatureService:
     """``two_tower_training_<version>``: the features a two-tower version was trained on (inputs)."""
     from feast import FeatureService
 

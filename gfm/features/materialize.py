@@ -96,7 +96,7 @@ def materialize(
     t0 = time.perf_counter()
     end = _aware(end) if end is not None else training_window_end(cfg.marts_dir)
     store = get_store(cfg)
-    store.refresh_registry()
+    store.refresh_registry()  # type: ignore[no-untyped-call]
     result = MaterializeResult(end=end)
     for view in store.list_feature_views():
         if feature_views is not None and view.name not in feature_views:

@@ -65,7 +65,7 @@ class DbtInvocation:
         return [n for n in self.nodes if n.status in _FAILED]
 
     def timings(self) -> dict[str, float]:
-        """Execution seconds per model (tests left out), slowest first."""
+        """Return execution seconds per model (tests left out), slowest first."""
         models = [n for n in self.nodes if n.resource_type == "model"]
         return {n.name: round(n.execution_time, 3) for n in sorted(models, key=lambda n: -n.execution_time)}
 
@@ -91,6 +91,7 @@ def run_dbt(
 
     Returns:
         The invocation, whether or not it succeeded; see :func:`raise_on_failure`.
+
     """
     target_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -140,6 +141,7 @@ def raise_on_failure(invocation: DbtInvocation) -> None:
 
     Raises:
         StageError: When dbt exited non-zero.
+
     """
     if invocation.returncode == 0:
         return

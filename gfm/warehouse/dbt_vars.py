@@ -36,6 +36,7 @@ class SplitBoundaries:
         train_end: End of the training window, which is the start of the evaluation window.
         eval_end: End of the evaluation window.
         source: Where the split came from: ``config``, ``manifest`` or ``fixed_split``.
+
     """
 
     window_start: datetime
@@ -69,6 +70,7 @@ def compute_split(split: SplitConfig, manifest: RawManifest) -> SplitBoundaries:
 
     Raises:
         StageError: If the windows are empty or fall outside the raw window.
+
     """
     window_start = _utc(manifest.window_start)
     window_end = _utc(manifest.window_end)
@@ -82,7 +84,9 @@ def compute_split(split: SplitConfig, manifest: RawManifest) -> SplitBoundaries:
         source = "config" if given & {"train_days", "eval_days", "end_at"} else "manifest"
     eval_end = _utc(split.end_at) if split.end_at is not None else window_end
     train_end = eval_end - timedelta(days=eval_days)
-    train_start = window_start if train_days is None else max(window_start, train_end - timedelta(days=train_days))
+    train_start = (
+        window_start if train_days is None else max(window_start, train_end - timedelta(days=train_days))
+    )
     if eval_days <= 0 or not window_start < train_end < eval_end <= window_end:
         raise StageError(
             f"empty or out-of-window split: train [{train_start}, {train_end}), eval [{train_end}, {eval_end}) "
@@ -92,33 +96,38 @@ def compute_split(split: SplitConfig, manifest: RawManifest) -> SplitBoundaries:
 
 
 def resolve_content_types(*sources: Iterable[object]) -> list[str]:
-    """The sorted union of content types (manifest and catalogue), checked to be plain names.
+    """Return the sorted union of content types (manifest and catalogue), checked to be plain names.
 
     Raises:
         StageError: If a content type has characters outside ``[A-Za-z0-9 _-]`` or two types
             map to the same column name.
+
     """
     types = sorted({str(t) for source in sources for t in source if t is not None and str(t) != "<NA>"})
     slugs: dict[str, str] = {}
     for content_type in types:
         if not _CONTENT_TYPE_RE.match(content_type):
-            raise StageError(f"content type {content_type!r} is not a plain name ([A-Za-z0-9 _-], <= 64 chars)")
+            raise StageError(
+                f"content type {content_type!r} is not a plain name ([A-Za-z0-9 _-], <= 64 chars)"
+            )
         slug = content_type_slug(content_type)
         if slug in slugs:
-            raise StageError(f"content types {slugs[slug]!r} and {content_type!r} share the column name {slug!r}")
+            raise StageError(
+                f"content types {slugs[slug]!r} and {content_type!r} share the column name {slug!r}"
+            )
         slugs[slug] = content_type
     return types
 
 
 def content_type_slug(content_type: str) -> str:
-    """The column-name form of a content type (mirrors the dbt macro ``content_type_slug``)."""
+    """Return the column-name form of a content type (mirrors the dbt macro ``content_type_slug``)."""
     return re.sub(r"[^a-z0-9]+", "_", content_type.lower()).strip("_")
 
 
 def build_vars(
     *, landing_dir: Path, split: SplitBoundaries, content_types: list[str], graph: GraphConfig
 ) -> dict[str, Any]:
-    """The ``--vars`` of ``dbt build`` (docs/contracts.md, section 2)."""
+    """Return the ``--vars`` of ``dbt build`` (docs/contracts.md, section 2)."""
     return {
         "landing_dir": str(landing_dir.resolve()),
         **{k: v for k, v in split.to_dict().items() if k != "source"},

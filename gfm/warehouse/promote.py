@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from gfm.errors import StageError
@@ -37,6 +38,7 @@ def export_marts(db_path: Path, out_dir: Path) -> dict[str, int]:
 
     Raises:
         StageError: If a mart is missing from the database.
+
     """
     import duckdb
 
@@ -44,7 +46,9 @@ def export_marts(db_path: Path, out_dir: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
     with duckdb.connect(str(db_path)) as con:
         con.execute("SET TimeZone = 'UTC'")
-        present = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
+        present = {
+            row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()
+        }
         missing = sorted(set(MARTS) - present)
         if missing:
             raise StageError(f"the build {db_path} lacks the marts {missing}")
@@ -61,35 +65,56 @@ def export_marts(db_path: Path, out_dir: Path) -> dict[str, int]:
     return counts
 
 
-def promote(build_db: Path, warehouse_path: Path, marts_dir: Path, extra_files: dict[Path, Path]) -> dict[str, int]:
-    """Export the marts of ``build_db``, then replace the warehouse file and the marts folder.
+@dataclass(frozen=True)
+class StagedMarts:
+    """Parquet marts exported from a build into a hidden folder beside ``marts/``, not yet live."""
+
+    folder: Path
+    counts: dict[str, int]
+
+
+def stage_marts(build_db: Path, marts_dir: Path) -> StagedMarts:
+    """Export the marts of ``build_db`` into a hidden staging folder beside ``marts_dir``.
+
+    Returns:
+        The staging folder and the row counts by mart (nothing live has changed yet).
+
+    """
+    folder = marts_dir.parent / f".{marts_dir.name}.staging-{uuid.uuid4().hex[:8]}"
+    try:
+        counts = export_marts(build_db, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return StagedMarts(folder, counts)
+
+
+def swap_in(
+    staged: StagedMarts,
+    build_db: Path,
+    warehouse_path: Path,
+    marts_dir: Path,
+    extra_files: dict[Path, Path],
+) -> None:
+    """Make a staged build live: rename the build file and the staged marts over the old ones.
 
     Args:
+        staged: From :func:`stage_marts`.
         build_db: The gated build (``warehouse/build.duckdb``); it is moved, not copied.
         warehouse_path: The analysts' DuckDB file (``Config.warehouse_path``).
         marts_dir: The Parquet marts folder (``Config.marts_dir``).
-        extra_files: Provenance files to move into place after the swap (source -> destination).
+        extra_files: Provenance files to move into place too (source -> destination).
 
-    Returns:
-        Row counts by mart.
     """
-    token = uuid.uuid4().hex[:8]
-    staging = marts_dir.parent / f".{marts_dir.name}.staging-{token}"
-    try:
-        counts = export_marts(build_db, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     # A stale write-ahead log of the old file would be replayed into the new one: drop it.
     Path(f"{warehouse_path}.wal").unlink(missing_ok=True)
     os.replace(build_db, warehouse_path)
-    retired = marts_dir.parent / f".{marts_dir.name}.retired-{token}"
+    retired = marts_dir.parent / f".{marts_dir.name}.retired-{uuid.uuid4().hex[:8]}"
     if marts_dir.exists():
         os.replace(marts_dir, retired)
-    os.replace(staging, marts_dir)
+    os.replace(staged.folder, marts_dir)
     shutil.rmtree(retired, ignore_errors=True)
     for source, destination in extra_files.items():
         destination.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, destination)
-    return counts

@@ -21,7 +21,7 @@ from gfm.errors import StageError
 from gfm.progress import console, make_progress
 from gfm.warehouse.dbt_runner import DbtInvocation, raise_on_failure, run_dbt
 from gfm.warehouse.dbt_vars import SplitBoundaries, build_vars, compute_split, resolve_content_types
-from gfm.warehouse.promote import promote
+from gfm.warehouse.promote import stage_marts, swap_in
 
 RUN_RECORD = "transform.json"  # the promoted build's vars, counts and timings (beside gfm.duckdb)
 RUN_RESULTS = "dbt_run_results.json"  # dbt's own record of the promoted build
@@ -43,6 +43,7 @@ class TransformResult:
         warehouse_path: The DuckDB file analysts open.
         marts_dir: The folder of Parquet marts.
         run_results_path: dbt's ``run_results.json`` of this build.
+
     """
 
     row_counts: dict[str, int]
@@ -61,7 +62,8 @@ class TransformResult:
         """JSON-ready dict (paths and times as strings)."""
         data = asdict(self)
         data["split"] = self.split.to_dict()
-        return json.loads(json.dumps(data, default=str))
+        plain: dict[str, Any] = json.loads(json.dumps(data, default=str))
+        return plain
 
 
 def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult:
@@ -78,6 +80,7 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
         RawInputError: If a raw file breaks the contract.
         GateFailedError: If the raw or the marts gate fails.
         StageError: If dbt fails (naming every failed model or test) or the split is empty.
+
     """
     from ingest.manifest import read_manifest
     from ingest.raw_io import load_raw, write_landing
@@ -98,7 +101,9 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
         landing_counts = write_landing(tables, landing_dir)
         split = compute_split(cfg.split, manifest)
         content_types = resolve_content_types(manifest.content_types, tables.items["content_type"].unique())
-        dbt_vars = build_vars(landing_dir=landing_dir, split=split, content_types=content_types, graph=cfg.graph)
+        dbt_vars = build_vars(
+            landing_dir=landing_dir, split=split, content_types=content_types, graph=cfg.graph
+        )
         del tables
     with step("dbt_build", "dbt build (models + tests)"):
         for stale in (build_db, Path(f"{build_db}.wal")):
@@ -108,8 +113,9 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
     with step("marts_gate", "marts gate (Great Expectations)"):
         run_marts_gate(build_db, cfg)
     with step("promote", "promote the warehouse and the Parquet marts"):
+        staged = stage_marts(build_db, cfg.marts_dir)
         result = TransformResult(
-            row_counts={},
+            row_counts=staged.counts,
             landing_counts=landing_counts,
             split=split,
             content_types=content_types,
@@ -123,12 +129,10 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
         )
         record = work / f".{RUN_RECORD}.next"
         record.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-        extra = {record: work / RUN_RECORD}
+        provenance = {record: work / RUN_RECORD}
         if invocation.run_results_path is not None:
-            extra[invocation.run_results_path] = work / RUN_RESULTS
-        result.row_counts = promote(build_db, cfg.warehouse_path, cfg.marts_dir, extra)
-    # the record on disk was written before the counts and the promote timing were known
-    (work / RUN_RECORD).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+            provenance[invocation.run_results_path] = work / RUN_RESULTS
+        swap_in(staged, build_db, cfg.warehouse_path, cfg.marts_dir, provenance)
     return result
 
 
@@ -144,6 +148,7 @@ def dbt_docs(cfg: Config, *, show_progress: bool = True) -> Path:
 
     Raises:
         StageError: If there is no promoted warehouse yet, or dbt fails.
+
     """
     record = cfg.warehouse_path.parent / RUN_RECORD
     if not cfg.warehouse_path.exists() or not record.exists():
@@ -199,7 +204,9 @@ class _Steps:
     def __call__(self, key: str, label: str) -> Iterator[None]:
         started = time.perf_counter()
         if self.show:
-            console.print(f"[bold cyan]transform[/] [{len(self.timings) + 1}/{self.total}] {label} ...", highlight=False)
+            console.print(
+                f"[bold cyan]transform[/] [{len(self.timings) + 1}/{self.total}] {label} ...", highlight=False
+            )
         yield
         self.timings[key] = round(time.perf_counter() - started, 3)
         if self.show:
@@ -209,4 +216,3 @@ class _Steps:
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
-

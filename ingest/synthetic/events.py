@@ -14,7 +14,6 @@ import numpy as np
 from ingest.synthetic.catalog import DAY_S, Catalog
 from ingest.synthetic.users import UserChunk
 
-EVENT_TYPES = ("stream", "follow", "preview", "intent_to_pay")  # event type codes 0..3
 EXPLORE_SHARE = 0.10  # engagements picked from the type-wide charts instead of the user's topics
 SAMPLED_SHARE = 0.12  # engagements that are one short stream, skipped (< 30 s)
 SKIP_SHARE = 0.07  # other streams skipped early

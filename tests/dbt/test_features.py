@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 from warehouse_fixture import HAND_USER, WINDOW_END, WINDOW_START
 
-COLUMNS = ["n_streams_90d", "n_streams_90d_audiobook", "n_streams_90d_podcast", "n_follows_90d", "n_items_90d"]
+COLUMNS = [
+    "n_streams_90d",
+    "n_streams_90d_audiobook",
+    "n_streams_90d_podcast",
+    "n_follows_90d",
+    "n_items_90d",
+]
 
 # feature_at -> (streams, audiobook streams, podcast streams, follows, distinct items) over the
 # 90 days before feature_at; events at feature_at itself or later are not counted

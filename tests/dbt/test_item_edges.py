@@ -36,8 +36,14 @@ def expected_edges(interactions: pd.DataFrame, items: pd.DataFrame) -> pd.DataFr
     for r in pairs.itertuples():
         neighbours.setdefault(r.src_item_id, []).append((-r.n_co_users, r.dst_item_id))
         neighbours.setdefault(r.dst_item_id, []).append((-r.n_co_users, r.src_item_id))
-    top = {item: {other for _, other in sorted(edges)[: GRAPH["degree_cap"]]} for item, edges in neighbours.items()}
-    keep = [r.dst_item_id in top[r.src_item_id] and r.src_item_id in top[r.dst_item_id] for r in pairs.itertuples()]
+    top = {
+        item: {other for _, other in sorted(edges)[: GRAPH["degree_cap"]]}
+        for item, edges in neighbours.items()
+    }
+    keep = [
+        r.dst_item_id in top[r.src_item_id] and r.src_item_id in top[r.dst_item_id]
+        for r in pairs.itertuples()
+    ]
     out = pairs[keep].copy()
     out["src_type"] = out.src_item_id.map(kind)
     out["dst_type"] = out.dst_item_id.map(kind)

@@ -23,7 +23,9 @@ def test_split_boundaries_come_from_the_manifest_window(built):
 
 def test_training_and_evaluation_windows_do_not_overlap(built):
     train = built.query("select min(first_event_at) as lo, max(last_event_at) as hi from fct_interactions")
-    evals = built.query("select min(first_event_at) as lo, max(first_event_at) as hi from fct_eval_interactions")
+    evals = built.query(
+        "select min(first_event_at) as lo, max(first_event_at) as hi from fct_eval_interactions"
+    )
     assert train.lo[0] >= pd.Timestamp(WINDOW_START)
     assert train.hi[0] < pd.Timestamp(TRAIN_END) <= evals.lo[0]
     assert evals.hi[0] < pd.Timestamp(WINDOW_END)
@@ -55,9 +57,13 @@ def test_cold_flags_match_training_window_consumption(built):
 
 
 def test_in_train_marks_eval_pairs_already_consumed_in_training(built):
-    row = built.query(f"select in_train from fct_eval_interactions where user_id = {HAND_USER} and item_id = 1000")
+    row = built.query(
+        f"select in_train from fct_eval_interactions where user_id = {HAND_USER} and item_id = 1000"
+    )
     assert row.in_train.tolist() == [True]
-    train_pairs = set(map(tuple, consumptions(built, WINDOW_START, TRAIN_END)[["user_id", "item_id"]].to_numpy()))
+    train_pairs = set(
+        map(tuple, consumptions(built, WINDOW_START, TRAIN_END)[["user_id", "item_id"]].to_numpy())
+    )
     evals = built.query("select user_id, item_id, in_train from fct_eval_interactions")
     expected = [(u, i) in train_pairs for u, i in zip(evals.user_id, evals.item_id, strict=True)]
     assert evals.in_train.tolist() == expected

@@ -26,7 +26,11 @@ def copy_of(built, tmp_path: Path):
 
 
 def fingerprint(cfg) -> dict[str, str]:
-    files = [cfg.warehouse_path, cfg.warehouse_path.parent / "transform.json", *sorted(cfg.marts_dir.iterdir())]
+    files = [
+        cfg.warehouse_path,
+        cfg.warehouse_path.parent / "transform.json",
+        *sorted(cfg.marts_dir.iterdir()),
+    ]
     return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
@@ -59,7 +63,9 @@ def test_provenance_records_vars_timings_and_dbt_run_results(built):
     assert built.result.n_dbt_tests >= 40
 
 
-def test_failing_dbt_test_stops_the_run_and_leaves_the_previous_warehouse_untouched(built, tmp_path, monkeypatch):
+def test_failing_dbt_test_stops_the_run_and_leaves_the_previous_warehouse_untouched(
+    built, tmp_path, monkeypatch
+):
     import validation.gates
 
     cfg = copy_of(built, tmp_path)

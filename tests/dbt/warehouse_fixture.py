@@ -110,7 +110,9 @@ def _items() -> dict[str, list]:
         "language": ["en"] * len(ids),
         "genre": ["news" if i % 2 else "comedy" for i in ids],
         "creator_id": [f"c{i % 9}" for i in ids],
-        "published_at": [_t("2026-10-20 08:00:00") if i in COLD_ITEMS else _t("2026-06-01 00:00:00") for i in ids],
+        "published_at": [
+            _t("2026-10-20 08:00:00") if i in COLD_ITEMS else _t("2026-06-01 00:00:00") for i in ids
+        ],
     }
 
 

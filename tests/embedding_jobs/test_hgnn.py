@@ -129,7 +129,7 @@ def test_empty_graph_is_a_typed_error(tiny_data: Path) -> None:
 def test_id_embeddings_train_without_text_and_reexport_identically(tmp_path: Path) -> None:
     from hgnn_fixtures import write_marts
 
-    cfg = tiny_config(tmp_path, id_embeddings=True, epochs=4)
+    cfg = tiny_config(tmp_path, id_embeddings=True, epochs=2)
     write_marts(cfg.marts_dir)
     result = train_hgnn(cfg, VERSION)
     assert not (cfg.embeddings_dir / "text").exists()

@@ -9,7 +9,14 @@ from gfm.config import Config
 def test_defaults_put_every_output_under_the_data_dir():
     cfg = Config.load(environ={})
     assert cfg.data_dir == Path(".gfm")
-    for path in (cfg.raw_dir, cfg.warehouse_path, cfg.marts_dir, cfg.feast_dir, cfg.models_dir, cfg.reports_dir):
+    for path in (
+        cfg.raw_dir,
+        cfg.warehouse_path,
+        cfg.marts_dir,
+        cfg.feast_dir,
+        cfg.models_dir,
+        cfg.reports_dir,
+    ):
         assert path.is_relative_to(cfg.data_dir)
     assert cfg.milvus_uri.startswith(".gfm")
 
@@ -40,5 +47,5 @@ def test_unknown_keys_and_bad_types_are_refused(tmp_path):
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.yaml"):
         Config.load(tmp_path / "nope.yaml", environ={})

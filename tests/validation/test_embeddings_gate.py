@@ -53,6 +53,7 @@ def test_valid_export_passes(cfg: Config):
 
     assert result.success, result.summary()
     assert result.row_counts == {"items": 40, "items_expected": 40}
+    assert (cfg.reports_dir / "validation" / "embeddings-hgnn-items-latest.json").is_file()
 
 
 def _failures(path: Path, cfg: Config, **kwargs) -> dict[str, object]:

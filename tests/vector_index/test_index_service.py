@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def cfg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Config]:
     ops.publish_version(config, "two_tower", V1)
     prov = config.reports_dir / "provenance"
     prov.mkdir(parents=True)
-    (prov / f"{V1}.json").write_text('{"version": "%s", "status": "published"}' % V1)
+    (prov / f"{V1}.json").write_text(json.dumps({"version": V1, "status": "published"}))
     close_clients()  # the service process owns the file from here on
     yield config
 
