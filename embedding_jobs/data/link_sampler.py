@@ -1,12 +1,12 @@
 """The balanced multi-link sampler: link-prediction mini-batches over every relation.
 
 Co-consumption relations are very unequal in size (podcast-podcast edges dwarf audiobook-podcast
-ones). With ``balanced=True`` each epoch draws the same number of edges from every relation: the
-majority relations are undersampled without replacement (a fresh subset every epoch) down to the
-size of the smallest one, and a relation smaller than one batch is drawn with replacement up to a
-batch, so that no relation is drowned out (2T-HGNN's multi-link sampler). With ``balanced=False``
-an epoch is every edge once. Each positive edge is oriented at random and gets ``negatives``
-uniform random nodes of its destination type.
+ones). With ``balanced=True`` every relation contributes the same number of edges to an epoch, the
+median relation size: the majority relations are undersampled without replacement (a fresh subset
+every epoch) and the minority ones, typically the cross-type links that matter most, are drawn with
+replacement up to it, so that no relation is drowned out (2T-HGNN's multi-link sampler).
+With ``balanced=False`` an epoch is every edge once. Each positive edge is oriented at random and
+gets ``negatives`` uniform random nodes of its destination type.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class LinkSampler:
         counts = {k: len(v[0]) for k, v in self.pairs.items()}
         if not self.balanced or not counts:
             return counts
-        target = max(min(counts.values()), min(self.batch_size, max(counts.values())))
+        target = int(np.median(list(counts.values())))
         return dict.fromkeys(counts, target)
 
     def epoch(self, device: torch.device | None = None) -> Iterator[LinkBatch]:

@@ -68,15 +68,18 @@ def train_hgnn_command(
     if epochs is not None:
         cfg = cfg.model_copy(update={"hgnn": cfg.hgnn.model_copy(update={"epochs": epochs})})
     result = train_hgnn(cfg, version or new_version("hgnn"))
-    auc = result.metrics.get("heldout_link_auc")
-    auc_text = f"{auc:.3f}" if isinstance(auc, float) else "n/a"
+    auc, loss = result.metrics.get("heldout_link_auc"), result.metrics.get("final_loss")
     console.print(
         f"hgnn {result.version} on {result.device}: {result.n_items} items, "
-        f"final loss {result.metrics['final_loss']:.4f}, held-out link AUC {auc_text}, {result.seconds:.1f} s"
+        f"final loss {_fmt(loss, 4)}, held-out link AUC {_fmt(auc, 3)}, {result.seconds:.1f} s"
     )
     console.print(f"  checkpoint: {result.checkpoint_dir}")
     console.print(f"  items:      {result.items_path}")
     typer.echo(result.version)
+
+
+def _fmt(value: object, digits: int) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) else "n/a"
 
 
 @handle_errors

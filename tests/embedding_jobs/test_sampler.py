@@ -85,3 +85,37 @@ def test_blocks_keep_destinations_as_prefix_and_positions_point_at_real_neighbou
                 assert len(got) == min(2, len(real))
             edge_index = block.edge_index(et)
             assert edge_index.shape[1] == int(block.mask[et].sum())
+
+
+def _link_sampler(balanced: bool):
+    import numpy as np
+
+    from embedding_jobs.data.link_sampler import LinkSampler
+
+    rng = np.random.default_rng(0)
+    pairs = {
+        ("a", "a"): (rng.integers(0, 50, 400), rng.integers(0, 50, 400)),
+        ("a", "b"): (rng.integers(0, 50, 20), rng.integers(0, 7, 20)),
+        ("b", "b"): (rng.integers(0, 7, 100), rng.integers(0, 7, 100)),
+    }
+    return pairs, LinkSampler(pairs, {"a": 50, "b": 7}, batch_size=64, negatives=3, balanced=balanced, seed=0)
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+def test_link_sampler_balances_relations_and_negatives_have_the_destination_type(balanced: bool) -> None:
+    pairs, sampler = _link_sampler(balanced)
+    per_relation = {key: 0 for key in pairs}
+    for batch in sampler.epoch():
+        seeds, positions = batch.seeds()
+        for part, (src, dst, neg) in zip(batch.parts, positions, strict=True):
+            key = tuple(sorted((part.src_type, part.dst_type)))
+            per_relation[key] += part.src.numel()
+            assert torch.equal(seeds[part.src_type][src], part.src)
+            assert torch.equal(seeds[part.dst_type][dst], part.dst)
+            assert torch.equal(seeds[part.dst_type][neg], part.neg)
+            assert neg.shape == (part.src.numel(), 3)
+            assert int(part.neg.max()) < {"a": 50, "b": 7}[part.dst_type]
+    if balanced:  # every relation contributes the median relation size
+        assert set(per_relation.values()) == {100}
+    else:
+        assert per_relation == {key: len(a) for key, (a, _) in pairs.items()}
