@@ -238,7 +238,9 @@ def build_text_features(cfg: Config) -> TextFeatures:
     texts = item_texts(items)
     hashes = [_text_hash(key, t) for t in texts]
     cache = _read_cache(cache_path, hidden)
-    missing = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in cache}.items())
+    # batches of similar length waste little compute on padding
+    todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in cache}
+    missing = sorted(todo.items(), key=lambda item: (len(item[1]), item[0]))
     if missing:
         encoder = TextEncoder(model_path, cfg.text.max_length)
         with make_progress() as progress:

@@ -164,7 +164,7 @@ class Catalogue:
         type_idx: ``(I,)`` content-type index.
         text: ``(I, text_dim)`` text vectors (zeros for an item without one).
         hgnn: ``(I, hgnn_dim)`` HGNN vectors, ``(I, 0)`` without HGNN inputs.
-        history: ``(I, D)`` the vectors that summarise a user's history (HGNN, else text).
+        history: ``(I, D)`` the vectors that summarise a user's history (text ++ HGNN, or text).
 
     """
 
@@ -205,7 +205,8 @@ def build_catalogue(
 
     text_t = align(*text)
     hgnn_t = align(*hgnn) if hgnn is not None else torch.zeros(len(item_ids), 0)
-    return Catalogue(item_ids, type_idx, text_t, hgnn_t, hgnn_t if hgnn is not None else text_t)
+    history = torch.cat([text_t, hgnn_t], dim=1) if hgnn is not None else text_t
+    return Catalogue(item_ids, type_idx, text_t, hgnn_t, history)
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 The model is content-type agnostic: content types are an embedded categorical input of the item
 tower and the user tower sees one history slot per type. The HGNN item embeddings are shared,
-frozen inputs of both towers (the 2T-HGNN of arXiv 2403.05185); with ``use_hgnn=False`` they are
-left out and the user tower summarises the user's history with text vectors instead (the "2T"
-baseline), so both variants see the same items.
+frozen inputs of both towers (the 2T-HGNN of arXiv 2403.05185): the item tower reads them beside
+the text vector, and the user tower summarises its history with text and HGNN vectors. With
+``use_hgnn=False`` they are left out everywhere (the "2T" baseline): 2T-HGNN is exactly 2T plus
+HGNN inputs, so the comparison measures what the graph adds.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class TowerSpec:
         n_ages: Age-bucket vocabulary size (index 0 = unknown).
         n_genres: Genre vocabulary size (index 0 = unknown).
         n_languages: Language vocabulary size (index 0 = unknown).
-        hist_dim: Dimension of one history vector (HGNN dim, or text dim without HGNN).
+        hist_dim: Dimension of one history vector (text + HGNN dims, or text dim without HGNN).
         text_dim: Dimension of the item text vectors.
         hgnn_dim: Dimension of the HGNN vectors (0 when HGNN inputs are off).
         user_dense: Number of dense (numeric) user features.

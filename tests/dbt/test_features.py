@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from warehouse_fixture import HAND_USER, WINDOW_END, WINDOW_START
+from warehouse_fixture import DORMANT_USER, HAND_USER, WINDOW_END, WINDOW_START
 
 COLUMNS = [
     "n_streams_90d",
@@ -42,6 +42,18 @@ def test_user_snapshots_are_daily_midnights_up_to_the_window_end(built):
     assert at.iloc[-1] == pd.Timestamp(WINDOW_END)
     assert (at.diff().dropna() == pd.Timedelta(days=1)).all()
     assert (at.dt.hour == 0).all() and str(at.dt.tz) == "UTC"
+
+
+def test_snapshots_stop_after_a_closing_zero_row_when_a_user_goes_quiet(built):
+    rows = built.query(
+        f"select * from user_features_daily where user_id = {DORMANT_USER} order by feature_at"
+    )
+    # one stream on 07-19: rows describe 07-19 .. 10-17 (= 07-19 + 90 days, window emptied)
+    assert rows.feature_at.iloc[0] == pd.Timestamp("2026-07-20", tz="UTC")
+    assert rows.feature_at.iloc[-1] == pd.Timestamp("2026-10-18", tz="UTC")
+    assert len(rows) == 91
+    assert rows.n_streams_90d.iloc[:-1].eq(1).all() and rows.n_items_90d.iloc[:-1].eq(1).all()
+    assert rows.n_streams_90d.iloc[-1] == 0 and rows.n_items_90d.iloc[-1] == 0
 
 
 def test_every_user_and_item_has_snapshots_from_its_first_day(built):

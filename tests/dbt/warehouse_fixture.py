@@ -22,6 +22,7 @@ AUDIOBOOKS = list(range(2000, 2012))
 COLD_ITEMS = [1028, 1029, 2011]  # published inside the evaluation window
 HAND_USER = 1
 HEAVY_USER = 2  # consumes more items than max_items_per_user in the tests' config
+DORMANT_USER = 3  # one stream on the first day, then nothing
 COLD_USERS = [79, 80]  # sign up inside the evaluation window
 
 TS = pa.timestamp("us", tz="UTC")
@@ -51,11 +52,12 @@ def write_raw_batch(raw_dir: Path, seed: int = 3, n_users: int = 80) -> Path:
     rows: list[tuple[str, int, int, datetime, str, int]] = []
     for n, (at, item, kind, ms) in enumerate(HAND_EVENTS):
         rows.append((f"hand-{n}", HAND_USER, item, at, kind, ms))
+    rows.append(("dormant-0", DORMANT_USER, 1000, _t("2026-07-19 12:00:00"), "stream", 50_000))
     catalogue = np.array(PODCASTS + AUDIOBOOKS)
     podcast_pop = 1.0 / np.arange(1, len(PODCASTS) + 1) ** 0.8
     book_pop = 1.0 / np.arange(1, len(AUDIOBOOKS) + 1) ** 0.8
     for user in users["user_id"]:
-        if user == HAND_USER:
+        if user in (HAND_USER, DORMANT_USER):
             continue
         n_events = 60 if user == HEAVY_USER else int(rng.integers(4, 30))
         start = max(signup[user], WINDOW_START)

@@ -97,3 +97,20 @@ def test_evaluate_writes_the_report_layout_and_html(trained_world):
     assert report["targets"]["checks"]
     html = (path.parent / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
+
+
+def test_a_fixed_split_adds_full_ranking_recall_and_ndcg(trained_world):
+    from ingest.manifest import read_manifest, write_manifest
+
+    cfg, main = trained_world
+    manifest = read_manifest(cfg.raw_dir)
+    write_manifest(manifest.model_copy(update={"fixed_split": True}), cfg.raw_dir)
+    try:
+        report = json.loads(
+            evaluate(cfg, hgnn_version=HGNN_VERSION, two_tower_version=main.version).read_text()
+        )
+    finally:
+        write_manifest(manifest, cfg.raw_dir)
+    full = report["models"]["2T-HGNN"]["full"]
+    assert 0.0 <= full["recall@20"] <= 1.0 and 0.0 <= full["ndcg@20"] <= 1.0
+    assert full["n_users"] == report["tasks"]["all"]["n_users"] > 0

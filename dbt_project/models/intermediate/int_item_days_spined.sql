@@ -1,5 +1,6 @@
--- One row per (item, UTC day) from the item's first day (publication or first event, whichever
--- is earlier, but not before the raw window) to the last day of the raw window.
+-- The (item, UTC day) pairs that get a feature snapshot: the item's first day (publication or
+-- first event, whichever is earlier, not before the raw window) and every day whose trailing
+-- 90 days hold a consumption of the item, up to the end of the raw window.
 
 with
 
@@ -9,40 +10,32 @@ items as (
 
 ),
 
-first_events as (
+event_days as (
 
-    select item_id, min(event_date) as first_event_date
+    select distinct item_id, event_date
     from {{ ref('int_interactions_classified') }}
-    group by item_id
+    where is_consumption
 
 ),
 
-bounds as (
+first_days as (
 
     select
         items.item_id,
         greatest(
             {{ date_var('window_start') }},
-            least(
-                {{ utc_date('items.published_at') }},
-                coalesce(first_events.first_event_date, {{ utc_date('items.published_at') }})
-            )
-        ) as first_date,
-        {{ date_var('window_end') }} - 1 as last_date
+            least({{ utc_date('items.published_at') }}, coalesce(min(event_days.event_date), {{ utc_date('items.published_at') }}))
+        ) as first_date
 
     from items
-    left join first_events on items.item_id = first_events.item_id
+    left join event_days on items.item_id = event_days.item_id
+    group by items.item_id, items.published_at
 
 ),
 
 spined as (
 
-    select
-        item_id,
-        cast(first_date + cast(unnest(range(0, date_diff('day', first_date, last_date) + 1)) as integer) as date)
-            as feature_date
-
-    from bounds
+    {{ active_day_spine('item_id', 'first_days', 'event_days') }}
 
 )
 

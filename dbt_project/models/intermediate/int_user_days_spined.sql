@@ -1,5 +1,6 @@
--- One row per (user, UTC day) from the user's first day (signup or first event, whichever is
--- earlier, but not before the raw window) to the last day of the raw window.
+-- The (user, UTC day) pairs that get a feature snapshot: the user's first day (signup or first
+-- event, whichever is earlier, not before the raw window) and every day whose trailing 90-day
+-- window holds one of the user's events, up to the end of the raw window.
 
 with
 
@@ -9,40 +10,31 @@ users as (
 
 ),
 
-first_events as (
+event_days as (
 
-    select user_id, min(event_date) as first_event_date
+    select distinct user_id, event_date
     from {{ ref('int_interactions_classified') }}
-    group by user_id
 
 ),
 
-bounds as (
+first_days as (
 
     select
         users.user_id,
         greatest(
             {{ date_var('window_start') }},
-            least(
-                {{ utc_date('users.signup_at') }},
-                coalesce(first_events.first_event_date, {{ utc_date('users.signup_at') }})
-            )
-        ) as first_date,
-        {{ date_var('window_end') }} - 1 as last_date
+            least({{ utc_date('users.signup_at') }}, coalesce(min(event_days.event_date), {{ utc_date('users.signup_at') }}))
+        ) as first_date
 
     from users
-    left join first_events on users.user_id = first_events.user_id
+    left join event_days on users.user_id = event_days.user_id
+    group by users.user_id, users.signup_at
 
 ),
 
 spined as (
 
-    select
-        user_id,
-        cast(first_date + cast(unnest(range(0, date_diff('day', first_date, last_date) + 1)) as integer) as date)
-            as feature_date
-
-    from bounds
+    {{ active_day_spine('user_id', 'first_days', 'event_days') }}
 
 )
 

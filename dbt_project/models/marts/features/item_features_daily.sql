@@ -1,5 +1,7 @@
--- Point-in-time item features: one row per (item, UTC day); feature_at is midnight UTC after the
--- day described (see user_features_daily). Totals run from the start of the raw window.
+-- Point-in-time item features: one row per (item, UTC day) on the days of int_item_days_spined
+-- (every day within 90 days after a consumption, plus the first day); feature_at is midnight UTC
+-- after the day described (see user_features_daily). Totals run from the start of the raw window;
+-- every consumption day is a spine day, so the running sums over spine rows are exact.
 
 with
 

@@ -1,6 +1,8 @@
--- Point-in-time user features: one row per (user, UTC day). feature_at is midnight UTC after the
--- day the row describes, so a row only counts events strictly before feature_at, and a Feast
--- point-in-time join at event time t (rows with feature_at <= t) never sees t or later.
+-- Point-in-time user features: one row per (user, UTC day) on the days of int_user_days_spined
+-- (every day whose trailing 90 days hold an event, plus the first day). feature_at is midnight
+-- UTC after the day the row describes, so a row only counts events strictly before feature_at,
+-- and a Feast point-in-time join at event time t (rows with feature_at <= t) never sees t or
+-- later. Between spans all counts are zero, which the closing row of each span already says.
 {%- set window_rows = feature_window_days() | int - 1 %}
 
 with
@@ -37,11 +39,11 @@ final as (
     left join daily
         on spine.user_id = daily.user_id
         and spine.feature_date = daily.feature_date
-    -- the spine is dense (one row per day), so a frame of rows is a frame of days
+    -- every day with an event is a spine day, so a range frame over spine days sees every event
     window
         last_window as (
             partition by spine.user_id order by spine.feature_date
-            rows between {{ window_rows }} preceding and current row
+            range between interval {{ window_rows }} days preceding and current row
         ),
         since_start as (
             partition by spine.user_id order by spine.feature_date
