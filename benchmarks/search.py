@@ -132,6 +132,7 @@ def measure(
         "p99_ms": float(np.percentile(lat, 99)),
         "recall@10": float(np.mean(recall)),
         "queries": len(queries),
+        "load_avg_1m": round(os.getloadavg()[0], 1),
     }
 
 
@@ -164,11 +165,13 @@ async def _drive(url: str, rate: float, seconds: float, n_users: int) -> dict[st
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(int(rng.integers(1, n_users + 1)))))
         await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - t0
     return {
         "rate_rps": rate,
         "seconds": seconds,
         "requests": len(lat),
         "errors": errors,
+        "achieved_rps": round(len(lat) / elapsed, 1),
         "p50_ms": float(np.percentile(lat, 50)),
         "p99_ms": float(np.percentile(lat, 99)),
     }
@@ -224,7 +227,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> list[dict
                     "flat_max_rows": args.flat_max_rows if backend == "server" else 10**12,
                     "hnsw_m": args.hnsw_m,
                     "hnsw_ef_construction": args.ef_construction,
-                    "search_ef": args.ef,
+                    "search_ef": args.ef[0],
                     "partition_key": not args.no_partition_key,
                     "insert_batch": 10_000,
                 }
@@ -237,7 +240,6 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> list[dict
             ops.index_version(cfg, "two_tower", VERSION, entities=("user",))
             ops.publish_version(cfg, "two_tower", VERSION)
             load_s = time.perf_counter() - start
-            searcher = VectorSearcher(ops.client_for(cfg), cfg.index, "item", "two_tower")
             n_q = args.queries if backend == "server" or size <= 200_000 else args.lite_queries
             rng = np.random.default_rng(99)
             queries = vectors[rng.integers(0, size, n_q)] + 0.2 * rng.normal(size=(n_q, DIM)).astype(
@@ -245,19 +247,20 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> list[dict
             )
             queries /= np.linalg.norm(queries, axis=1, keepdims=True)
             base = {"backend": backend, "size": size, "index": load.index_type, "load_s": round(load_s, 1)}
-            rows.append(
-                {
-                    **base,
-                    "filter": "none",
-                    **measure(searcher, queries, exact_topk(vectors, queries, None), None),
-                }
-            )
             mask = types == TYPES.index("podcast")
-            truth = exact_topk(vectors, queries, mask)
-            rows.append({**base, "filter": "type=podcast", **measure(searcher, queries, truth, "podcast")})
-            print_table(rows[-2:], header=len(rows) == 2)
+            truths = {None: exact_topk(vectors, queries, None), "podcast": exact_topk(vectors, queries, mask)}
+            for ef in args.ef:  # one index, several search-time ef values
+                ef_cfg = cfg.index.model_copy(update={"search_ef": ef})
+                searcher = VectorSearcher(ops.client_for(cfg), ef_cfg, "item", "two_tower")
+                for ctype, truth in truths.items():
+                    label = "none" if ctype is None else f"type={ctype}"
+                    rows.append(
+                        {**base, "ef": ef, "filter": label, **measure(searcher, queries, truth, ctype)}
+                    )
+                print_table(rows[-2:], header=len(rows) == 2)
             if size == min(args.sizes) and args.rec_seconds > 0:
                 rec = load_test(cfg, args.rec_rate, args.rec_seconds, args.users)
+                rec["load_avg_1m"] = round(os.getloadavg()[0], 1)
                 rows.append({**base, "filter": "GET /recommendations", **rec})
                 print_table(rows[-1:], header=False)
             close_clients()
@@ -272,14 +275,14 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> list[dict
 def print_table(rows: list[dict[str, Any]], header: bool = True) -> None:
     if header:
         print(
-            f"{'backend':8} {'size':>8} {'index':6} {'query':22} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>9} {'extra':>16}"
+            f"{'backend':8} {'size':>8} {'index':6} {'ef':>4} {'query':22} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>9} {'extra':>16} {'load':>5}"
         )
     for r in rows:
         extra = f"errors={r['errors']}" if "errors" in r else f"load {r.get('load_s', '')} s"
         recall = f"{r['recall@10']:.3f}" if "recall@10" in r else "-"
         print(
-            f"{r['backend']:8} {r['size']:>8} {r['index']:6} {r['filter']:22} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-            f"{recall:>9} {extra:>16}",
+            f"{r['backend']:8} {r['size']:>8} {r['index']:6} {r.get('ef', ''):>4} {r['filter']:22} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{recall:>9} {extra:>16} {r.get('load_avg_1m', ''):>5}",
             flush=True,
         )
 
@@ -298,7 +301,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--hnsw-m", type=int, default=16)
     parser.add_argument("--ef-construction", type=int, default=200)
-    parser.add_argument("--ef", type=int, default=64)
+    parser.add_argument(
+        "--ef", default=[64], type=lambda s: [int(x) for x in s.split(",")], help="search ef values (sweep)"
+    )
     parser.add_argument("--flat-max-rows", type=int, default=50_000, help="server: HNSW at and above this")
     parser.add_argument("--no-partition-key", action="store_true")
     parser.add_argument("--rec-rate", type=float, default=200.0)

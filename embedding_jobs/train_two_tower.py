@@ -249,7 +249,7 @@ def _prepare(
     if hgnn_version is not None:
         paths.append(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "items"))
     hgnn = read_vectors(paths[1]) if hgnn_version is not None else None
-    cat = build_catalogue(dim_items, enc.types, read_vectors(paths[0]), hgnn)
+    cat = build_catalogue(dim_items, enc.types, read_vectors(paths[0]), hgnn, cfg.two_tower.history_vectors)
     hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
     return _Inputs(enc, cat, hist, hgnn_version is not None), paths
 
@@ -268,7 +268,8 @@ def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = N
     enc = Encoders(**state["encoders"])
     dim_users, dim_items = read_mart(cfg, "dim_users"), read_mart(cfg, "dim_items")
     inputs, _ = _prepare(
-        cfg, enc, dim_users, dim_items, read_mart(cfg, "fct_interactions"), card.extra.get("hgnn_version")
+        cfg.model_copy(update={"two_tower": tc}),
+        enc, dim_users, dim_items, read_mart(cfg, "fct_interactions"), card.extra.get("hgnn_version")
     )
     model = TwoTowerModel(tc, TowerSpec(**state["spec"]))
     model.load_state_dict(state["state_dict"])

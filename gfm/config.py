@@ -115,6 +115,8 @@ class TwoTowerConfig(_Section):
     logq_correction: bool = True
     use_hgnn: bool = True
     history_dropout: float = 0.2  # share of examples whose consumption history is hidden (cold users)
+    # what summarises a user's history with HGNN inputs: text ++ HGNN vectors, or HGNN only (the seed)
+    history_vectors: Literal["text_hgnn", "hgnn"] = "text_hgnn"
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"
@@ -126,6 +128,7 @@ class EvaluateConfig(_Section):
     k: int = 10
     coverage_k: int = 100
     recall_k: int = 20
+    train_companions: bool = True  # train the 2T baseline and the no-multi-link ablation for the report
 
 
 class IndexConfig(_Section):

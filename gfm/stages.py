@@ -130,7 +130,7 @@ def evaluate(cfg: Config, card: ProvenanceCard, version: str) -> Path:
     """The paper's protocol for every model; returns the report.json path."""
     from embedding_jobs.evaluate.run import evaluate_version
 
-    report_path = evaluate_version(cfg, version)
+    report_path = evaluate_version(cfg, version, train_missing=cfg.evaluate.train_companions)
     report = json.loads(report_path.read_text())
     card.metrics = {"report": str(report_path), "headline": headline_metrics(report)}
     return report_path

@@ -7,6 +7,7 @@ validates every input, binds filters from templates, and returns ids with scores
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
 from collections.abc import Sequence
@@ -29,6 +30,11 @@ __all__ = ["Hit", "VectorSearcher"]
 
 _REFRESH_S = 5.0
 MAX_EXCLUDE = 10_000
+# Up to this many excluded ids are left out by over-fetching ``k + len(exclude)`` hits and
+# dropping them here: the filter then holds only the type (which Milvus prunes partitions on) and
+# no long ``id not in [...]`` list to parse and test per candidate. Above it, the cost of a very
+# deep top-k outweighs that, and the ids go into the filter instead.
+OVERFETCH_MAX = 1_000
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,9 @@ class VectorSearcher:
             vectors: Query vectors, shape (n, dim) (or one vector of shape (dim,)).
             k: Results per query (>= 1).
             content_type: Keep only this content type; must be a known type.
-            exclude_ids: Ids left out of every result (consumed items, the query item).
+            exclude_ids: Ids left out of every result (consumed items, the query item). Up to
+                ``OVERFETCH_MAX`` of them are dropped from ``k + len(exclude_ids)`` fetched hits
+                (exact: they can take at most that many places); more go into the filter.
 
         Returns:
             One list of hits per query, best first.
@@ -137,17 +145,26 @@ class VectorSearcher:
             raise DimensionError("query vectors hold NaN or Inf")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        expr = self._filter(info, content_type, exclude_ids)
+        excluded = [operator.index(i) for i in exclude_ids] if exclude_ids is not None else []
+        if len(excluded) > MAX_EXCLUDE:
+            raise ValueError(f"at most {MAX_EXCLUDE} ids can be excluded, got {len(excluded)}")
+        in_python = len(excluded) <= OVERFETCH_MAX
+        limit = k + len(excluded) if in_python else k
+        expr = self._filter(info, content_type, None if in_python else excluded)
         results = self.client.search(
             info.name,
             data=list(queries),
-            limit=k,
+            limit=limit,
             filter=expr,
             output_fields=[ID_FIELD],
-            search_params=search_params(self.cfg, k),
+            search_params=search_params(self.cfg, limit),
             consistency_level=self.cfg.consistency_level,
         )
-        return [[Hit(int(h["id"]), float(h["distance"])) for h in hits] for hits in results]
+        drop = set(excluded) if in_python else set()
+        return [
+            [Hit(int(h["id"]), float(h["distance"])) for h in hits if int(h["id"]) not in drop][:k]
+            for hits in results
+        ]
 
     def _filter(
         self, info: CollectionInfo, content_type: str | None, exclude_ids: Sequence[int] | None
@@ -157,9 +174,7 @@ class VectorSearcher:
         if content_type is not None:
             parts.append("content_type == {t}")
             params["t"] = TypeFilter(content_type, info.content_types)
-        if exclude_ids is not None and len(exclude_ids) > 0:
-            if len(exclude_ids) > MAX_EXCLUDE:
-                raise ValueError(f"at most {MAX_EXCLUDE} ids can be excluded, got {len(exclude_ids)}")
+        if exclude_ids:
             parts.append("id not in {ex}")
             params["ex"] = list(exclude_ids)
         return bind_filter(" and ".join(parts), params)

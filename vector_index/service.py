@@ -21,7 +21,7 @@ from gfm.config import Config
 from gfm.errors import DimensionError, GfmError, NotFoundError
 from vector_index.filters import FilterError, check_content_type
 from vector_index.search import VectorSearcher
-from vector_index.users import ConsumedItems, UserVectorSource
+from vector_index.users import CachedUserVectors, ConsumedItems, UserVectorSource
 
 __all__ = ["create_app"]
 
@@ -91,6 +91,7 @@ def create_app(
         app.state.searchers = {}
         app.state.consumed = ConsumedItems.from_marts(cfg.marts_dir)
         app.state.user_source = _user_source(cfg, user_vectors, app.state.client)
+        app.state.user_cache = CachedUserVectors(app.state.user_source)
         log.info("serving %s (%d users with consumed items)", cfg.milvus_uri, len(app.state.consumed))
         yield
         # the client is process-wide (client.get_client); `gfm serve` closes it on exit
@@ -127,9 +128,11 @@ def create_app(
             raise HTTPException(503, {"error": str(exc)}) from exc
         return s
 
-    def answer(s: VectorSearcher, hits: list[Any]) -> SearchOut:
+    def answer(s: VectorSearcher, hits: list[Any], version: str | None = None) -> SearchOut:
         return SearchOut(
-            alias=s.alias, version=s.info().version, results=[HitOut(id=h.id, score=h.score) for h in hits]
+            alias=s.alias,
+            version=version or s.info().version,
+            results=[HitOut(id=h.id, score=h.score) for h in hits],
         )
 
     @app.get("/healthz")
@@ -180,13 +183,15 @@ def create_app(
     def recommendations(user_id: int, type: str | None = _TYPE, k: int = k_query) -> SearchOut:
         """Items for a user (two-tower user vector), without the items they already consumed."""
         s = live("item", "two_tower")
+        info = s.info()
         if type is not None:
-            check_content_type(type, s.content_types)  # refuse a bad type before any lookup
-        vector = app.state.user_source.get(user_id)
+            check_content_type(type, info.content_types)  # refuse a bad type before any lookup
+        vector = app.state.user_cache.get(user_id, info.version)  # Feast read once per version
         if vector is None:
             raise NotFoundError(f"unknown user {user_id}")
-        consumed = app.state.consumed.get(user_id)
-        return answer(s, s.search(vector, k, content_type=type, exclude_ids=consumed)[0])
+        consumed = app.state.consumed.get(user_id)  # held in memory since start-up
+        # consumed items are over-fetched and dropped in Python (VectorSearcher.search)
+        return answer(s, s.search(vector, k, content_type=type, exclude_ids=consumed)[0], info.version)
 
     @app.post("/v1/search", response_model=SearchOut)
     def search(body: SearchIn) -> SearchOut:

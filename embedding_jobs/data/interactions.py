@@ -190,8 +190,13 @@ def build_catalogue(
     types: list[str],
     text: tuple[np.ndarray, np.ndarray],
     hgnn: tuple[np.ndarray, np.ndarray] | None,
+    history_vectors: str = "text_hgnn",
 ) -> Catalogue:
-    """Align text (and HGNN) vectors with ``dim_items``; an item without a vector gets zeros."""
+    """Align text (and HGNN) vectors with ``dim_items``; an item without a vector gets zeros.
+
+    ``history_vectors`` picks what summarises a user's history when HGNN vectors are given:
+    ``text_hgnn`` (both, concatenated) or ``hgnn`` (the HGNN vectors alone, as in the seed).
+    """
     item_ids = np.sort(dim_items["item_id"].to_numpy(dtype=np.int64))
     by_id = dim_items.set_index("item_id").loc[item_ids]
     type_idx = torch.from_numpy(Encoders.encode(by_id["content_type"], types, offset=0).astype(np.int64))
@@ -205,7 +210,12 @@ def build_catalogue(
 
     text_t = align(*text)
     hgnn_t = align(*hgnn) if hgnn is not None else torch.zeros(len(item_ids), 0)
-    history = torch.cat([text_t, hgnn_t], dim=1) if hgnn is not None else text_t
+    if hgnn is None:
+        history = text_t
+    elif history_vectors == "hgnn":
+        history = hgnn_t
+    else:
+        history = torch.cat([text_t, hgnn_t], dim=1)
     return Catalogue(item_ids, type_idx, text_t, hgnn_t, history)
 
 

@@ -132,6 +132,25 @@ class IndexSuite:
         assert got <= podcast_ids - {int(ids[1]), int(ids[3])}
         assert searcher.content_types == list(TYPES)
 
+    @pytest.mark.parametrize("overfetch_max", [1_000, 0], ids=["over-fetched", "in-filter"])
+    def test_excluding_the_top_hits_returns_the_next_exact_neighbours(
+        self, cfg: Config, overfetch_max: int, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Over-fetching k + |excluded| and dropping them in Python must give exactly what the
+        # `id not in [...]` filter gives, even when every excluded id is a top hit.
+        monkeypatch.setattr("vector_index.search.OVERFETCH_MAX", overfetch_max)
+        write_export(cfg, "two_tower", V1)
+        ops.index_version(cfg, "two_tower", V1, entities=("item",))
+        ops.publish_version(cfg, "two_tower", V1, entities=("item",))
+        searcher = VectorSearcher(ops.client_for(cfg), cfg.index, "item", "two_tower")
+        ids, vectors = item_vectors(cfg, "two_tower", V1)
+        podcast = np.array([TYPES[n % 2] == "podcast" for n in range(len(ids))])
+        scores = np.where(podcast, vectors @ vectors[5], -np.inf)
+        ranking = [int(i) for i in ids[np.argsort(-scores)][: int(podcast.sum())]]
+        excluded = [*ranking[:8], int(ids[0]), 999_999]  # the 8 best, a non-podcast, an unknown id
+        hits = searcher.search(vectors[5], k=10, content_type="podcast", exclude_ids=excluded)[0]
+        assert [h.id for h in hits] == ranking[8:18]
+
     def test_filter_injection_is_refused_before_milvus(self, cfg: Config) -> None:
         write_export(cfg, "two_tower", V1)
         ops.index_version(cfg, "two_tower", V1, entities=("item",))
