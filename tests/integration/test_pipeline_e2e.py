@@ -71,6 +71,8 @@ def test_run_publishes_a_searchable_version_with_a_full_provenance_card(publishe
     emb = EmbeddingClient(cfg).get_item_embeddings([first, second, 10**9], model="hgnn")
     assert emb.version == result.version
     assert emb.found.tolist() == [True, True, False]
+    text = EmbeddingClient(cfg).get_item_embeddings([first], model="text")
+    assert text.found.all() and text.vectors.shape == (1, cfg.text.dim)
 
 
 def test_a_failed_quality_gate_leaves_the_previous_version_live(published):
