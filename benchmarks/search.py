@@ -302,7 +302,10 @@ def main() -> None:
     parser.add_argument("--hnsw-m", type=int, default=16)
     parser.add_argument("--ef-construction", type=int, default=200)
     parser.add_argument(
-        "--ef", default=[64], type=lambda s: [int(x) for x in s.split(",")], help="search ef values (sweep)"
+        "--ef",
+        default=[128, 256, 512],
+        type=lambda s: [int(x) for x in s.split(",")],
+        help="search ef values (sweep); the first one serves the load test",
     )
     parser.add_argument("--flat-max-rows", type=int, default=50_000, help="server: HNSW at and above this")
     parser.add_argument("--no-partition-key", action="store_true")

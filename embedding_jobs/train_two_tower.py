@@ -269,7 +269,11 @@ def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = N
     dim_users, dim_items = read_mart(cfg, "dim_users"), read_mart(cfg, "dim_items")
     inputs, _ = _prepare(
         cfg.model_copy(update={"two_tower": tc}),
-        enc, dim_users, dim_items, read_mart(cfg, "fct_interactions"), card.extra.get("hgnn_version")
+        enc,
+        dim_users,
+        dim_items,
+        read_mart(cfg, "fct_interactions"),
+        card.extra.get("hgnn_version"),
     )
     model = TwoTowerModel(tc, TowerSpec(**state["spec"]))
     model.load_state_dict(state["state_dict"])

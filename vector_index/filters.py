@@ -2,8 +2,9 @@
 
 Filters are written as templates (``"content_type == {t} and id not in {ex}"``) with a dict of
 parameters, never by pasting user text into a string. Newer Milvus servers bind such templates
-themselves (``filter_params``), but Milvus Lite 3.2 and the Milvus 2.3.5 server reject them
-(``unexpected character '{'``, measured), so the parameters are bound here, in one place, by an
+themselves (``filter_params``, Milvus 2.5+), but Milvus Lite 3.2.2 (``unexpected character '{'``)
+and the Milvus 2.3.5 server (``token recognition error at: '}'``) reject them (re-measured
+2026-11-30, docs/search.md), so the parameters are bound here, in one place, by an
 encoder that accepts only typed values: ints, floats, lists of ints, and strings from an allowlist.
 Anything else raises ``FilterError`` before it reaches Milvus.
 """

@@ -31,7 +31,7 @@ def test_binds_allowlisted_type_and_int_lists() -> None:
         ("id == {i}", {"i": 1, "extra": 2}),
     ],
 )
-def test_refuses_untyped_or_mismatched_parameters(template: str, params: dict) -> None:
+def test_refuses_untyped_or_mismatched_parameters(template: str, params: dict[str, object]) -> None:
     with pytest.raises(FilterError):
         bind_filter(template, params)
 

@@ -95,7 +95,9 @@ def test_post_search_returns_nearest_items(api: TestClient, cfg: Config) -> None
         ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "k": 51}}, 422),
     ],
 )
-def test_bad_input_gets_clear_4xx(api: TestClient, method: str, url: str, kwargs: dict, status: int) -> None:
+def test_bad_input_gets_clear_4xx(
+    api: TestClient, method: str, url: str, kwargs: dict[str, object], status: int
+) -> None:
     response = getattr(api, method)(url, **kwargs)
     assert response.status_code == status, response.text
     assert "detail" in response.json()
@@ -132,6 +134,7 @@ def test_alias_swap_is_seen_by_the_running_service(tmp_path: Path, monkeypatch: 
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # Feast apply + materialize: ~30 s on 2 shared cores
 def test_recommendations_with_feast_user_vectors(tmp_path: Path) -> None:
     """The production path: user vectors from the Feast online store (gfm.client.EmbeddingClient)."""
     pytest.importorskip("feast")
@@ -146,5 +149,8 @@ def test_recommendations_with_feast_user_vectors(tmp_path: Path) -> None:
         assert client.get("/healthz").json()["user_vectors"] == "FeastUserVectors"
         body = client.get("/v1/users/7/recommendations", params={"k": 5}).json()
         assert len(body["results"]) == 5
+        again = client.get("/v1/users/7/recommendations", params={"k": 5}).json()
+        assert again == body
+        assert len(client.app.state.user_cache) == 1  # type: ignore[attr-defined]  # read once
         assert client.get("/v1/users/999999/recommendations").status_code == 404
     close_clients()
