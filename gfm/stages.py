@@ -77,7 +77,6 @@ def features(cfg: Config, card: ProvenanceCard) -> None:
 def text(cfg: Config, card: ProvenanceCard) -> None:
     """Text-encoder node features (cached by text hash), served as a Feast view."""
     from embedding_jobs.text_features import build_text_features
-
     from gfm.features.publish import publish_text_embeddings
 
     result = build_text_features(cfg)
