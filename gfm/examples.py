@@ -6,11 +6,16 @@ online store), so a green run shows the published version answering real queries
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 from rich.table import Table
 
 from gfm.config import Config
 from gfm.progress import console
+
+if TYPE_CHECKING:
+    from vector_index.search import Hit
 
 
 def print_examples(cfg: Config, version: str, n_users: int = 2, k: int = 5) -> None:
@@ -28,14 +33,7 @@ def print_examples(cfg: Config, version: str, n_users: int = 2, k: int = 5) -> N
     for content_type, group in items.groupby("content_type"):
         query = int(group["item_id"].iloc[0])
         hits = searcher.search(searcher.get_vector(query), k=k + 1, exclude_ids=[query])[0][:k]
-        table = Table(title=f"similar to [{content_type}] {titles[query]!r}", show_lines=False)
-        for col in ("item_id", "type", "title", "score"):
-            table.add_column(col)
-        for hit in hits:
-            table.add_row(
-                str(hit.id), types.get(hit.id, "?"), str(titles.get(hit.id, "?"))[:60], f"{hit.score:.3f}"
-            )
-        console.print(table)
+        console.print(_hits_table(f"similar to [{content_type}] {titles[query]!r}", hits, titles, types))
 
     consumed = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet", columns=["user_id", "item_id"])
     client = EmbeddingClient(cfg)
@@ -45,11 +43,16 @@ def print_examples(cfg: Config, version: str, n_users: int = 2, k: int = 5) -> N
             continue
         seen = consumed.loc[consumed["user_id"] == user_id, "item_id"].astype(int).tolist()
         hits = searcher.search(vector, k=k, exclude_ids=seen)[0]
-        table = Table(title=f"recommendations for user {int(user_id)} ({len(seen)} items in training)")
-        for col in ("item_id", "type", "title", "score"):
-            table.add_column(col)
-        for hit in hits:
-            table.add_row(
-                str(hit.id), types.get(hit.id, "?"), str(titles.get(hit.id, "?"))[:60], f"{hit.score:.3f}"
-            )
-        console.print(table)
+        title = f"recommendations for user {int(user_id)} ({len(seen)} items in training)"
+        console.print(_hits_table(title, hits, titles, types))
+
+
+def _hits_table(title: str, hits: list[Hit], titles: dict[int, str], types: dict[int, str]) -> Table:
+    table = Table(title=title)
+    for col in ("item_id", "type", "title", "score"):
+        table.add_column(col)
+    for hit in hits:
+        table.add_row(
+            str(hit.id), types.get(hit.id, "?"), str(titles.get(hit.id, "?"))[:60], f"{hit.score:.3f}"
+        )
+    return table
