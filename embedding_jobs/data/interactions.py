@@ -149,6 +149,15 @@ class Encoders:
         return (raw - s[:, 0]) / s[:, 1]
 
 
+def _positions(sorted_ids: np.ndarray, wanted: np.ndarray | pd.Series, what: str) -> np.ndarray:
+    """Row positions of ``wanted`` in the sorted id array; unknown ids raise, naming a few."""
+    ids = np.asarray(wanted, dtype=np.int64)
+    pos = np.clip(np.searchsorted(sorted_ids, ids), 0, max(len(sorted_ids) - 1, 0))
+    if len(ids) and not (sorted_ids[pos] == ids).all():
+        raise StageError(f"{what}: {ids[sorted_ids[pos] != ids][:5].tolist()}")
+    return pos
+
+
 def _stats(raw: torch.Tensor) -> list[list[float]]:
     mean = raw.mean(dim=0) if len(raw) else torch.zeros(raw.shape[1])
     std = raw.std(dim=0) if len(raw) > 1 else torch.ones(raw.shape[1])
@@ -176,13 +185,7 @@ class Catalogue:
 
     def rows(self, item_ids: np.ndarray | pd.Series) -> np.ndarray:
         """Row positions of item ids (all must be in the catalogue)."""
-        ids = np.asarray(item_ids, dtype=np.int64)
-        pos = np.searchsorted(self.item_ids, ids)
-        pos = np.clip(pos, 0, len(self.item_ids) - 1)
-        if len(ids) and not (self.item_ids[pos] == ids).all():
-            missing = ids[self.item_ids[pos] != ids][:5].tolist()
-            raise StageError(f"items not in dim_items: {missing}")
-        return pos
+        return _positions(self.item_ids, item_ids, "items not in dim_items")
 
 
 def build_catalogue(
@@ -238,11 +241,7 @@ class Histories:
 
     def rows(self, user_ids: np.ndarray | pd.Series) -> np.ndarray:
         """Row positions of user ids (all must be known)."""
-        ids = np.asarray(user_ids, dtype=np.int64)
-        pos = np.clip(np.searchsorted(self.user_ids, ids), 0, max(len(self.user_ids) - 1, 0))
-        if len(ids) and not (self.user_ids[pos] == ids).all():
-            raise StageError(f"users not in dim_users: {ids[self.user_ids[pos] != ids][:5].tolist()}")
-        return pos
+        return _positions(self.user_ids, user_ids, "users not in dim_users")
 
 
 def build_histories(
