@@ -7,8 +7,8 @@ Scale 1 is the default synthetic catalogue: 3,750 items (1/3 audiobooks, 2/3 pod
 87,000 directed edges (43,500 co-consumption pairs) over 384-d features, so scale 100 is the
 issue's "10% of paper scale" (375k items, 8.7M directed edges) and scale 1000 is paper scale.
 Measured: HGNN training (positive link edges/s and sampled message edges/s), layer-wise inference
-over every item (items/s), and the text encoder (items/s). The two-tower throughput plugs in
-through ``bench_two_tower`` (the hook below).
+over every item (items/s), the text encoder (items/s), and the two-tower model: training
+(examples/s) and the export of item and user vectors (items/s, users/s).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import torch
 
 from embedding_jobs.data.graph import HeteroGraph, graph_from_frames
 from embedding_jobs.device import describe_device, resolve_device
+from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel, TwoTowerRetriever, UserBatch
 from embedding_jobs.train_hgnn import fit_hgnn
-from gfm.config import HGNNConfig
+from gfm.config import HGNNConfig, TwoTowerConfig
 
 Row = dict[str, Any]
 ITEMS_PER_SCALE = 3_750
@@ -149,9 +150,105 @@ def bench_text(n_items: int, device: torch.device, batch_size: int = 64) -> list
     ]
 
 
+def _tower_batches(spec: TowerSpec, n: int, seed: int) -> tuple[UserBatch, ItemBatch]:
+    """Random tower inputs of the default synthetic shapes (unit text/HGNN vectors)."""
+    g = torch.Generator().manual_seed(seed)
+
+    def unit(*shape: int) -> torch.Tensor:
+        return torch.nn.functional.normalize(torch.randn(*shape, generator=g), dim=-1)
+
+    def ints(high: int, *shape: int) -> torch.Tensor:
+        return torch.randint(0, high, shape, generator=g)
+
+    users = UserBatch(
+        torch.stack([ints(spec.n_countries, n), ints(spec.n_ages, n)], 1),
+        unit(n, spec.n_types, spec.hist_dim),
+        ints(20, n, spec.n_types).float(),
+        unit(n, spec.n_types, spec.hist_dim),
+        ints(5, n, spec.n_types).float(),
+        torch.randn(n, spec.user_dense, generator=g),
+    )
+    items = ItemBatch(
+        torch.stack([ints(spec.n_types, n), ints(spec.n_genres, n), ints(spec.n_languages, n)], 1),
+        unit(n, spec.text_dim),
+        unit(n, spec.hgnn_dim),
+        torch.randn(n, spec.item_dense, generator=g),
+    )
+    return users, items
+
+
 def bench_two_tower(args: argparse.Namespace, device: torch.device) -> list[Row]:
-    """HOOK for the two-tower throughput (examples/s); the two-tower job fills this in."""
-    return []
+    """Two-tower training (examples/s, in-batch softmax steps) and item-tower inference (items/s).
+
+    Shapes are the synthetic default's 2T-HGNN: two content types, 384-d text and 128-d HGNN
+    vectors, history slots of text ++ HGNN per type. Inputs are random: the point is the cost of a
+    step, which does not depend on the values. Feast retrieval is measured by
+    ``benchmarks/features.py``.
+    """
+    tc = TwoTowerConfig()
+    spec = TowerSpec(
+        n_types=2, n_countries=31, n_ages=8, n_genres=25, n_languages=7,
+        hist_dim=512, text_dim=384, hgnn_dim=128, user_dense=6, item_dense=4,
+    )  # fmt: skip
+    model = TwoTowerModel(tc, spec).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr)
+    bs = args.tt_batch_size
+    users, items = _tower_batches(spec, bs, seed=0)
+    users, items = users.to(device), items.to(device)
+    item_ids = torch.randint(0, 50_000, (bs,), device=device)
+    log_q = torch.full((bs,), -10.0, device=device)
+
+    def step() -> None:
+        loss = model.loss(users, items, item_ids, log_q)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        opt.step()
+
+    for _ in range(3):  # warm-up
+        step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(args.tt_steps):
+        step()
+    _sync(device)
+    train_s = time.perf_counter() - start
+    n_items = args.tt_items
+    all_users, all_items = _tower_batches(spec, n_items, seed=1)
+    retriever = TwoTowerRetriever(model, device)
+    retriever.encode_items(_slice(all_items, 4096))  # warm-up
+    _sync(device)
+    start = time.perf_counter()
+    retriever.encode_items(all_items)
+    _sync(device)
+    item_s = time.perf_counter() - start
+    start = time.perf_counter()
+    retriever.encode_users(all_users)
+    _sync(device)
+    user_s = time.perf_counter() - start
+    return [
+        {
+            "benchmark": "two-tower train",
+            "value": args.tt_steps * bs / train_s,
+            "unit": "examples/s",
+            "detail": f"{args.tt_steps} steps of {bs} (in-batch softmax), {train_s / args.tt_steps * 1000:.1f} ms/step",
+        },
+        {
+            "benchmark": "two-tower item export",
+            "value": n_items / item_s,
+            "unit": "items/s",
+            "detail": f"{n_items:,} items, chunks of {retriever.chunk}",
+        },
+        {
+            "benchmark": "two-tower user export",
+            "value": n_items / user_s,
+            "unit": "users/s",
+            "detail": f"{n_items:,} users, chunks of {retriever.chunk}",
+        },
+    ]
+
+
+def _slice(items: ItemBatch, n: int) -> ItemBatch:
+    return ItemBatch(items.cat[:n], items.text[:n], items.hgnn[:n], items.dense[:n])
 
 
 def main() -> None:
@@ -165,6 +262,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=HGNNConfig().batch_size)
     parser.add_argument("--fanouts", type=int, nargs="+", default=HGNNConfig().fanouts)
     parser.add_argument("--text-items", type=int, default=512, help="texts to embed (0 skips)")
+    parser.add_argument("--tt-steps", type=int, default=30, help="timed two-tower steps (0 skips)")
+    parser.add_argument("--tt-batch-size", type=int, default=TwoTowerConfig().batch_size)
+    parser.add_argument("--tt-items", type=int, default=50_000, help="items (and users) to export")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
@@ -183,7 +283,8 @@ def main() -> None:
     rows = bench_hgnn(graph, hcfg, device, args.steps)
     if args.text_items:
         rows += bench_text(args.text_items, device)
-    rows += bench_two_tower(args, device)
+    if args.tt_steps:
+        rows += bench_two_tower(args, device)
 
     print(f"\n{'benchmark':<24} {'value':>14}  {'unit':<16} detail")
     for row in rows:

@@ -3,7 +3,10 @@
 Loss: a margin (hinge) loss ``max(0, margin - s(u, v) + s(u, n))`` between each co-consumed pair
 ``(u, v)`` and ``negatives`` random nodes ``n`` of ``v``'s type, with ``s`` the cosine of the
 L2-normalised embeddings. Batches come from the balanced multi-link sampler; neighbours are
-re-sampled at every step. A held-out tenth of each relation's edges (removed from message passing)
+re-sampled at every step, with the batch's own target links hidden from the sampled messages
+(``hgnn.hide_target_edges``): otherwise the model learns to find ``v`` among ``u``'s neighbours,
+which scores training pairs well but says nothing about the pairs it must generalise to, and
+treats every low-degree or new item (which has no such shortcut) as an outlier. A held-out tenth of each relation's edges (removed from message passing)
 gives the link AUC on the card. The exported vectors use the full graph and cover every item.
 """
 
@@ -174,7 +177,7 @@ def fit_hgnn(
                 if stats.steps >= total_steps:
                     break
                 seeds, positions = batch.seeds()
-                blocks = sampler.sample(seeds)
+                blocks = sampler.sample(seeds, batch.target_keys() if hcfg.hide_target_edges else None)
                 emb = model(blocks, features)
                 losses = []
                 for part, (src, dst, neg) in zip(batch.parts, positions, strict=True):

@@ -98,6 +98,7 @@ class HGNNConfig(_Section):
     margin: float = 0.3
     negatives: int = 5
     balanced_sampler: bool = True
+    hide_target_edges: bool = True  # a batch's target links are not among its sampled messages
     id_embeddings: bool = False  # learnable ID features instead of text (ID-only datasets)
     seed: int = 13
     device: str = "auto"

@@ -193,9 +193,14 @@ def publish(cfg: Config, card: ProvenanceCard, version: str) -> None:
 
 
 def report(cfg: Config, card: ProvenanceCard, report_path: Path | None) -> None:
-    """Print where every output is, and example searches and recommendations."""
-    from gfm.examples import print_examples
+    """Add the provenance card to the HTML report; print where every output is, and examples."""
+    import dataclasses
 
+    from gfm.examples import print_examples
+    from gfm.provenance_html import attach_provenance
+
+    if report_path is not None and report_path.with_suffix(".html").exists():
+        attach_provenance(report_path.with_suffix(".html"), _jsonable(dataclasses.asdict(card)))
     print_examples(cfg, card.version)
     console.rule("[bold]outputs")
     rows = {

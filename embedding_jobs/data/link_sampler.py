@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from embedding_jobs.data.sampler import pair_keys
+
 __all__ = ["LinkBatch", "LinkPart", "LinkSampler"]
 
 
@@ -67,6 +69,18 @@ class LinkBatch:
                 cursor[t] += n
             positions.append((out[0], out[1], out[2]))
         return seeds, positions
+
+    def target_keys(self) -> dict[tuple[str, str], Tensor]:
+        """The batch's positive pairs in both directions, as ``pair_keys`` per (dst type, src type).
+
+        Passed to ``NeighborSampler.sample(exclude=...)`` so the edges being predicted are not
+        also the messages the prediction is made from.
+        """
+        keys: dict[tuple[str, str], list[Tensor]] = {}
+        for p in self.parts:
+            keys.setdefault((p.dst_type, p.src_type), []).append(pair_keys(p.dst, p.src))
+            keys.setdefault((p.src_type, p.dst_type), []).append(pair_keys(p.src, p.dst))
+        return {k: torch.cat(v) for k, v in keys.items()}
 
     @property
     def num_edges(self) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["CSR", "Block", "NeighborSampler", "all_neighbors", "sample_neighbors"]
+__all__ = ["CSR", "Block", "NeighborSampler", "all_neighbors", "pair_keys", "sample_neighbors"]
 
 EdgeType = tuple[str, str, str]
 
@@ -149,6 +149,11 @@ class Block:
         return int(sum(int(m.sum()) for m in self.mask.values()))
 
 
+def pair_keys(dst: Tensor, src: Tensor) -> Tensor:
+    """One int64 key per (destination, source) local-id pair (ids must be below 2**31)."""
+    return (dst << 32) | src
+
+
 def _unique_keep_prefix(prefix: Tensor, extra: Tensor) -> tuple[Tensor, Tensor]:
     """Return the unique ids of ``cat(prefix, extra)`` in first-seen order (``prefix`` is already unique).
 
@@ -191,10 +196,19 @@ class NeighborSampler:
         self.replace = replace
         self.generator = generator
 
-    def sample(self, seeds: dict[str, Tensor]) -> list[Block]:
+    def sample(
+        self, seeds: dict[str, Tensor], exclude: dict[tuple[str, str], Tensor] | None = None
+    ) -> list[Block]:
         """Sample blocks for unique seed nodes per type; returns blocks input layer first.
 
         The final block's destination nodes are exactly ``seeds`` (same order).
+
+        Args:
+            seeds: Per node type, unique local ids.
+            exclude: Edges to hide at every hop, per ``(dst type, src type)``, as
+                ``pair_keys(dst, src)``: the link-prediction targets of the batch, so the model
+                cannot score a pair by finding it among a node's neighbours.
+
         """
         dst = {t: s for t, s in seeds.items()}
         blocks: list[Block] = []
@@ -208,6 +222,9 @@ class NeighborSampler:
                 ids, mask = sample_neighbors(
                     csr, dst[d_type], fanout, replace=self.replace, generator=self.generator
                 )
+                hidden = exclude.get((d_type, s_type)) if exclude else None
+                if hidden is not None and hidden.numel():
+                    mask = mask & ~torch.isin(pair_keys(dst[d_type].unsqueeze(1), ids), hidden)
                 sampled[et] = (ids, mask)
                 new.setdefault(s_type, []).append(ids[mask])
             src_nodes: dict[str, Tensor] = {}

@@ -119,3 +119,37 @@ def test_link_sampler_balances_relations_and_negatives_have_the_destination_type
         assert set(per_relation.values()) == {100}
     else:
         assert per_relation == {key: len(a) for key, (a, _) in pairs.items()}
+
+
+def test_target_edges_are_hidden_from_the_sampled_messages_at_every_hop() -> None:
+    from embedding_jobs.data.link_sampler import LinkBatch, LinkPart
+
+    # 'a' 0 and 1 are linked (a-a) and 'a' 0 links 'b' 0; the batch predicts both links
+    csr = {
+        ("a", "co", "a"): _csr([[1, 2], [0, 2], [0, 1]]),
+        ("b", "rev", "a"): _csr([[0], [], [0]]),
+        ("a", "co", "b"): _csr([[0, 2]]),
+    }
+    batch = LinkBatch(
+        [
+            LinkPart("a", "a", torch.tensor([0]), torch.tensor([1]), torch.tensor([[2]])),
+            LinkPart("b", "a", torch.tensor([0]), torch.tensor([0]), torch.tensor([[2]])),
+        ]
+    )
+    seeds, _ = batch.seeds()
+    sampler = NeighborSampler(csr, [4, 4], generator=torch.Generator().manual_seed(0))
+    hidden = {("a", "a"): {(0, 1), (1, 0)}, ("a", "b"): {(0, 0)}, ("b", "a"): {(0, 0)}}
+    seen_other = False
+    for block in sampler.sample(seeds, exclude=batch.target_keys()):
+        for (s, _, d), pos in block.nbrs.items():
+            mask = block.mask[(s, _, d)]
+            for row, node in enumerate(block.dst_nodes(d).tolist()):
+                for src in block.src_nodes[s][pos[row][mask[row]]].tolist():
+                    assert (node, src) not in hidden[(d, s)], f"target edge {d}{node}-{s}{src} leaked"
+                    seen_other = True
+    assert seen_other  # other edges (e.g. a0-a2) still carry messages
+    # without the exclusion the same targets are sampled
+    plain = sampler.sample(seeds)[-1]
+    et = ("a", "co", "a")
+    row = plain.dst_nodes("a").tolist().index(0)
+    assert 1 in plain.src_nodes["a"][plain.nbrs[et][row][plain.mask[et][row]]].tolist()

@@ -51,6 +51,8 @@ def test_run_publishes_a_searchable_version_with_a_full_provenance_card(publishe
         for content_type in ("audiobook", "podcast"):
             metrics = report["models"][model]["by_type"][content_type]
             assert 0.0 <= metrics["hr@10"] <= 1.0 and metrics["n_users"] > 0
+    page = result.report_path.with_suffix(".html").read_text()
+    assert f"Provenance of {result.version}" in page and card["data_fingerprint"] in page
 
     from vector_index.ops import client_for
     from vector_index.search import VectorSearcher
