@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -26,9 +27,7 @@ from embedding_jobs.checkpoint import (
     seed_everything,
 )
 from embedding_jobs.data.interactions import (
-    Catalogue,
     Encoders,
-    Histories,
     Retrieve,
     activity_columns,
     build_catalogue,
@@ -39,10 +38,11 @@ from embedding_jobs.data.interactions import (
 )
 from embedding_jobs.device import describe_device, resolve_device
 from embedding_jobs.export import export_path, read_vectors, write_vectors
-from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel, TwoTowerRetriever, UserBatch
+from embedding_jobs.models.two_tower import TowerSpec, TwoTowerModel, TwoTowerRetriever
+from embedding_jobs.two_tower_fit import Inputs, Validation, select_and_fit
 from gfm.config import Config, TwoTowerConfig
 from gfm.errors import StageError
-from gfm.progress import console, make_progress
+from gfm.progress import console
 from gfm.versioning import latest_version
 
 __all__ = ["TwoTowerResult", "export_two_tower", "train_two_tower"]
@@ -60,60 +60,6 @@ class TwoTowerResult:
     items_path: Path
     users_path: Path
     metrics: dict[str, float | int | list[float]] = field(default_factory=dict)
-
-
-@dataclass
-class _Rows:
-    """Per-row tensors of an entity frame after Feast retrieval."""
-
-    users: torch.Tensor  # history rows
-    items: torch.Tensor  # catalogue rows
-    user_cat: torch.Tensor
-    user_raw: torch.Tensor
-    item_cat: torch.Tensor
-    item_raw: torch.Tensor
-
-
-class _Inputs:
-    """Assembles tower batches from the catalogue, the histories and per-row features."""
-
-    def __init__(self, enc: Encoders, cat: Catalogue, hist: Histories, use_hgnn: bool) -> None:
-        self.enc, self.cat, self.hist, self.use_hgnn = enc, cat, hist, use_hgnn
-        self.stream_cols = torch.tensor([c.startswith(("n_streams", "n_items")) for c in enc.user_dense])
-
-    def rows(self, frame: pd.DataFrame) -> _Rows:
-        return _Rows(
-            torch.from_numpy(self.hist.rows(frame["user_id"])) if "user_id" in frame else torch.empty(0),
-            torch.from_numpy(self.cat.rows(frame["item_id"])) if "item_id" in frame else torch.empty(0),
-            self.enc.user_cat(frame) if "country" in frame else torch.empty(0),
-            Encoders.raw_dense(frame, self.enc.user_dense),
-            self.enc.item_cat(frame) if "content_type" in frame else torch.empty(0),
-            Encoders.raw_dense(frame, self.enc.item_dense),
-        )
-
-    def user_batch(
-        self, r: _Rows, idx: torch.Tensor, leave_out: bool, hide: torch.Tensor | None
-    ) -> UserBatch:
-        u = r.users[idx]
-        hist_sum, hist_count = self.hist.hist_sum[u].clone(), self.hist.hist_count[u].clone()
-        raw = r.user_raw[idx].clone()
-        if leave_out:  # the example's own item is not part of the history it is predicted from
-            items = r.items[idx]
-            ar, t = torch.arange(len(idx)), self.cat.type_idx[items]
-            hist_sum[ar, t] -= self.cat.history[items]
-            hist_count[ar, t] = (hist_count[ar, t] - 1).clamp(min=0)
-        if hide is not None:
-            hist_sum[hide], hist_count[hide] = 0.0, 0.0
-            raw[hide.unsqueeze(1) & self.stream_cols.unsqueeze(0)] = 0.0
-        denom = hist_count.clamp(min=1).unsqueeze(-1)
-        weak = self.hist.weak_sum[u] / self.hist.weak_count[u].clamp(min=1).unsqueeze(-1)
-        dense = self.enc.standardise(raw, self.enc.user_stats)
-        return UserBatch(r.user_cat[idx], hist_sum / denom, hist_count, weak, self.hist.weak_count[u], dense)
-
-    def item_batch(self, r: _Rows, idx: torch.Tensor) -> ItemBatch:
-        items = r.items[idx]
-        dense = self.enc.standardise(r.item_raw[idx], self.enc.item_stats)
-        return ItemBatch(r.item_cat[idx], self.cat.text[items], self.cat.hgnn[items], dense)
 
 
 def train_two_tower(
@@ -187,19 +133,22 @@ def train_two_tower(
         item_dense=len(enc.item_dense),
     )
     device = resolve_device(tc.device)
-    model = TwoTowerModel(tc, spec).to(device)
-    losses = _fit(model, inputs, rows, log_q, cfg, device)
+    val = _validation(cfg, inputs, frame, facts, dim_items, train_end, retrieve)
+    model, fit_metrics = select_and_fit(spec, inputs, rows, log_q, tc, device, val)
     train_s = time.perf_counter() - started
 
     retriever = TwoTowerRetriever(model, device)
     items_path, users_path = _export(
         cfg, version, retriever, inputs, dim_users, dim_items, train_end, retrieve
     )
+    # examples seen by the optimiser: the refit, plus the selection run on the older examples
+    n_val = int(fit_metrics.get("n_val_examples", 0))  # type: ignore[arg-type]
+    trained = len(entity) * int(fit_metrics["epochs"])  # type: ignore[arg-type]
+    trained += (len(entity) - n_val) * len(fit_metrics.get("val_recalls", []))  # type: ignore[arg-type]
     metrics: dict[str, float | int | list[float]] = {
-        "final_loss": losses[-1],
-        "epoch_losses": losses,
+        **fit_metrics,
         "n_examples": len(entity),
-        "examples_per_s": len(entity) * tc.epochs / max(train_s, 1e-9),
+        "examples_per_s": trained / max(train_s, 1e-9),
     }
     card = ModelCard(
         model=MODEL,
@@ -228,6 +177,42 @@ def train_two_tower(
     return TwoTowerResult(version, hgnn_version, ckpt, items_path, users_path, metrics)
 
 
+def _validation(
+    cfg: Config,
+    inputs: Inputs,
+    frame: pd.DataFrame,
+    facts: pd.DataFrame,
+    dim_items: pd.DataFrame,
+    train_end: pd.Timestamp,
+    retrieve: Retrieve,
+) -> Validation | None:
+    """The last ``val_days`` of the training window as a validation slice (None when too small)."""
+    tc = cfg.two_tower
+    if tc.val_days <= 0:
+        return None
+    start = train_end - pd.Timedelta(days=tc.val_days)
+    recent = (frame["event_timestamp"] >= start).to_numpy()
+    if recent.sum() < tc.batch_size or (~recent).sum() < tc.batch_size:
+        console.print(
+            f"two-tower: {int(recent.sum()):,} examples in the last {tc.val_days} days of the training "
+            f"window, too few to validate on (batch {tc.batch_size}); training {tc.epochs} epochs"
+        )
+        return None
+    first = pd.to_datetime(facts["first_event_at"], utc=True)
+    before = facts.loc[facts["is_consumed"].astype(bool).to_numpy() & (first < start).to_numpy()]
+    items = pd.DataFrame({"item_id": inputs.cat.item_ids})
+    published = dim_items.set_index("item_id").loc[inputs.cat.item_ids, "published_at"]
+    items["event_timestamp"] = _as_of(published, start)
+    with console.status("Feast item features for the validation slice"):
+        item_rows = inputs.rows(fetch_features(cfg, items, feature_refs(cfg, user=False), retrieve))
+    return Validation(
+        rows=torch.from_numpy(np.flatnonzero(recent)),
+        excluded=Validation.exclusions(frame["user_id"][recent], before, inputs.cat),
+        items=item_rows,
+        k=cfg.evaluate.k,
+    )
+
+
 def _feast_retrieve() -> Retrieve:
     from gfm.features import get_training_frame
 
@@ -241,7 +226,7 @@ def _prepare(
     dim_items: pd.DataFrame,
     facts: pd.DataFrame,
     hgnn_version: str | None,
-) -> tuple[_Inputs, list[Path]]:
+) -> tuple[Inputs, list[Path]]:
     """Vectors and histories for the towers; returns the inputs and the vector files read."""
     from embedding_jobs.text_features import text_features_path
 
@@ -251,7 +236,7 @@ def _prepare(
     hgnn = read_vectors(paths[1]) if hgnn_version is not None else None
     cat = build_catalogue(dim_items, enc.types, read_vectors(paths[0]), hgnn, cfg.two_tower.history_vectors)
     hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
-    return _Inputs(enc, cat, hist, hgnn_version is not None), paths
+    return Inputs(enc, cat, hist, hgnn_version is not None), paths
 
 
 def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = None) -> list[Path]:
@@ -286,43 +271,11 @@ def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = N
     )
 
 
-def _fit(
-    model: TwoTowerModel, inputs: _Inputs, rows: _Rows, log_q: torch.Tensor, cfg: Config, device: torch.device
-) -> list[float]:
-    """Mini-batch training; returns the mean loss of every epoch."""
-    tc = cfg.two_tower
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    gen = torch.Generator().manual_seed(tc.seed)
-    n = len(rows.items)
-    n_batches = max(n // tc.batch_size, 1)  # the ragged tail is dropped: in-batch negatives need a full batch
-    losses = []
-    model.train()
-    with make_progress() as progress:
-        task = progress.add_task("two-tower training", total=tc.epochs * n_batches)
-        for epoch in range(tc.epochs):
-            order = torch.randperm(n, generator=gen)
-            total = 0.0
-            for b in range(n_batches):
-                idx = order[b * tc.batch_size : (b + 1) * tc.batch_size]
-                hide = torch.rand(len(idx), generator=gen) < tc.history_dropout
-                users = inputs.user_batch(rows, idx, leave_out=True, hide=hide).to(device)
-                items = inputs.item_batch(rows, idx).to(device)
-                item_ids = rows.items[idx].to(device)
-                loss = model.loss(users, items, item_ids, log_q[rows.items[idx]].to(device))
-                opt.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
-                total += loss.item()
-                progress.update(task, advance=1, description=f"two-tower epoch {epoch + 1}/{tc.epochs}")
-            losses.append(total / n_batches)
-    return losses
-
-
 def _export(
     cfg: Config,
     version: str,
     retriever: TwoTowerRetriever,
-    inputs: _Inputs,
+    inputs: Inputs,
     dim_users: pd.DataFrame,
     dim_items: pd.DataFrame,
     train_end: pd.Timestamp,

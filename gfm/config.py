@@ -109,7 +109,9 @@ class TwoTowerConfig(_Section):
 
     dim: int = 128
     hidden_dim: int = 256
-    epochs: int = 12  # measured on the synthetic default: 6 under-trains, batch 256 x 20 over-fits
+    epochs: int = 12  # the most epochs; with val_days > 0 the count is chosen on validation
+    val_days: int = 7  # the last days of the training window pick the epoch count, then a refit on all
+    patience: int = 3  # epochs without a lower validation loss before the selection run stops
     batch_size: int = 1024
     lr: float = 2e-3
     temperature: float = 0.07

@@ -102,3 +102,18 @@ def test_real_feast_retrieval_matches_the_double_and_trains(tmp_path):
     with one_thread():
         result = train_two_tower(cfg, V1, HGNN_VERSION)
     assert read_vectors(result.users_path, "user_id")[1].shape == (60, 128)
+
+
+def test_epoch_count_is_chosen_on_the_last_days_of_the_training_window(world, tmp_path):
+    cfg, first, _ = world
+    # the fixture's run selected its epochs on the most recent examples, then refitted on all
+    assert first.metrics["n_val_examples"] >= cfg.two_tower.batch_size
+    recalls = first.metrics["val_recalls"]
+    assert 1 <= len(recalls) <= cfg.two_tower.epochs and all(0.0 <= r <= 1.0 for r in recalls)
+    assert first.metrics["epochs"] == 1 + int(np.argmax(recalls))
+    assert len(first.metrics["epoch_losses"]) == first.metrics["epochs"]
+    # val_days=0 switches the selection off: exactly `epochs` epochs, no validation losses
+    off = cfg.model_copy(update={"two_tower": cfg.two_tower.model_copy(update={"val_days": 0, "epochs": 2})})
+    with one_thread():
+        result = train_two_tower(off, "v20261017t000004_dddddd", HGNN_VERSION, retrieve=pandas_point_in_time)
+    assert "val_recalls" not in result.metrics and len(result.metrics["epoch_losses"]) == 2

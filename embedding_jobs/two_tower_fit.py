@@ -1,0 +1,228 @@
+"""The two-tower training loop, and the choice of its epoch count on a validation slice.
+
+``Inputs`` turns retrieved feature rows into tower batches (histories leave the example's own item
+out; ``history_dropout`` hides whole histories so cold users are learned too). ``fit`` is the
+mini-batch loop. ``select_and_fit`` holds out the examples of the last ``val_days`` of the
+training window, the slice most like the evaluation window, trains on the older ones while
+measuring the validation **recall@k** after every epoch, and refits on every example for the best
+count. The validation metric ranks every item of the example's content type, leaving out what the
+user consumed before the slice: the evaluation protocol in miniature. (The in-batch softmax loss
+on the same slice was tried first: it stayed within 1% of its first value while recall moved by
+a third, so it could not choose.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from embedding_jobs.checkpoint import seed_everything
+from embedding_jobs.data.interactions import Catalogue, Encoders, Histories
+from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel, TwoTowerRetriever, UserBatch
+from gfm.config import TwoTowerConfig
+from gfm.progress import console, make_progress
+
+__all__ = ["Inputs", "Rows", "Validation", "fit", "select_and_fit"]
+
+Metrics = dict[str, float | int | list[float]]
+
+
+@dataclass
+class Rows:
+    """Per-row tensors of an entity frame after Feast retrieval."""
+
+    users: torch.Tensor  # history rows
+    items: torch.Tensor  # catalogue rows
+    user_cat: torch.Tensor
+    user_raw: torch.Tensor
+    item_cat: torch.Tensor
+    item_raw: torch.Tensor
+
+
+class Inputs:
+    """Assembles tower batches from the catalogue, the histories and per-row features."""
+
+    def __init__(self, enc: Encoders, cat: Catalogue, hist: Histories, use_hgnn: bool) -> None:
+        self.enc, self.cat, self.hist, self.use_hgnn = enc, cat, hist, use_hgnn
+        self.stream_cols = torch.tensor([c.startswith(("n_streams", "n_items")) for c in enc.user_dense])
+
+    def rows(self, frame: pd.DataFrame) -> Rows:
+        """Tensors of a retrieved feature frame (user and/or item columns)."""
+        return Rows(
+            torch.from_numpy(self.hist.rows(frame["user_id"])) if "user_id" in frame else torch.empty(0),
+            torch.from_numpy(self.cat.rows(frame["item_id"])) if "item_id" in frame else torch.empty(0),
+            self.enc.user_cat(frame) if "country" in frame else torch.empty(0),
+            Encoders.raw_dense(frame, self.enc.user_dense),
+            self.enc.item_cat(frame) if "content_type" in frame else torch.empty(0),
+            Encoders.raw_dense(frame, self.enc.item_dense),
+        )
+
+    def user_batch(self, r: Rows, idx: torch.Tensor, leave_out: bool, hide: torch.Tensor | None) -> UserBatch:
+        """User-tower inputs of rows ``idx``.
+
+        ``leave_out`` drops each row's own item from its history; ``hide`` blanks the history and
+        the stream counts of the marked rows.
+        """
+        u = r.users[idx]
+        hist_sum, hist_count = self.hist.hist_sum[u].clone(), self.hist.hist_count[u].clone()
+        raw = r.user_raw[idx].clone()
+        if leave_out:  # the example's own item is not part of the history it is predicted from
+            items = r.items[idx]
+            ar, t = torch.arange(len(idx)), self.cat.type_idx[items]
+            hist_sum[ar, t] -= self.cat.history[items]
+            hist_count[ar, t] = (hist_count[ar, t] - 1).clamp(min=0)
+        if hide is not None:
+            hist_sum[hide], hist_count[hide] = 0.0, 0.0
+            raw[hide.unsqueeze(1) & self.stream_cols.unsqueeze(0)] = 0.0
+        denom = hist_count.clamp(min=1).unsqueeze(-1)
+        weak = self.hist.weak_sum[u] / self.hist.weak_count[u].clamp(min=1).unsqueeze(-1)
+        dense = self.enc.standardise(raw, self.enc.user_stats)
+        return UserBatch(r.user_cat[idx], hist_sum / denom, hist_count, weak, self.hist.weak_count[u], dense)
+
+    def item_batch(self, r: Rows, idx: torch.Tensor) -> ItemBatch:
+        """Item-tower inputs of rows ``idx``."""
+        items = r.items[idx]
+        dense = self.enc.standardise(r.item_raw[idx], self.enc.item_stats)
+        return ItemBatch(r.item_cat[idx], self.cat.text[items], self.cat.hgnn[items], dense)
+
+
+@dataclass
+class Validation:
+    """The validation slice: which example rows, what each user consumed before it, every item.
+
+    Attributes:
+        rows: Example row positions (into the training ``Rows``) inside the slice.
+        excluded: ``[2, E]`` (position in ``rows``, catalogue row) pairs that are not ranked: the
+            user's consumptions before the slice.
+        items: Feature rows of every catalogue item as of the slice's start.
+        k: Cut-off of the recall.
+
+    """
+
+    rows: torch.Tensor
+    excluded: torch.Tensor
+    items: Rows
+    k: int = 10
+
+    @staticmethod
+    def exclusions(users: pd.Series, consumed: pd.DataFrame, cat: Catalogue) -> torch.Tensor:
+        """Pairs (slice position, catalogue row) for the items each slice user consumed before it.
+
+        Args:
+            users: The ``user_id`` of each example in the slice, in slice order.
+            consumed: ``user_id``, ``item_id`` of the consumptions before the slice.
+            cat: The catalogue (for item rows).
+
+        """
+        left = pd.DataFrame({"pos": np.arange(len(users)), "user_id": users.to_numpy()})
+        pairs = left.merge(consumed[["user_id", "item_id"]], on="user_id")
+        return torch.from_numpy(
+            np.stack([pairs["pos"].to_numpy(), cat.rows(pairs["item_id"])]).astype(np.int64)
+        )
+
+    @torch.no_grad()
+    def recall(self, model: TwoTowerModel, inputs: Inputs, examples: Rows, device: torch.device) -> float:
+        """Share of slice examples whose item ranks in the top ``k`` of its type for that user."""
+        retriever = TwoTowerRetriever(model, device)
+        item_vecs = retriever.encode_items(inputs.item_batch(self.items, torch.arange(len(self.items.items))))
+        users = retriever.encode_users(inputs.user_batch(examples, self.rows, leave_out=True, hide=None))
+        model.train()
+        targets = examples.items[self.rows]
+        types = inputs.cat.type_idx
+        hits = 0
+        for lo in range(0, len(self.rows), 2048):
+            hi = min(lo + 2048, len(self.rows))
+            scores = users[lo:hi] @ item_vecs.T
+            scores[types.unsqueeze(0) != types[targets[lo:hi]].unsqueeze(1)] = -torch.inf  # other types
+            sel = (self.excluded[0] >= lo) & (self.excluded[0] < hi)
+            scores[self.excluded[0, sel] - lo, self.excluded[1, sel]] = -torch.inf
+            own = scores.gather(1, targets[lo:hi].unsqueeze(1))
+            hits += int(((scores > own).sum(1) < self.k).sum())
+        return hits / max(len(self.rows), 1)
+
+
+def fit(
+    model: TwoTowerModel,
+    inputs: Inputs,
+    rows: Rows,
+    log_q: torch.Tensor,
+    tc: TwoTowerConfig,
+    device: torch.device,
+    train: torch.Tensor,
+    epochs: int,
+    val: Validation | None = None,
+) -> tuple[list[float], list[float]]:
+    """Mini-batch training on the ``train`` rows; returns the mean loss of every epoch.
+
+    With ``val``, the validation recall is measured after every epoch and training stops once it
+    has not improved for ``tc.patience`` epochs; the second list holds those recalls.
+    """
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    gen = torch.Generator().manual_seed(tc.seed)
+    n = len(train)
+    n_batches = max(n // tc.batch_size, 1)  # the ragged tail is dropped: in-batch negatives need a full batch
+    losses: list[float] = []
+    recalls: list[float] = []
+    label = "choosing epochs" if val is not None else "training"
+    with make_progress() as progress:
+        task = progress.add_task(f"two-tower {label}", total=epochs * n_batches)
+        for epoch in range(epochs):
+            model.train()
+            order = train[torch.randperm(n, generator=gen)]
+            total = 0.0
+            for b in range(n_batches):
+                idx = order[b * tc.batch_size : (b + 1) * tc.batch_size]
+                hide = torch.rand(len(idx), generator=gen) < tc.history_dropout
+                users = inputs.user_batch(rows, idx, leave_out=True, hide=hide).to(device)
+                items = inputs.item_batch(rows, idx).to(device)
+                item_rows = rows.items[idx]
+                loss = model.loss(users, items, item_rows.to(device), log_q[item_rows].to(device))
+                opt.zero_grad()
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
+                total += loss.item()
+                progress.update(task, advance=1, description=f"two-tower {label} {epoch + 1}/{epochs}")
+            losses.append(total / n_batches)
+            if val is not None:
+                recalls.append(val.recall(model, inputs, rows, device))
+                best = int(np.argmax(recalls))
+                if len(recalls) - 1 - best >= tc.patience:
+                    break
+    return losses, recalls
+
+
+def select_and_fit(
+    spec: TowerSpec,
+    inputs: Inputs,
+    rows: Rows,
+    log_q: torch.Tensor,
+    tc: TwoTowerConfig,
+    device: torch.device,
+    val: Validation | None,
+) -> tuple[TwoTowerModel, Metrics]:
+    """Choose the epoch count on ``val`` (when given), then train on every example for it.
+
+    Without a validation slice the model trains ``tc.epochs`` epochs.
+    """
+    every = torch.arange(len(rows.items))
+    metrics: Metrics = {}
+    epochs = tc.epochs
+    if val is not None:
+        seed_everything(tc.seed)
+        probe = TwoTowerModel(tc, spec).to(device)
+        older = every[~torch.isin(every, val.rows)]
+        _, recalls = fit(probe, inputs, rows, log_q, tc, device, older, tc.epochs, val)
+        epochs = 1 + int(np.argmax(recalls))
+        metrics.update(val_recalls=recalls, n_val_examples=len(val.rows))
+        console.print(
+            f"two-tower: validation recall@{val.k} is highest after {epochs} epochs "
+            f"({recalls[epochs - 1]:.3f} on {len(val.rows):,} examples of the last {tc.val_days} days)"
+        )
+    seed_everything(tc.seed)
+    model = TwoTowerModel(tc, spec).to(device)
+    losses, _ = fit(model, inputs, rows, log_q, tc, device, every, epochs)
+    metrics.update(epochs=epochs, epoch_losses=losses, final_loss=losses[-1])
+    return model, metrics
