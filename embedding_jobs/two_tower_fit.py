@@ -25,7 +25,7 @@ from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel,
 from gfm.config import TwoTowerConfig
 from gfm.progress import console, make_progress
 
-__all__ = ["Inputs", "Rows", "Validation", "fit", "select_and_fit"]
+__all__ = ["Inputs", "Rows", "Validation", "fit", "hits_at_k", "select_and_fit"]
 
 Metrics = dict[str, float | int | list[float]]
 
@@ -130,18 +130,43 @@ class Validation:
         item_vecs = retriever.encode_items(inputs.item_batch(self.items, torch.arange(len(self.items.items))))
         users = retriever.encode_users(inputs.user_batch(examples, self.rows, leave_out=True, hide=None))
         model.train()
-        targets = examples.items[self.rows]
-        types = inputs.cat.type_idx
-        hits = 0
-        for lo in range(0, len(self.rows), 2048):
-            hi = min(lo + 2048, len(self.rows))
-            scores = users[lo:hi] @ item_vecs.T
-            scores[types.unsqueeze(0) != types[targets[lo:hi]].unsqueeze(1)] = -torch.inf  # other types
-            sel = (self.excluded[0] >= lo) & (self.excluded[0] < hi)
-            scores[self.excluded[0, sel] - lo, self.excluded[1, sel]] = -torch.inf
-            own = scores.gather(1, targets[lo:hi].unsqueeze(1))
-            hits += int(((scores > own).sum(1) < self.k).sum())
+        hits = hits_at_k(
+            users, item_vecs, inputs.cat.type_idx, examples.items[self.rows], self.excluded, self.k
+        )
         return hits / max(len(self.rows), 1)
+
+
+def hits_at_k(
+    users: torch.Tensor,
+    items: torch.Tensor,
+    types: torch.Tensor,
+    targets: torch.Tensor,
+    excluded: torch.Tensor,
+    k: int,
+    chunk: int = 2048,
+) -> int:
+    """How many rows rank their target item in the top ``k`` among the items of its type.
+
+    Args:
+        users: ``(N, d)`` one query vector per row.
+        items: ``(I, d)`` every item's vector.
+        types: ``(I,)`` content-type index of every item.
+        targets: ``(N,)`` the target item of every row.
+        excluded: ``[2, E]`` (row, item) pairs left out of the ranking (never the row's target).
+        k: The cut-off.
+        chunk: Rows scored at a time (bounds memory at ``chunk x I``).
+
+    """
+    hits = 0
+    for lo in range(0, len(users), chunk):
+        hi = min(lo + chunk, len(users))
+        scores = users[lo:hi] @ items.T
+        scores[types.unsqueeze(0) != types[targets[lo:hi]].unsqueeze(1)] = -torch.inf
+        sel = (excluded[0] >= lo) & (excluded[0] < hi)
+        scores[excluded[0, sel] - lo, excluded[1, sel]] = -torch.inf
+        own = scores.gather(1, targets[lo:hi].unsqueeze(1))
+        hits += int(((scores > own).sum(1) < k).sum())
+    return hits
 
 
 def fit(

@@ -1,0 +1,60 @@
+"""The validation ranking that chooses the two-tower epoch count, against a brute-force count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from embedding_jobs.data.interactions import Catalogue
+from embedding_jobs.two_tower_fit import Validation, hits_at_k
+
+
+def _brute(users, items, types, targets, excluded, k):
+    hits = 0
+    for r in range(len(users)):
+        scores = {
+            i: float(users[r] @ items[i])
+            for i in range(len(items))
+            if types[i] == types[targets[r]] and (r, i) not in excluded
+        }
+        better = sum(1 for i, v in scores.items() if v > scores[targets[r]])
+        hits += better < k
+    return hits
+
+
+def test_hits_match_a_brute_force_ranking_within_type_and_without_excluded_items() -> None:
+    g = torch.Generator().manual_seed(0)
+    users, items = torch.randn(40, 8, generator=g), torch.randn(30, 8, generator=g)
+    types = torch.randint(0, 2, (30,), generator=g)
+    targets = torch.randint(0, 30, (40,), generator=g)
+    rng = np.random.default_rng(0)
+    pairs = {
+        (int(r), int(i)) for r, i in zip(rng.integers(0, 40, 120), rng.integers(0, 30, 120), strict=True)
+    }
+    pairs = {(r, i) for r, i in pairs if i != int(targets[r])}
+    excluded = torch.tensor(sorted(pairs)).T
+    for k in (1, 3, 10):
+        expected = _brute(users, items, types.tolist(), targets.tolist(), pairs, k)
+        assert hits_at_k(users, items, types, targets, excluded, k, chunk=7) == expected
+    # excluding every better-scoring item of the same type makes every row a hit at k=1
+    better = {
+        (r, i)
+        for r in range(40)
+        for i in range(30)
+        if types[i] == types[targets[r]] and float(users[r] @ items[i]) > float(users[r] @ items[targets[r]])
+    }
+    assert hits_at_k(users, items, types, targets, torch.tensor(sorted(better)).T, 1) == 40
+
+
+def test_exclusions_pair_each_slice_row_with_the_users_earlier_items() -> None:
+    cat = Catalogue(
+        item_ids=np.array([10, 20, 30]),
+        type_idx=torch.zeros(3, dtype=torch.long),
+        text=torch.zeros(3, 1),
+        hgnn=torch.zeros(3, 0),
+        history=torch.zeros(3, 1),
+    )
+    earlier = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [20, 30, 10]})
+    pairs = Validation.exclusions(pd.Series([2, 1, 3]), earlier, cat)
+    assert sorted(map(tuple, pairs.T.tolist())) == [(0, 0), (1, 1), (1, 2)]
