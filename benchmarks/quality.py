@@ -77,7 +77,9 @@ def summarise(runs: list[dict[str, Any]], metric: str) -> dict[str, Any]:
     for model in first:
         for ctype in types:
             for segment in SEGMENTS:
-                values = [v for r in runs if (v := _cell(r["models"], model, ctype, segment, metric)) is not None]
+                values = [
+                    v for r in runs if (v := _cell(r["models"], model, ctype, segment, metric)) is not None
+                ]
                 if values:
                     sd = statistics.stdev(values) if len(values) > 1 else 0.0
                     out.setdefault(model, {}).setdefault(ctype, {})[segment] = {
@@ -96,17 +98,25 @@ def print_table(summary: dict[str, Any], metric: str, n_seeds: int) -> None:
     for model, body in summary.items():
         cells = []
         for t in types:
-            parts = [f"{body[t][s]['mean']:.3f}±{body[t][s]['sd']:.3f}" for s in SEGMENTS if s in body.get(t, {})]
+            parts = [
+                f"{body[t][s]['mean']:.3f}±{body[t][s]['sd']:.3f}" for s in SEGMENTS if s in body.get(t, {})
+            ]
             cells.append(f"{' / '.join(parts):<44}")
         print(f"{model:<34}" + "".join(cells))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, default=Path(".gfm"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--ablation", action="store_true", help="also train the no-multi-link-sampler ablation")
-    parser.add_argument("--out", type=Path, default=None, help="write the per-seed values and summary as JSON")
+    parser.add_argument(
+        "--ablation", action="store_true", help="also train the no-multi-link-sampler ablation"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the per-seed values and summary as JSON"
+    )
     args = parser.parse_args()
 
     cfg = Config.load(data_dir=args.data_dir)

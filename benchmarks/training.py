@@ -261,6 +261,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed HGNN training steps")
     parser.add_argument("--batch-size", type=int, default=HGNNConfig().batch_size)
     parser.add_argument("--fanouts", type=int, nargs="+", default=HGNNConfig().fanouts)
+    parser.add_argument(
+        "--show-targets",
+        action="store_true",
+        help="leave batch targets among the messages (hgnn.hide_target_edges off)",
+    )
     parser.add_argument("--text-items", type=int, default=512, help="texts to embed (0 skips)")
     parser.add_argument("--tt-steps", type=int, default=30, help="timed two-tower steps (0 skips)")
     parser.add_argument("--tt-batch-size", type=int, default=TwoTowerConfig().batch_size)
@@ -279,7 +284,12 @@ def main() -> None:
     build_s = time.perf_counter() - start
     directed = sum(int(c.indices.numel()) for c in graph.csr.values())
     print(f"graph: {sum(graph.num_nodes.values()):,} items, {directed:,} directed edges ({build_s:.1f} s)")
-    hcfg = HGNNConfig(batch_size=args.batch_size, fanouts=args.fanouts, epochs=10**6)
+    hcfg = HGNNConfig(
+        batch_size=args.batch_size,
+        fanouts=args.fanouts,
+        epochs=10**6,
+        hide_target_edges=not args.show_targets,
+    )
     rows = bench_hgnn(graph, hcfg, device, args.steps)
     if args.text_items:
         rows += bench_text(args.text_items, device)

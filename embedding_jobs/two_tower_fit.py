@@ -182,8 +182,8 @@ def fit(
 ) -> tuple[list[float], list[float]]:
     """Mini-batch training on the ``train`` rows; returns the mean loss of every epoch.
 
-    With ``val``, the validation recall is measured after every epoch and training stops once it
-    has not improved for ``tc.patience`` epochs; the second list holds those recalls.
+    With ``val``, the validation recall is measured after every epoch (the second list); with
+    ``tc.patience > 0`` training stops once it has not improved for that many epochs.
     """
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     gen = torch.Generator().manual_seed(tc.seed)
@@ -214,7 +214,7 @@ def fit(
             if val is not None:
                 recalls.append(val.recall(model, inputs, rows, device))
                 best = int(np.argmax(recalls))
-                if len(recalls) - 1 - best >= tc.patience:
+                if tc.patience and len(recalls) - 1 - best >= tc.patience:
                     break
     return losses, recalls
 
