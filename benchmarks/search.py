@@ -153,7 +153,7 @@ def measure(
     }
 
 
-async def _drive(url: str, rate: float, seconds: float, n_users: int) -> dict[str, Any]:
+async def _drive(urls: list[str], rate: float, seconds: float, n_users: int) -> dict[str, Any]:
     import httpx
 
     lat: list[float] = []
@@ -161,7 +161,7 @@ async def _drive(url: str, rate: float, seconds: float, n_users: int) -> dict[st
     rng = np.random.default_rng(5)
     async with httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=64)) as client:
 
-        async def one(uid: int) -> None:
+        async def one(uid: int, url: str) -> None:
             nonlocal errors
             start = time.perf_counter()
             try:
@@ -180,11 +180,13 @@ async def _drive(url: str, rate: float, seconds: float, n_users: int) -> dict[st
             delay = t0 + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(int(rng.integers(1, n_users + 1)))))
+            uid = int(rng.integers(1, n_users + 1))
+            tasks.append(asyncio.create_task(one(uid, urls[i % len(urls)])))  # round robin
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - t0
     return {
         "rate_rps": rate,
+        "service_processes": len(urls),
         "seconds": seconds,
         "requests": len(lat),
         "errors": errors,
@@ -194,35 +196,47 @@ async def _drive(url: str, rate: float, seconds: float, n_users: int) -> dict[st
     }
 
 
-def load_test(cfg: Config, rate: float, seconds: float, n_users: int) -> dict[str, Any]:
-    """Serve the app in a separate process (it owns a Lite file) and drive recommendations."""
+def load_test(cfg: Config, rate: float, seconds: float, n_users: int, processes: int = 1) -> dict[str, Any]:
+    """Serve the app in separate processes and drive recommendations round robin over them.
+
+    One process owns a Lite file, so Lite gets one; against a server, ``processes`` copies of the
+    service stand in for replicas behind a load balancer.
+    """
     close_clients()
     env = {**os.environ, "GFM_DATA_DIR": str(cfg.data_dir), "PYTHONPATH": str(REPO)}
     if cfg.index.uri:
         env["GFM__INDEX__URI"] = cfg.index.uri
+    else:
+        processes = 1
     env["GFM__INDEX__SEARCH_EF"] = str(cfg.index.search_ef)
-    port = 18765
-    code = (
-        "import uvicorn\nfrom gfm.config import Config\nfrom vector_index.service import create_app\n"
-        "from vector_index.users import ParquetUserVectors\ncfg = Config.load()\n"
-        f"users = ParquetUserVectors(cfg.embeddings_dir / 'two_tower' / '{VERSION}' / 'users.parquet')\n"
-        f"uvicorn.run(create_app(cfg, user_vectors=users), host='127.0.0.1', port={port}, log_level='warning')\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    ports = [18765 + i for i in range(processes)]
+    procs = []
+    for port in ports:
+        code = (
+            "import uvicorn\nfrom gfm.config import Config\nfrom vector_index.service import create_app\n"
+            "from vector_index.users import ParquetUserVectors\ncfg = Config.load()\n"
+            f"users = ParquetUserVectors(cfg.embeddings_dir / 'two_tower' / '{VERSION}' / 'users.parquet')\n"
+            f"uvicorn.run(create_app(cfg, user_vectors=users), host='127.0.0.1', port={port}, log_level='warning')\n"
+        )
+        procs.append(subprocess.Popen([sys.executable, "-c", code], env=env))
     try:
         import httpx
 
-        for _ in range(240):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        httpx.get(f"http://127.0.0.1:{port}/v1/users/1/recommendations", timeout=30)  # warm-up
-        return asyncio.run(_drive(f"http://127.0.0.1:{port}", rate, seconds, n_users))
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        for url in urls:
+            for _ in range(240):
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            httpx.get(f"{url}/v1/users/1/recommendations", timeout=30)  # warm-up
+        return asyncio.run(_drive(urls, rate, seconds, n_users))
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
 
 
 def run_backend(backend: str, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
@@ -280,7 +294,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> list[dict
                     )
                 print_table(rows[-2:], header=len(rows) == 2)
             if size == min(args.sizes) and args.rec_seconds > 0:
-                rec = load_test(cfg, args.rec_rate, args.rec_seconds, args.users)
+                rec = load_test(cfg, args.rec_rate, args.rec_seconds, args.users, args.rec_processes)
                 rec["load_avg_1m"] = round(os.getloadavg()[0], 1)
                 rows.append({**base, "filter": "GET /recommendations", **rec})
                 print_table(rows[-1:], header=False)
@@ -338,6 +352,9 @@ def main() -> None:
     )
     parser.add_argument("--rec-rate", type=float, default=200.0)
     parser.add_argument("--rec-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--rec-processes", type=int, default=1, help="service processes for the load test (server only)"
+    )
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
