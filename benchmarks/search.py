@@ -42,7 +42,12 @@ from gfm.config import Config  # noqa: E402
 from vector_index import close_clients, ops  # noqa: E402
 from vector_index.search import VectorSearcher  # noqa: E402
 
-VERSION = "v20261130t000000_be0c40"
+
+def version_for(size: int) -> str:
+    """One gfm version id per size, so sizes never replace each other's live collection."""
+    return f"v20261130t000000_{size % 16**6:06x}"
+
+
 TYPES = ("podcast", "audiobook", "episode", "show")
 TYPE_P = (0.5, 0.3, 0.15, 0.05)
 DIM = 128
@@ -62,10 +67,12 @@ def make_vectors(n: int, seed: int = 0, clusters: int = 512) -> tuple[np.ndarray
     return vectors, types
 
 
-def write_version(cfg: Config, vectors: np.ndarray, types: np.ndarray, n_users: int, seed: int) -> None:
+def write_version(
+    cfg: Config, version: str, vectors: np.ndarray, types: np.ndarray, n_users: int, seed: int
+) -> None:
     n = len(vectors)
     ids = np.arange(1, n + 1, dtype=np.int64)
-    out = cfg.embeddings_dir / "two_tower" / VERSION
+    out = cfg.embeddings_dir / "two_tower" / version
     out.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
 
@@ -75,7 +82,7 @@ def write_version(cfg: Config, vectors: np.ndarray, types: np.ndarray, n_users: 
         return pa.table(
             {
                 key: pa.array(keys),
-                "version": pa.array([VERSION] * len(keys)),
+                "version": pa.array([version] * len(keys)),
                 "vector": pa.ListArray.from_arrays(offsets, flat),
                 "created_at": pa.array([now] * len(keys), pa.timestamp("us", tz="UTC")),
             }
@@ -121,6 +128,26 @@ def make_queries(vectors: np.ndarray, held_out: np.ndarray, mode: str) -> np.nda
     queries = vectors[rng.integers(0, len(vectors), len(held_out))]
     queries = queries + 0.2 * rng.normal(size=queries.shape).astype(np.float32)
     return queries / np.linalg.norm(queries, axis=1, keepdims=True)
+
+
+def settle(cfg: Config, name: str, timeout: float) -> float:
+    """Wait until the server has no index work pending (compaction re-indexes merged segments).
+
+    Right after a load the 2.3.5 server keeps compacting and re-indexing for minutes, which on 2
+    cores competes with every search. A collection in steady service has finished that, so this
+    is what the latency numbers should see. Returns the seconds waited.
+    """
+    client = ops.client_for(cfg)
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        desc = client.describe_index(name, "vector")
+        if int(desc.get("pending_index_rows", 0)) == 0:
+            break
+        time.sleep(5.0)
+    waited = time.perf_counter() - start
+    pending = client.describe_index(name, "vector").get("pending_index_rows")
+    print(f"settled after {waited:.0f} s (pending index rows: {pending})", flush=True)
+    return waited
 
 
 def exact_topk(vectors: np.ndarray, queries: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -196,7 +223,9 @@ async def _drive(urls: list[str], rate: float, seconds: float, n_users: int) -> 
     }
 
 
-def load_test(cfg: Config, rate: float, seconds: float, n_users: int, processes: int = 1) -> dict[str, Any]:
+def load_test(
+    cfg: Config, version: str, rate: float, seconds: float, n_users: int, processes: int = 1
+) -> dict[str, Any]:
     """Serve the app in separate processes and drive recommendations round robin over them.
 
     One process owns a Lite file, so Lite gets one; against a server, ``processes`` copies of the
@@ -215,7 +244,7 @@ def load_test(cfg: Config, rate: float, seconds: float, n_users: int, processes:
         code = (
             "import uvicorn\nfrom gfm.config import Config\nfrom vector_index.service import create_app\n"
             "from vector_index.users import ParquetUserVectors\ncfg = Config.load()\n"
-            f"users = ParquetUserVectors(cfg.embeddings_dir / 'two_tower' / '{VERSION}' / 'users.parquet')\n"
+            f"users = ParquetUserVectors(cfg.embeddings_dir / 'two_tower' / '{version}' / 'users.parquet')\n"
             f"uvicorn.run(create_app(cfg, user_vectors=users), host='127.0.0.1', port={port}, log_level='warning')\n"
         )
         procs.append(subprocess.Popen([sys.executable, "-c", code], env=env))
@@ -267,34 +296,39 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> list[dict
             n_q = args.queries if backend == "server" or size <= 200_000 else args.lite_queries
             drawn, types = make_vectors(size + n_q)  # the last n_q rows are held out as queries
             vectors, types, held_out = drawn[:size], types[:size], drawn[size:]
-            write_version(cfg, vectors, types, args.users, seed=size)
+            version = version_for(size)
+            write_version(cfg, version, vectors, types, args.users, seed=size)
             start = time.perf_counter()
-            [load] = ops.index_version(cfg, "two_tower", VERSION, entities=("item",))
-            ops.index_version(cfg, "two_tower", VERSION, entities=("user",))
-            ops.publish_version(cfg, "two_tower", VERSION)
+            [load] = ops.index_version(cfg, "two_tower", version, entities=("item",))
+            ops.index_version(cfg, "two_tower", version, entities=("user",))
+            ops.publish_version(cfg, "two_tower", version)
             load_s = time.perf_counter() - start
-            queries = make_queries(vectors, held_out, args.query_mode)
+            if backend == "server" and args.settle > 0:
+                settle(cfg, f"item_two_tower_{version}", args.settle)
             base = {
                 "backend": backend,
                 "size": size,
                 "index": load.index_type,
                 "m": args.hnsw_m,
-                "queries_from": args.query_mode,
                 "load_s": round(load_s, 1),
             }
             mask = types == TYPES.index("podcast")
-            truths = {None: exact_topk(vectors, queries, None), "podcast": exact_topk(vectors, queries, mask)}
-            for ef in args.ef:  # one index, several search-time ef values
-                ef_cfg = cfg.index.model_copy(update={"search_ef": ef})
-                searcher = VectorSearcher(ops.client_for(cfg), ef_cfg, "item", "two_tower")
-                for ctype, truth in truths.items():
-                    label = "none" if ctype is None else f"type={ctype}"
-                    rows.append(
-                        {**base, "ef": ef, "filter": label, **measure(searcher, queries, truth, ctype)}
-                    )
-                print_table(rows[-2:], header=len(rows) == 2)
+            for mode in args.query_mode:  # one index, every query set and search-time ef
+                queries = make_queries(vectors, held_out, mode)
+                truths = {
+                    None: exact_topk(vectors, queries, None),
+                    "podcast": exact_topk(vectors, queries, mask),
+                }
+                for ef in args.ef:
+                    ef_cfg = cfg.index.model_copy(update={"search_ef": ef})
+                    searcher = VectorSearcher(ops.client_for(cfg), ef_cfg, "item", "two_tower")
+                    for ctype, truth in truths.items():
+                        label = ("none" if ctype is None else f"type={ctype}") + f" ({mode})"
+                        measured = measure(searcher, queries, truth, ctype)
+                        rows.append({**base, "queries_from": mode, "ef": ef, "filter": label, **measured})
+                    print_table(rows[-2:], header=len(rows) == 2)
             if size == min(args.sizes) and args.rec_seconds > 0:
-                rec = load_test(cfg, args.rec_rate, args.rec_seconds, args.users, args.rec_processes)
+                rec = load_test(cfg, version, args.rec_rate, args.rec_seconds, args.users, args.rec_processes)
                 rec["load_avg_1m"] = round(os.getloadavg()[0], 1)
                 rows.append({**base, "filter": "GET /recommendations", **rec})
                 print_table(rows[-1:], header=False)
@@ -310,13 +344,15 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> list[dict
 def print_table(rows: list[dict[str, Any]], header: bool = True) -> None:
     if header:
         print(
-            f"{'backend':8} {'size':>8} {'index':6} {'ef':>4} {'query':22} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>9} {'extra':>16} {'load':>5}"
+            f"{'backend':8} {'size':>8} {'index':6} {'ef':>4} {'query':30} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>9} {'extra':>16} {'load':>5}"
         )
     for r in rows:
-        extra = f"errors={r['errors']}" if "errors" in r else f"load {r.get('load_s', '')} s"
+        extra = (
+            f"{r['achieved_rps']}/s err={r['errors']}" if "errors" in r else f"load {r.get('load_s', '')} s"
+        )
         recall = f"{r['recall@10']:.3f}" if "recall@10" in r else "-"
         print(
-            f"{r['backend']:8} {r['size']:>8} {r['index']:6} {r.get('ef', ''):>4} {r['filter']:22} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{r['backend']:8} {r['size']:>8} {r['index']:6} {r.get('ef', ''):>4} {r['filter']:30} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
             f"{recall:>9} {extra:>16} {r.get('load_avg_1m', ''):>5}",
             flush=True,
         )
@@ -345,10 +381,14 @@ def main() -> None:
     parser.add_argument("--flat-max-rows", type=int, default=50_000, help="server: HNSW at and above this")
     parser.add_argument("--no-partition-key", action="store_true")
     parser.add_argument(
+        "--settle", type=float, default=900.0, help="server: wait up to this many s for compaction to finish"
+    )
+    parser.add_argument(
         "--query-mode",
-        choices=("held_out", "noisy"),
-        default="held_out",
-        help="queries: held-out draws of the data distribution, or stored vectors + heavy noise",
+        default=["held_out"],
+        type=lambda s: s.split(","),
+        help="query sets, comma-separated: held_out (draws of the data distribution not in the "
+        "index) and/or noisy (stored vectors + heavy noise)",
     )
     parser.add_argument("--rec-rate", type=float, default=200.0)
     parser.add_argument("--rec-seconds", type=float, default=30.0)
