@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# CLI output goes through rich, which wraps at the terminal width (80 without a terminal). A wide
+# console keeps messages that hold a long tmp path on one line, whatever the user name in the path.
+os.environ.setdefault("COLUMNS", "250")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
