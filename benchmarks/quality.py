@@ -23,18 +23,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from embedding_jobs.evaluate.run import evaluate
+from embedding_jobs.evaluate.run import evaluate_version
 from embedding_jobs.train_hgnn import train_hgnn
 from embedding_jobs.train_two_tower import train_two_tower
 from gfm.config import Config
 from gfm.versioning import new_version
 
 SEGMENTS = ("all", "warm", "cold")
-ABLATION = "2T-HGNN (no multi-link sampler)"
 
 
 def run_seed(cfg: Config, seed: int, ablation: bool) -> dict[str, Any]:
-    """Train every model for one seed and evaluate them; returns the report's models."""
+    """Train every model for one seed and evaluate them; returns the report's models.
+
+    The HGNN and 2T-HGNN are trained here with the seed, and so is the 2T baseline. The ablation,
+    when asked for, is trained by ``evaluate_version`` as in ``gfm evaluate``.
+    """
     hc = cfg.hgnn.model_copy(update={"seed": seed})
     tc = cfg.two_tower.model_copy(update={"seed": seed})
     seeded = cfg.model_copy(update={"hgnn": hc, "two_tower": tc})
@@ -44,20 +47,7 @@ def run_seed(cfg: Config, seed: int, ablation: bool) -> dict[str, Any]:
     baseline = new_version(f"quality-2t-{seed}")
     no_hgnn = seeded.model_copy(update={"two_tower": tc.model_copy(update={"use_hgnn": False})})
     train_two_tower(no_hgnn, baseline, None, role="baseline")
-    extra = {}
-    if ablation:
-        flat = seeded.model_copy(update={"hgnn": hc.model_copy(update={"balanced_sampler": False})})
-        hgnn_flat = train_hgnn(flat, new_version(f"quality-hgnn-flat-{seed}")).version
-        version = new_version(f"quality-ablation-{seed}")
-        train_two_tower(seeded, version, hgnn_flat, role="ablation")
-        extra[ABLATION] = version
-    path = evaluate(
-        cfg,
-        hgnn_version=hgnn,
-        two_tower_version=main,
-        baseline_two_tower_version=baseline,
-        ablation_versions=extra,
-    )
+    path = evaluate_version(seeded, main, baseline_version=baseline, train_missing=ablation)
     report = json.loads(path.read_text())
     return {"report": str(path), "models": report["models"]}
 

@@ -6,8 +6,9 @@ L2-normalised embeddings. Batches come from the balanced multi-link sampler; nei
 re-sampled at every step, with the batch's own target links hidden from the sampled messages
 (``hgnn.hide_target_edges``): otherwise the model learns to find ``v`` among ``u``'s neighbours,
 which scores training pairs well but says nothing about the pairs it must generalise to, and
-treats every low-degree or new item (which has no such shortcut) as an outlier. A held-out tenth of each relation's edges (removed from message passing)
-gives the link AUC on the card. The exported vectors use the full graph and cover every item.
+treats every low-degree or new item (which has no such shortcut) as an outlier. A held-out tenth
+of each relation's edges (removed from message passing) gives the link AUC on the card. The
+exported vectors use the full graph and cover every item.
 """
 
 from __future__ import annotations

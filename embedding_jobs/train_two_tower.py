@@ -39,7 +39,7 @@ from embedding_jobs.data.interactions import (
 from embedding_jobs.device import describe_device, resolve_device
 from embedding_jobs.export import export_path, read_vectors, write_vectors
 from embedding_jobs.models.two_tower import TowerSpec, TwoTowerModel, TwoTowerRetriever
-from embedding_jobs.two_tower_fit import Inputs, Validation, select_and_fit
+from embedding_jobs.two_tower_fit import Inputs, Rows, Validation, select_and_fit
 from gfm.config import Config, TwoTowerConfig
 from gfm.errors import StageError
 from gfm.progress import console
@@ -141,14 +141,10 @@ def train_two_tower(
     items_path, users_path = _export(
         cfg, version, retriever, inputs, dim_users, dim_items, train_end, retrieve
     )
-    # examples seen by the optimiser: the refit, plus the selection run on the older examples
-    n_val = int(fit_metrics.get("n_val_examples", 0))  # type: ignore[arg-type]
-    trained = len(entity) * int(fit_metrics["epochs"])  # type: ignore[arg-type]
-    trained += (len(entity) - n_val) * len(fit_metrics.get("val_recalls", []))  # type: ignore[arg-type]
     metrics: dict[str, float | int | list[float]] = {
         **fit_metrics,
         "n_examples": len(entity),
-        "examples_per_s": trained / max(train_s, 1e-9),
+        "examples_per_s": float(fit_metrics["trained_examples"]) / max(train_s, 1e-9),  # type: ignore[arg-type]
     }
     card = ModelCard(
         model=MODEL,
@@ -200,11 +196,8 @@ def _validation(
         return None
     first = pd.to_datetime(facts["first_event_at"], utc=True)
     before = facts.loc[facts["is_consumed"].astype(bool).to_numpy() & (first < start).to_numpy()]
-    items = pd.DataFrame({"item_id": inputs.cat.item_ids})
-    published = dim_items.set_index("item_id").loc[inputs.cat.item_ids, "published_at"]
-    items["event_timestamp"] = _as_of(published, start)
     with console.status("Feast item features for the validation slice"):
-        item_rows = inputs.rows(fetch_features(cfg, items, feature_refs(cfg, user=False), retrieve))
+        item_rows = _catalogue_rows(cfg, inputs, dim_items, start, retrieve)
     return Validation(
         rows=torch.from_numpy(np.flatnonzero(recent)),
         excluded=Validation.exclusions(frame["user_id"][recent], before, inputs.cat),
@@ -286,22 +279,29 @@ def _export(
     A user who signed up later (or an item published later) is encoded as of that moment, the
     first time the system could serve them; their activity is then empty.
     """
-    items = pd.DataFrame({"item_id": inputs.cat.item_ids})
-    published = dim_items.set_index("item_id").loc[inputs.cat.item_ids, "published_at"]
-    items["event_timestamp"] = _as_of(published, train_end)
     users = pd.DataFrame({"user_id": inputs.hist.user_ids})
     signup = dim_users.set_index("user_id").loc[inputs.hist.user_ids, "signup_at"]
     users["event_timestamp"] = _as_of(signup, train_end)
     with console.status("Feast features for the export"):
-        item_rows = inputs.rows(fetch_features(cfg, items, feature_refs(cfg, user=False), retrieve))
+        item_rows = _catalogue_rows(cfg, inputs, dim_items, train_end, retrieve)
         user_rows = inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
-    item_vecs = retriever.encode_items(inputs.item_batch(item_rows, torch.arange(len(items))))
+    item_vecs = retriever.encode_items(inputs.item_batch(item_rows, torch.arange(len(inputs.cat.item_ids))))
     user_vecs = retriever.encode_users(inputs.user_batch(user_rows, torch.arange(len(users)), False, None))
     items_path = export_path(cfg.embeddings_dir, MODEL, version, "items")
     users_path = export_path(cfg.embeddings_dir, MODEL, version, "users")
     write_vectors(items_path, "item_id", inputs.cat.item_ids, item_vecs.numpy(), version)
     write_vectors(users_path, "user_id", inputs.hist.user_ids, user_vecs.numpy(), version)
     return items_path, users_path
+
+
+def _catalogue_rows(
+    cfg: Config, inputs: Inputs, dim_items: pd.DataFrame, moment: pd.Timestamp, retrieve: Retrieve
+) -> Rows:
+    """Feature rows of every catalogue item as of ``moment`` (or its publication, if later)."""
+    items = pd.DataFrame({"item_id": inputs.cat.item_ids})
+    published = dim_items.set_index("item_id").loc[inputs.cat.item_ids, "published_at"]
+    items["event_timestamp"] = _as_of(published, moment)
+    return inputs.rows(fetch_features(cfg, items, feature_refs(cfg, user=False), retrieve))
 
 
 def _as_of(known_at: pd.Series, train_end: pd.Timestamp) -> pd.Series:

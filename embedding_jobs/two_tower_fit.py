@@ -129,7 +129,6 @@ class Validation:
         retriever = TwoTowerRetriever(model, device)
         item_vecs = retriever.encode_items(inputs.item_batch(self.items, torch.arange(len(self.items.items))))
         users = retriever.encode_users(inputs.user_batch(examples, self.rows, leave_out=True, hide=None))
-        model.train()
         hits = hits_at_k(
             users, item_vecs, inputs.cat.type_idx, examples.items[self.rows], self.excluded, self.k
         )
@@ -235,12 +234,14 @@ def select_and_fit(
     every = torch.arange(len(rows.items))
     metrics: Metrics = {}
     epochs = tc.epochs
+    trained = 0  # examples seen by the optimiser, the selection run included
     if val is not None:
         seed_everything(tc.seed)
         probe = TwoTowerModel(tc, spec).to(device)
         older = every[~torch.isin(every, val.rows)]
         _, recalls = fit(probe, inputs, rows, log_q, tc, device, older, tc.epochs, val)
         epochs = 1 + int(np.argmax(recalls))
+        trained += len(older) * len(recalls)
         metrics.update(val_recalls=recalls, n_val_examples=len(val.rows))
         console.print(
             f"two-tower: validation recall@{val.k} is highest after {epochs} epochs "
@@ -249,5 +250,6 @@ def select_and_fit(
     seed_everything(tc.seed)
     model = TwoTowerModel(tc, spec).to(device)
     losses, _ = fit(model, inputs, rows, log_q, tc, device, every, epochs)
-    metrics.update(epochs=epochs, epoch_losses=losses, final_loss=losses[-1])
+    trained += len(every) * epochs
+    metrics.update(epochs=epochs, epoch_losses=losses, final_loss=losses[-1], trained_examples=trained)
     return model, metrics

@@ -194,13 +194,11 @@ def publish(cfg: Config, card: ProvenanceCard, version: str) -> None:
 
 def report(cfg: Config, card: ProvenanceCard, report_path: Path | None) -> None:
     """Add the provenance card to the HTML report; print where every output is, and examples."""
-    import dataclasses
-
     from gfm.examples import print_examples
     from gfm.provenance_html import attach_provenance
 
     if report_path is not None and report_path.with_suffix(".html").exists():
-        attach_provenance(report_path.with_suffix(".html"), _jsonable(dataclasses.asdict(card)))
+        attach_provenance(report_path.with_suffix(".html"), _jsonable(card))
     print_examples(cfg, card.version)
     console.rule("[bold]outputs")
     rows = {
