@@ -121,6 +121,11 @@ class TwoTowerConfig(_Section):
     logq_correction: bool = True
     use_hgnn: bool = True
     history_dropout: float = 0.2  # share of examples whose consumption history is hidden (cold users)
+    # Each training/validation example sees only the items its user consumed (or followed,
+    # previewed) strictly before the example's time, as Feast serves features as of a time.
+    # False restores the old leaky histories (the whole training window minus the example's own
+    # item); it exists only to measure the effect (benchmarks/history_as_of.py).
+    history_as_of: bool = True
     # what summarises a user's history with HGNN inputs: text ++ HGNN vectors, or HGNN only (the seed)
     history_vectors: Literal["text_hgnn", "hgnn"] = "text_hgnn"
     weight_decay: float = 1e-5
