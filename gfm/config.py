@@ -29,16 +29,24 @@ class _Section(BaseModel):
 
 
 class GenerateConfig(_Section):
-    """Synthetic audio-streaming platform (``gfm generate``)."""
+    """Synthetic audio-streaming platform (``gfm generate``; README, "Synthetic data")."""
 
     seed: int = 7
     users: int = 4000
     podcasts: int = 2500
     audiobooks: int = 1200
-    topics: int = 24
+    topics: int = 24  # latent topics; in communities mode the subjects text is written about
     days: int = 104
     end_date: str = "2026-10-31"  # fixed, so output is deterministic for a seed
     chunk_users: int = 50_000  # users simulated per chunk; bounds memory at paper scale
+    # "topics": users follow text topics (text carries taste). "communities": users follow taste
+    # communities that span every content type and that the text reflects only weakly.
+    tastes: Literal["topics", "communities"] = "topics"
+    # communities mode only:
+    communities: int = 24  # taste communities (audiences), each spanning every content type
+    content_types: int = 3  # first N of podcast, audiobook, audio_course
+    audio_courses: int = 400  # items of the third type
+    text_signal: float = 0.3  # share of topic words and genres drawn from the item's community
 
 
 class SplitConfig(_Section):
