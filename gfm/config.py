@@ -180,6 +180,7 @@ class ServeConfig(_Section):
     host: str = "127.0.0.1"
     port: int = 8000
     max_k: int = 100
+    max_body_bytes: int = Field(default=1 << 20, ge=0)  # larger request bodies get 413 before they are read
 
 
 class PublishConfig(_Section):
