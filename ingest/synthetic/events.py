@@ -123,6 +123,8 @@ def simulate_chunk(
     group[rng.random(m) < EXPLORE_SHARE] = sampler.n_groups
     item = sampler.draw(ctype, group, rng.random(m))
     lower = np.maximum(start[who], cat.published_day[item])
+    if users.type_start_day is not None:  # a type taken up inside the window: not before that day
+        lower = np.maximum(lower, users.type_start_day[who, ctype])
     keep = lower < days
     who, ctype, item, lower = who[keep], ctype[keep], item[keep], lower[keep]
     m = len(who)

@@ -23,6 +23,11 @@ TYPE_ADOPTION = (0.28, 0.12)
 # extra type's share of engagements is Beta(2, 3), as in the topics mode.
 PODCAST_WEIGHT_SHAPE = 3.0
 OTHER_WEIGHT_SHAPE = 2.0
+# Share of a further type's adopters (podcast-less users excepted) who take it up inside the
+# window, on a uniform day; the rest used it before. Audiobooks and courses are newer formats that
+# listeners are still discovering, so some podcast listeners start them during the window: the
+# cross-type cold start (podcast history, no audiobook history yet).
+NEW_ADOPTER_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class UserChunk:
     country: np.ndarray  # int8 index into vocab.COUNTRIES
     age_bucket: np.ndarray  # int8 index into vocab.AGE_BUCKETS
     type_share: np.ndarray | None = None  # (n, types) engagement share per type (communities mode)
+    type_start_day: np.ndarray | None = None  # (n, types) first day a user may use a type (communities mode)
 
     @property
     def size(self) -> int:
@@ -75,6 +81,7 @@ def draw_community_users(
     Sign-up, activity and demographics follow the topics mode. Every user has at least one type:
     podcasts (all but ``NON_PODCAST_SHARE``), and each further type with its ``TYPE_ADOPTION``
     probability; podcast-less users always use audiobooks (when there are two or more types).
+    ``NEW_ADOPTER_SHARE`` of a further type's users start it on a day inside the window.
     """
     is_new = rng.random(n) < NEW_USER_SHARE
     signup_day = np.where(is_new, rng.random(n) * days, -rng.random(n) * 1095.0)
@@ -82,11 +89,14 @@ def draw_community_users(
     no_podcasts = (rng.random(n) < NON_PODCAST_SHARE) if n_types > 1 else np.zeros(n, bool)
     weight = np.zeros((n, n_types))
     weight[:, 0] = np.where(no_podcasts, 0.0, rng.gamma(PODCAST_WEIGHT_SHAPE, size=n))
+    type_start_day = np.full((n, n_types), -np.inf)
     for t in range(1, n_types):
         adopts = rng.random(n) < TYPE_ADOPTION[t - 1]
         if t == 1:
             adopts |= no_podcasts
         weight[:, t] = np.where(adopts, rng.gamma(OTHER_WEIGHT_SHAPE, size=n), 0.0)
+        late = (rng.random(n) < NEW_ADOPTER_SHARE) & ~(no_podcasts & (t == 1))
+        type_start_day[:, t] = np.where(late, rng.random(n) * days, -np.inf)
     type_share = weight / weight.sum(axis=1, keepdims=True)
     activity = rng.lognormal(MEAN_LOG_ACTIVITY, 0.9, n)
     return UserChunk(
@@ -98,6 +108,7 @@ def draw_community_users(
         country=_choice(rng, vocab.COUNTRIES, n),
         age_bucket=_choice(rng, vocab.AGE_BUCKETS, n),
         type_share=type_share,
+        type_start_day=type_start_day,
     )
 
 

@@ -75,9 +75,24 @@ def test_three_content_types_with_one_clearly_sparser_than_podcasts(batch):
     assert set(tables.items["content_type"]) == {"podcast", "audiobook", "audio_course"}
     pairs = _pairs(tables, raw)
     per_item = pairs.groupby("content_type").size() / tables.items["content_type"].value_counts()
-    assert per_item["podcast"] > 2 * per_item["audiobook"]
+    assert (
+        per_item["podcast"] > 2 * per_item["audiobook"] and per_item["podcast"] > 2 * per_item["audio_course"]
+    )
     listeners = pairs.groupby("content_type")["user_id"].nunique()
     assert listeners["podcast"] > listeners["audiobook"] > listeners["audio_course"] > 50
+
+
+def test_podcast_listeners_take_up_audiobooks_in_the_evaluation_window(batch):
+    """The cross-type cold start: podcast history, no audiobook history, then audiobooks."""
+    raw, tables = batch
+    eval_start = pd.Timestamp(read_manifest(raw).eval_start)
+    ev = tables.interactions
+    ev = ev[ev["event_type"] == "stream"].merge(tables.items[["item_id", "content_type"]], on="item_id")
+    before = ev[ev["event_at"] < eval_start].groupby("content_type")["user_id"].agg(set)
+    after = ev[ev["event_at"] >= eval_start].groupby("content_type")["user_id"].agg(set)
+    for other in ("audiobook", "audio_course"):
+        starters = (after[other] & before["podcast"]) - before[other]
+        assert len(starters) >= 15, other
 
 
 def test_the_manifest_records_the_mode_and_knobs(batch):
