@@ -139,7 +139,7 @@ def generate(cfg: GenerateConfig, raw_dir: Path, *, show_progress: bool = True) 
                 content_types=sorted(present),
                 fixed_split=False,
                 suggested_split=SuggestedSplit(train_days=90, eval_days=14),
-                generator=cfg.model_dump(),
+                generator=cfg.model_dump(exclude=None if communities else set(COMMUNITY_KNOBS)),
             )
         )
     return dict(out.counts)

@@ -102,6 +102,12 @@ def test_the_manifest_records_the_mode_and_knobs(batch):
     assert generator["content_types"] == 3 and generator["communities"] == 24
 
 
+def test_the_topics_mode_records_no_communities_knobs(small_raw):
+    generator = read_manifest(small_raw).generator
+    assert generator is not None and generator["tastes"] == "topics" and generator["topics"] == 8
+    assert "text_signal" not in generator and "audio_courses" not in generator
+
+
 def test_users_items_concentrate_in_few_communities_across_types(batch):
     raw, tables = batch
     pairs = _pairs(tables, raw)
