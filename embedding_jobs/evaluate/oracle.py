@@ -2,14 +2,21 @@
 
 When the synthetic generator writes ``<raw_dir>/_truth/item_groups.parquet`` (``item_id``,
 ``group_id``: the latent taste group each item was drawn from), the evaluation adds a model that
-no learner can see: the user's taste is the share of their training-window consumptions in each
-group (every content type counts), and
+no learner can see. It scores items by the generator's own process, with what the training window
+shows filled in for what it hides:
 
-    score(u, i) = taste_u[g(i)] * pop_i / sum(pop_j for j of group g(i) and i's content type)
+    score(u, i) = (1 - e) * taste_u[g(i)] * pop_i / sum(pop_j : j of group g(i) and i's type)
+                  + e * pop_i / sum(pop_j : j of i's type)
 
-with ``pop`` the item's training-window consumers + 1 as its quality estimate, and a minute
-popularity term to order ties. Users without training consumptions get popularity. It is not a
-perfect ranker (it does not know the generator's exact item weights or the future), but it is the
+* ``taste_u`` is the posterior mean of the user's group shares under the generator's own
+  Dirichlet prior (``TASTE_CONCENTRATION`` a per group): ``(n_ug + a) / (n_u + G a)`` over their
+  training-window consumptions of every content type (about nine a user, too few for raw shares);
+* ``e`` is the generator's share of engagements drawn from the type-wide charts
+  (``EXPLORE_SHARE``), which follow popularity whatever the user's taste;
+* ``pop`` is the item's training-window consumers + 1, the estimate of its hidden quality.
+
+A minute popularity term orders ties; users without training consumptions get popularity. It is
+not a perfect ranker (it does not know the exact item weights or the future), but it is the
 ranking the true groups support: ``(model - Popularity) / (Oracle - Popularity)`` says how much of
 that reachable lift a model gets.
 """
@@ -26,6 +33,8 @@ import torch
 from embedding_jobs.evaluate import baselines
 from embedding_jobs.evaluate.protocol import EvalTask
 from gfm.errors import RawInputError
+from ingest.synthetic.events import EXPLORE_SHARE
+from ingest.synthetic.users import TASTE_CONCENTRATION
 
 __all__ = ["Oracle", "read_item_groups", "truth_path"]
 
@@ -66,6 +75,7 @@ class Oracle:
         taste: Per user id, the ``(G,)`` share of training consumptions per group.
         item_group: Per item id, the column of its group (-1: no group).
         quality: Per item id, ``pop / sum(pop of its group and type)``.
+        chart: Per item id, ``pop / sum(pop of its type)`` (the charts' draw).
 
     """
 
@@ -73,6 +83,7 @@ class Oracle:
     taste: dict[int, np.ndarray]
     item_group: pd.Series
     quality: pd.Series
+    chart: pd.Series
 
     @classmethod
     def fit(cls, groups: pd.Series, fct_interactions: pd.DataFrame, dim_items: pd.DataFrame) -> Oracle:
@@ -98,31 +109,39 @@ class Oracle:
         items["pop"] = pop
         total = items.groupby(["group", "content_type"])["pop"].transform("sum")
         items["quality"] = np.where(items["group"] >= 0, items["pop"] / total, 0.0)
+        items["chart"] = items["pop"] / items.groupby("content_type")["pop"].transform("sum")
         item_group = pd.Series(items["group"].to_numpy(), index=items["item_id"].to_numpy())
         user_groups = consumed.assign(group=item_group.reindex(consumed["item_id"]).fillna(-1).to_numpy())
         user_groups = user_groups.loc[user_groups["group"] >= 0]
         taste: dict[int, np.ndarray] = {}
         for user, frame in user_groups.groupby("user_id"):
             counts = np.bincount(frame["group"].to_numpy(np.int64), minlength=len(group_ids))
-            taste[int(user)] = counts / counts.sum()
-        quality = pd.Series(items["quality"].to_numpy(), index=items["item_id"].to_numpy())
-        return cls(group_ids, taste, item_group, quality)
+            taste[int(user)] = (counts + TASTE_CONCENTRATION) / (
+                counts.sum() + TASTE_CONCENTRATION * len(group_ids)
+            )
+        index = items["item_id"].to_numpy()
+        quality = pd.Series(items["quality"].to_numpy(), index=index)
+        return cls(group_ids, taste, item_group, quality, pd.Series(items["chart"].to_numpy(), index=index))
 
     def scores(self, task: EvalTask, popularity: pd.Series) -> tuple[torch.Tensor, torch.Tensor]:
         """``(user matrix, item matrix)`` whose dot product is the Oracle's score."""
         n_groups = len(self.groups)
-        users = np.zeros((len(task.user_ids), n_groups + 2), dtype=np.float32)
+        users = np.zeros((len(task.user_ids), n_groups + 3), dtype=np.float32)
         for row, user in enumerate(task.user_ids.tolist()):
             taste = self.taste.get(int(user))
             if taste is None:
                 users[row, n_groups] = 1.0  # popularity fallback
             else:
-                users[row, :n_groups] = taste
+                users[row, :n_groups] = (1.0 - EXPLORE_SHARE) * taste
                 users[row, n_groups + 1] = _TIE_BREAK
+                users[row, n_groups + 2] = EXPLORE_SHARE
         items = np.zeros((len(task.item_ids), n_groups), dtype=np.float32)
         group = self.item_group.reindex(task.item_ids).fillna(-1).to_numpy(np.int64)
         quality = self.quality.reindex(task.item_ids).fillna(0.0).to_numpy(np.float32)
         has = group >= 0
         items[np.flatnonzero(has), group[has]] = quality[has]
         pop = baselines.pop_column(task, popularity)
-        return torch.from_numpy(users), torch.cat([torch.from_numpy(items), pop, pop], dim=1)
+        chart = torch.from_numpy(
+            self.chart.reindex(task.item_ids).fillna(0.0).to_numpy(np.float32)
+        ).unsqueeze(1)
+        return torch.from_numpy(users), torch.cat([torch.from_numpy(items), pop, pop, chart], dim=1)

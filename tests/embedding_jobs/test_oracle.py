@@ -1,4 +1,4 @@
-"""The Oracle on a toy case: taste shares per true group times quality within group and type."""
+"""The Oracle on a toy case: the generator's process (smoothed group tastes x quality, plus the charts)."""
 
 from __future__ import annotations
 
@@ -29,20 +29,26 @@ EVAL = pd.DataFrame(
 )  # user 40 has no history
 
 
-def test_oracle_scores_taste_share_times_quality_within_group_and_type():
+def test_oracle_scores_the_generators_process_from_training_counts():
+    from embedding_jobs.evaluate.oracle import EXPLORE_SHARE as e
+    from embedding_jobs.evaluate.oracle import TASTE_CONCENTRATION as a
+
     oracle = Oracle.fit(GROUPS, TRAIN, ITEMS)
     task = {t.name: t for t in build_tasks(ITEMS, TRAIN, EVAL)}["podcast"]
     assert task.item_ids.tolist() == [1, 2, 3, 4]
     pop = baselines.item_popularity(TRAIN)
     users, items = oracle.scores(task, pop)
     scores = (users @ items.T).numpy()
-    # pop + 1: item 1 -> 2, item 2 -> 4, item 3 -> 3, item 4 -> 2; podcast group sums 6 and 5
+    # pop + 1: item 1 -> 2, item 2 -> 4, item 3 -> 3, item 4 -> 2; podcast group sums 6 and 5,
+    # podcast total 11 (the charts' draw)
     quality = np.array([2 / 6, 4 / 6, 3 / 5, 2 / 5])
-    taste_10 = np.array([3 / 4, 3 / 4, 1 / 4, 1 / 4])  # three of four consumptions in group 7
+    chart = np.array([2, 4, 3, 2]) / 11
+    # user 10: three of four consumptions in group 7, smoothed by the generator's Dirichlet prior
+    taste_10 = np.array([3 + a, 3 + a, 1 + a, 1 + a]) / (4 + 2 * a)
     tie = 1e-6 * baselines.pop_column(task, pop).squeeze(1).numpy()
-    np.testing.assert_allclose(scores[0], taste_10 * quality + tie, rtol=1e-5)
-    taste_20 = np.array([0.0, 0.0, 1.0, 1.0])
-    np.testing.assert_allclose(scores[1], taste_20 * quality + tie, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(scores[0], (1 - e) * taste_10 * quality + e * chart + tie, rtol=1e-5)
+    taste_20 = np.array([a, a, 1 + a, 1 + a]) / (1 + 2 * a)
+    np.testing.assert_allclose(scores[1], (1 - e) * taste_20 * quality + e * chart + tie, rtol=1e-5)
     # no history: the popularity ranking
     assert torch.equal(
         torch.argsort(torch.from_numpy(scores[2])),
