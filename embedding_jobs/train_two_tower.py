@@ -78,7 +78,7 @@ def train_two_tower(
         hgnn_version: The HGNN export to use as shared input (latest when None); ignored when
             ``cfg.two_tower.use_hgnn`` is False.
         role: Recorded in the card: ``main``, or ``baseline``/``ablation`` for evaluation-only runs.
-        retrieve: The point-in-time feature retrieval; ``gfm.features.get_training_frame`` when None.
+        retrieve: The point-in-time feature retrieval; ``feature_repo.store.get_training_frame`` when None.
 
     Returns:
         Paths and training metrics.
@@ -87,7 +87,7 @@ def train_two_tower(
         StageError: Missing marts, text or HGNN vectors, or no training example.
 
     """
-    from gfm.features.materialize import training_window_end
+    from feature_repo.store.materialize import training_window_end
 
     retrieve = retrieve or _feast_retrieve()
     tc = cfg.two_tower
@@ -207,7 +207,7 @@ def _validation(
 
 
 def _feast_retrieve() -> Retrieve:
-    from gfm.features import get_training_frame
+    from feature_repo.store import get_training_frame
 
     return get_training_frame
 
@@ -239,7 +239,7 @@ def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = N
         NotFoundError: If the checkpoint is missing.
 
     """
-    from gfm.features.materialize import training_window_end
+    from feature_repo.store.materialize import training_window_end
 
     state, card = load_checkpoint(checkpoint_dir(cfg.models_dir, MODEL, version))
     tc = TwoTowerConfig(**state["two_tower"])

@@ -2,7 +2,7 @@
 
 Example::
 
-    from gfm.client import EmbeddingClient
+    from feature_repo.client import EmbeddingClient
 
     client = EmbeddingClient(".gfm")                  # or a gfm.config.Config
     client.current_versions()                        # {"hgnn": "v2026...", "two_tower": "v2026..."}
@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from feature_repo.store import catalog
+from feature_repo.store.definitions import ENTITY_KEYS, VECTOR_FIELD, embedding_view_name
 from gfm.config import Config
 from gfm.errors import InvalidInputError, NotFoundError
-from gfm.features import catalog
-from gfm.features.definitions import ENTITY_KEYS, VECTOR_FIELD, embedding_view_name
 
 __all__ = ["EmbeddingClient", "Embeddings"]
 
@@ -70,7 +70,7 @@ class EmbeddingClient:
     def store(self) -> Any:
         """The ``feast.FeatureStore`` (opened on first use: importing feast takes seconds)."""
         if self._store is None:
-            from gfm.features.store import get_store
+            from feature_repo.store.repo import get_store
 
             self._store = get_store(self._cfg)
         return self._store

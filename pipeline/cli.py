@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from gfm.commands import data, evaluate, features, index, models, pipeline, validate, warehouse
-from gfm.commands._common import CliState
+from pipeline.commands import data, evaluate, features, index, models, run, validate, warehouse
+from pipeline.commands._common import CliState
 
 app = typer.Typer(
     name="gfm",
@@ -46,7 +46,7 @@ def main(
     ctx.obj = CliState(config_path=config, data_dir=data_dir)
 
 
-for module in (data, warehouse, validate, features, models, evaluate, index, pipeline):
+for module in (data, warehouse, validate, features, models, evaluate, index, run):
     module.register(app)
 
 

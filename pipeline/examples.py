@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def print_examples(cfg: Config, version: str, n_users: int = 2, k: int = 5) -> None:
     """Print similar items for one item per content type and recommendations for a few users."""
-    from gfm.client import EmbeddingClient
+    from feature_repo.client import EmbeddingClient
     from vector_index.ops import client_for
     from vector_index.search import VectorSearcher
 

@@ -1,6 +1,6 @@
 """The provenance card as an HTML section, appended to a version's evaluation report.
 
-The JSON card (``gfm.provenance``) stays the record; this renders the parts a reviewer reads
+The JSON card (``pipeline.provenance``) stays the record; this renders the parts a reviewer reads
 first (status, stage timings, gates, dbt, Feast, checkpoints, metrics, packages) and keeps the
 full card in a collapsed block below them.
 """

@@ -16,8 +16,8 @@ from typing import Any, Literal
 from gfm.config import Config
 from gfm.errors import GateFailedError, GfmError
 from gfm.progress import console
-from gfm.provenance import ProvenanceCard, StageRecord, write_card
 from gfm.versioning import new_version
+from pipeline.provenance import ProvenanceCard, StageRecord, write_card
 
 Source = Literal["synthetic", "movielens", "lightgcn", "existing"]
 
@@ -74,7 +74,7 @@ def run_pipeline(cfg: Config, source: Source = "synthetic", source_path: Path | 
     Raises:
         GfmError: A stage failed (a gate, bad input, a missing file); the card says which.
     """
-    from gfm import stages
+    from pipeline import stages
 
     version = new_version(source)
     card = ProvenanceCard.start(cfg, version)

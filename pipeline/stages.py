@@ -1,7 +1,7 @@
 """The pipeline's stages as small functions over the config and the provenance card.
 
 Each function calls one package's public API, records what it produced on the card, and returns
-what the next stage needs. ``gfm.pipeline`` chains them; keeping them here keeps that file a
+what the next stage needs. ``pipeline.run`` chains them; keeping them here keeps that file a
 readable list of steps.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from gfm.config import Config
 from gfm.errors import GateFailedError, StageError
 from gfm.progress import console
-from gfm.provenance import ProvenanceCard, read_cards
+from pipeline.provenance import ProvenanceCard, read_cards
 
 # the headline model and the models it must not fall below in the quality gate
 HEADLINE_MODEL = "2T-HGNN"
@@ -52,8 +52,8 @@ def ingest(cfg: Config, card: ProvenanceCard, source: str, source_path: Path | N
 
 
 def transform(cfg: Config, card: ProvenanceCard) -> None:
-    """Raw gate, dbt build, marts gate, promotion (``gfm.warehouse.transform.run_transform``)."""
-    from gfm.warehouse.transform import run_transform
+    """Raw gate, dbt build, marts gate, promotion (``warehouse.transform.run_transform``)."""
+    from warehouse.transform import run_transform
 
     try:
         result = run_transform(cfg)
@@ -65,8 +65,8 @@ def transform(cfg: Config, card: ProvenanceCard) -> None:
 
 def features(cfg: Config, card: ProvenanceCard) -> None:
     """Register the Feast definitions and materialize the online store."""
-    from gfm.features.materialize import materialize
-    from gfm.features.store import apply_definitions
+    from feature_repo.store.materialize import materialize
+    from feature_repo.store.repo import apply_definitions
 
     names = apply_definitions(cfg)
     result = materialize(cfg)
@@ -77,7 +77,7 @@ def features(cfg: Config, card: ProvenanceCard) -> None:
 def text(cfg: Config, card: ProvenanceCard) -> None:
     """Text-encoder node features (cached by text hash), served as a Feast view."""
     from embedding_jobs.text_features import build_text_features
-    from gfm.features.publish import publish_text_embeddings
+    from feature_repo.store.publish import publish_text_embeddings
 
     result = build_text_features(cfg)
     card.checkpoints["text"] = _jsonable(result)
@@ -181,7 +181,7 @@ def live_card(cfg: Config) -> dict[str, Any] | None:
 
 def publish(cfg: Config, card: ProvenanceCard, version: str) -> None:
     """Feast online store, then Milvus collections and the atomic alias swap."""
-    from gfm.features.publish import publish_export
+    from feature_repo.store.publish import publish_export
     from vector_index.ops import index_version, publish_version
 
     feast_paths = [str(p) for model in ("hgnn", "two_tower") for p in publish_export(cfg, model, version)]
@@ -194,8 +194,8 @@ def publish(cfg: Config, card: ProvenanceCard, version: str) -> None:
 
 def report(cfg: Config, card: ProvenanceCard, report_path: Path | None) -> None:
     """Add the provenance card to the HTML report; print where every output is, and examples."""
-    from gfm.examples import print_examples
-    from gfm.provenance_html import attach_provenance
+    from pipeline.examples import print_examples
+    from pipeline.provenance_html import attach_provenance
 
     if report_path is not None and report_path.with_suffix(".html").exists():
         attach_provenance(report_path.with_suffix(".html"), _jsonable(card))

@@ -76,7 +76,7 @@ def create_app(
     Args:
         cfg: The effective config (``index``, ``serve``, data paths).
         user_vectors: Where user vectors come from: a source, a factory called at startup, or
-            None for the Feast online store (``gfm.client.EmbeddingClient``).
+            None for the Feast online store (``feature_repo.client.EmbeddingClient``).
 
     Returns:
         The FastAPI app (OpenAPI docs at ``/docs``).
@@ -217,7 +217,7 @@ def _user_source(
     try:
         return FeastUserVectors(cfg)
     except (ImportError, GfmError) as exc:
-        # The Feast online store is the production source; without it (no gfm.client, no
+        # The Feast online store is the production source; without it (no feature_repo.client, no
         # materialized store) the live two-tower version's exported users.parquet is used.
         version = live_version(client, "item_two_tower")
         path = cfg.embeddings_dir / "two_tower" / str(version) / "users.parquet"

@@ -6,8 +6,8 @@ Public API:
     MARTS                                    the marts and their keys (docs/contracts.md, section 2)
 """
 
-from gfm.warehouse.dbt_vars import SplitBoundaries, compute_split
-from gfm.warehouse.promote import MARTS
-from gfm.warehouse.transform import TransformResult, dbt_docs, run_transform
+from warehouse.dbt_vars import SplitBoundaries, compute_split
+from warehouse.promote import MARTS
+from warehouse.transform import TransformResult, dbt_docs, run_transform
 
 __all__ = ["MARTS", "SplitBoundaries", "TransformResult", "compute_split", "dbt_docs", "run_transform"]

@@ -23,7 +23,7 @@ from typing import Any
 from gfm.errors import StageError
 
 #: The dbt project: models, macros, generic tests and the in-repo profile.
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
 # "12 of 80 OK created sql table model main.dim_users ...": dbt's per-node progress lines
 _PROGRESS_RE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|FAIL|ERROR|WARN|SKIP)\b(.*)")

@@ -19,9 +19,9 @@ from typing import Any
 from gfm.config import Config
 from gfm.errors import StageError
 from gfm.progress import console, make_progress
-from gfm.warehouse.dbt_runner import DbtInvocation, raise_on_failure, run_dbt
-from gfm.warehouse.dbt_vars import SplitBoundaries, build_vars, compute_split, resolve_content_types
-from gfm.warehouse.promote import stage_marts, swap_in
+from warehouse.dbt_runner import DbtInvocation, raise_on_failure, run_dbt
+from warehouse.dbt_vars import SplitBoundaries, build_vars, compute_split, resolve_content_types
+from warehouse.promote import stage_marts, swap_in
 
 RUN_RECORD = "transform.json"  # the promoted build's vars, counts and timings (beside gfm.duckdb)
 RUN_RESULTS = "dbt_run_results.json"  # dbt's own record of the promoted build

@@ -56,7 +56,7 @@ def evaluate(
     """
     from embedding_jobs.data.interactions import read_mart
     from embedding_jobs.text_features import text_features_path
-    from gfm.features.materialize import training_window_end
+    from feature_repo.store.materialize import training_window_end
     from ingest.manifest import read_manifest
 
     started = time.perf_counter()

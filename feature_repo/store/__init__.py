@@ -9,11 +9,11 @@ Public API (feast itself is imported lazily, inside the functions):
 - ``publish_embeddings(cfg, model=..., entity=..., version=..., ids=..., vectors=...)``.
 """
 
-from gfm.features.catalog import Catalog, Published, read_catalog
-from gfm.features.materialize import MaterializeResult, materialize, training_window_end
-from gfm.features.publish import publish_embeddings, publish_export, publish_text_embeddings
-from gfm.features.store import apply_definitions, get_store, remove_project, write_feature_store_yaml
-from gfm.features.training import get_training_frame, validate_entity_frame
+from feature_repo.store.catalog import Catalog, Published, read_catalog
+from feature_repo.store.materialize import MaterializeResult, materialize, training_window_end
+from feature_repo.store.publish import publish_embeddings, publish_export, publish_text_embeddings
+from feature_repo.store.repo import apply_definitions, get_store, remove_project, write_feature_store_yaml
+from feature_repo.store.training import get_training_frame, validate_entity_frame
 
 __all__ = [
     "Catalog",

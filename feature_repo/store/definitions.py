@@ -17,14 +17,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gfm.features.schema import feature_fields, mart_path
+from feature_repo.store.schema import feature_fields, mart_path
 
 if TYPE_CHECKING:
     from feast import Entity, FeatureService, FeatureView, FileSource
 
 TEXT_VIEW = "item_text_embedding"
 VECTOR_FIELD = "vector"
-EMBEDDING_TIMESTAMP = "valid_from"  # see gfm.features.publish: a version's vectors are static
+EMBEDDING_TIMESTAMP = "valid_from"  # see feature_repo.store.publish: a version's vectors are static
 ENTITY_KEYS = {"user": "user_id", "item": "item_id"}
 
 
@@ -152,7 +152,7 @@ def embedding_view_name(model: str, entity: str, version: str) -> str:
 def embedding_view(
     model: str, entity: str, version: str, path: Path, dim: int, ents: dict[str, Entity] | None = None
 ) -> FeatureView:
-    """The feature view over a published embedding Parquet file (see gfm.features.publish)."""
+    """The feature view over a published embedding Parquet file (see feature_repo.store.publish)."""
     from feast import FeatureView, Field, FileSource
     from feast.types import Array, Float32
 

@@ -12,9 +12,9 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from feature_repo.store.repo import get_store
 from gfm.config import Config
 from gfm.errors import StageError
-from gfm.features.store import get_store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

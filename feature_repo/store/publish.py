@@ -10,7 +10,7 @@ consumes it, not a time series.
 
 Order of a publish: validate (nothing touches the store before the vectors pass), write the
 Parquet file atomically, register the view and the version's feature services, materialize the
-view online, then mark the version current in the catalog (gfm.features.catalog).
+view online, then mark the version current in the catalog (feature_repo.store.catalog).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from feature_repo.store import catalog, definitions
+from feature_repo.store.materialize import EPOCH
+from feature_repo.store.repo import get_store, published_objects, training_objects
 from gfm.config import Config
 from gfm.errors import DimensionError, InvalidInputError, NotFoundError
-from gfm.features import catalog, definitions
-from gfm.features.materialize import EPOCH
-from gfm.features.store import get_store, published_objects, training_objects
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 

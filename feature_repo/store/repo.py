@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from feature_repo.store import catalog, definitions
 from gfm.config import Config
-from gfm.features import catalog, definitions
 
 if TYPE_CHECKING:
     from feast import FeatureStore

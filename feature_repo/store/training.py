@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from feature_repo.store.definitions import CORE_VIEW_NAMES, ENTITY_KEYS
+from feature_repo.store.repo import get_store
 from gfm.config import Config
 from gfm.errors import InvalidInputError, NotFoundError
-from gfm.features.definitions import CORE_VIEW_NAMES, ENTITY_KEYS
-from gfm.features.store import get_store
 
 TIMESTAMP = "event_timestamp"
 _ORDER = "_gfm_order"

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from gfm.commands._common import get_config, handle_errors
 from gfm.progress import console
+from pipeline.commands._common import get_config, handle_errors
 
 DEFAULT_PATHS = {
     "movielens": Path("../shared/data/movielens_ml_latest_small"),

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from gfm.commands._common import get_config, handle_errors
-from gfm.commands.models import EMBEDDERS, train_app
 from gfm.config import Config
 from gfm.errors import NotFoundError
 from gfm.progress import console
+from pipeline.commands._common import get_config, handle_errors
+from pipeline.commands.models import EMBEDDERS, train_app
 
 
 def _export_two_tower(cfg: Config, version: str) -> list[Path]:

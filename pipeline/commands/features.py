@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from gfm.commands._common import get_config, handle_errors, parse_ids
 from gfm.errors import InvalidInputError
 from gfm.progress import console, status
+from pipeline.commands._common import get_config, handle_errors, parse_ids
 
 app = typer.Typer(
     help="Feast feature store: register, materialize, read online values.", no_args_is_help=True
@@ -39,7 +39,7 @@ def apply_cmd(
     ] = None,
 ) -> None:
     """Register entities, the mart feature views and the published embedding views/services."""
-    from gfm.features import apply_definitions
+    from feature_repo.store import apply_definitions
 
     cfg = get_config(ctx)
     with status(f"Feast apply ({cfg.features.mode})"), _quiet():
@@ -57,7 +57,7 @@ def materialize_cmd(
     live: bool = typer.Option(False, "--live", help="Materialize up to now (a live run)."),
 ) -> None:
     """Materialize feature views incrementally into the online store."""
-    from gfm.features import materialize
+    from feature_repo.store import materialize
 
     if end and live:
         raise InvalidInputError("give --end or --live, not both", field="--end", value=end)
@@ -95,7 +95,7 @@ def get_cmd(
     """Print online feature values of one view as a table."""
     from rich.table import Table
 
-    from gfm.client import EmbeddingClient
+    from feature_repo.client import EmbeddingClient
 
     cfg = get_config(ctx)
     view_name = view or DEFAULT_VIEW.get(entity, "")
@@ -127,7 +127,7 @@ def publish_cmd(
     version: str = typer.Option(..., "--version", help="The version whose export files to publish."),
 ) -> None:
     """Publish a version's exported vectors (embeddings/<model>/<version>/) to Feast and mark it current."""
-    from gfm.features import publish_export
+    from feature_repo.store import publish_export
 
     cfg = get_config(ctx)
     with status(f"publishing {model} {version}"), _quiet():
@@ -139,7 +139,7 @@ def publish_cmd(
 @handle_errors
 def versions_cmd(ctx: typer.Context) -> None:
     """List published embedding versions; the current one of each model is starred."""
-    from gfm.features import read_catalog
+    from feature_repo.store import read_catalog
 
     cat = read_catalog(get_config(ctx).feast_dir)
     if not cat.published:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import typer
 
-from gfm.commands._common import echo_json, get_config, handle_errors
 from gfm.errors import GfmError
 from gfm.progress import console, make_progress
+from pipeline.commands._common import echo_json, get_config, handle_errors
 
 index_app = typer.Typer(
     help="Milvus vector index: load versions, search, list and publish.", no_args_is_help=True

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import typer
 
-from gfm.commands._common import get_config, handle_errors
 from gfm.config import Config
 from gfm.errors import NotFoundError
 from gfm.progress import console
+from pipeline.commands._common import get_config, handle_errors
 
 train_app = typer.Typer(
     help="Train the embedding models (text features, HGNN, two-tower).", no_args_is_help=True

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gfm.commands._common import get_config, handle_errors
+from pipeline.commands._common import get_config, handle_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +33,7 @@ def run(
     raw -> dbt -> gates -> Feast -> text -> HGNN -> two-tower -> embedding gate -> evaluation ->
     quality gate -> publish (Feast + Milvus) -> report. A failed gate stops the run, leaves the previous version live, and says why.
     """
-    from gfm.pipeline import run_pipeline
+    from pipeline.run import run_pipeline
 
     cfg = get_config(ctx)
     result = run_pipeline(cfg, source=source, source_path=path)  # type: ignore[arg-type]
@@ -46,7 +46,7 @@ def versions(ctx: typer.Context) -> None:
     from rich.table import Table
 
     from gfm.progress import console
-    from gfm.provenance import read_cards
+    from pipeline.provenance import read_cards
 
     cfg = get_config(ctx)
     table = Table(title=f"versions in {cfg.data_dir}")

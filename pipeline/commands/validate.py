@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gfm.commands._common import get_config, handle_errors
 from gfm.progress import console, status
+from pipeline.commands._common import get_config, handle_errors
 
 if TYPE_CHECKING:
     from gfm.config import Config

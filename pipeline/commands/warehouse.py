@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gfm.commands._common import get_config, handle_errors
 from gfm.progress import console
+from pipeline.commands._common import get_config, handle_errors
 
 if TYPE_CHECKING:
-    from gfm.warehouse import TransformResult
+    from warehouse import TransformResult
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +30,7 @@ def transform_command(
     warehouse/gfm.duckdb (open it with duckdb to query the marts) and marts/*.parquet. A failure
     anywhere leaves the previous warehouse and marts untouched.
     """
-    from gfm.warehouse import dbt_docs, run_transform
+    from warehouse import dbt_docs, run_transform
 
     cfg = get_config(ctx)
     result = run_transform(cfg)
@@ -42,7 +42,7 @@ def transform_command(
 @handle_errors
 def docs_command(ctx: typer.Context) -> None:
     """Generate the dbt docs site (lineage, columns, tests) of the current warehouse; print its path."""
-    from gfm.warehouse import dbt_docs
+    from warehouse import dbt_docs
 
     index = dbt_docs(get_config(ctx))
     console.print(

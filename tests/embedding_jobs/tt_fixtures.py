@@ -2,7 +2,7 @@
 
 Users and items belong to latent topics; users consume items of their topic, so a model can
 learn something in a few steps. Also a point-in-time feature retrieval written with pandas
-``merge_asof``: a test double of ``gfm.features.get_training_frame`` for fast unit tests only
+``merge_asof``: a test double of ``feature_repo.store.get_training_frame`` for fast unit tests only
 (the slow test beside them runs the real Feast retrieval).
 """
 
@@ -205,7 +205,7 @@ _VIEWS = {
 
 
 def pandas_point_in_time(cfg: Config, entity_df: pd.DataFrame, features: list[str] | None) -> pd.DataFrame:
-    """Test double of ``gfm.features.get_training_frame``: a point-in-time join with merge_asof."""
+    """Test double of ``feature_repo.store.get_training_frame``: a point-in-time join with merge_asof."""
     assert features is not None
     out = entity_df.copy()
     out["_order"] = np.arange(len(out))

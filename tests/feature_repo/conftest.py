@@ -28,8 +28,9 @@ def make_config() -> MakeConfig:
 @pytest.fixture(scope="module")
 def synthetic_store(tmp_path_factory: pytest.TempPathFactory, make_config: MakeConfig) -> Config:
     """Synthetic marts, applied and materialized once per test module."""
-    from gfm.features import apply_definitions, materialize
-    from gfm.features.synthetic import write_synthetic_marts
+    from fixtures.synthetic_marts import write_synthetic_marts
+
+    from feature_repo.store import apply_definitions, materialize
 
     cfg = make_config(tmp_path_factory.mktemp("feast"))
     write_synthetic_marts(cfg.marts_dir)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from typer.testing import CliRunner
 
-from gfm.cli import app
+from pipeline.cli import app
 
 
 def test_apply_materialize_get_publish_versions(tmp_path, monkeypatch) -> None:
-    from gfm.features.synthetic import write_synthetic_marts
+    from fixtures.synthetic_marts import write_synthetic_marts
 
     monkeypatch.setenv("GFM__FEATURES__PROJECT", f"gfmtest_cli_{tmp_path.name[-8:].replace('-', '_')}")
     write_synthetic_marts(tmp_path / "marts")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from feature_repo.store import catalog
+from feature_repo.store.schema import feast_dtype
 from gfm.errors import NotFoundError, StageError
-from gfm.features import catalog
-from gfm.features.schema import feast_dtype
 
 
 def test_per_content_type_columns_become_fields(tmp_path) -> None:
-    from gfm.features.definitions import core_feature_views
-    from gfm.features.synthetic import SyntheticMarts, write_synthetic_marts
+    from fixtures.synthetic_marts import SyntheticMarts, write_synthetic_marts
+
+    from feature_repo.store.definitions import core_feature_views
 
     write_synthetic_marts(tmp_path, SyntheticMarts(content_types=("audiobook", "music", "podcast")))
     views = {v.name: v for v in core_feature_views(tmp_path, ttl_days=90)}
@@ -29,7 +30,7 @@ def test_per_content_type_columns_become_fields(tmp_path) -> None:
 
 
 def test_missing_marts_name_the_stage_to_run(tmp_path) -> None:
-    from gfm.features.definitions import core_feature_views
+    from feature_repo.store.definitions import core_feature_views
 
     with pytest.raises(StageError, match="gfm transform"):
         core_feature_views(tmp_path, ttl_days=90)
@@ -47,7 +48,7 @@ def test_arrow_types_map_to_feast_types() -> None:
 
 
 def test_embedding_views_are_named_per_model_entity_and_version() -> None:
-    from gfm.features.definitions import embedding_view_name
+    from feature_repo.store.definitions import embedding_view_name
 
     assert embedding_view_name("hgnn", "item", "v1") == "hgnn_item_embeddings_v1"
     assert embedding_view_name("two_tower", "user", "v1") == "two_tower_user_embeddings_v1"

@@ -90,7 +90,7 @@ def write_timeline(marts: Path) -> None:
 
 @pytest.fixture(scope="module")
 def timeline(tmp_path_factory: pytest.TempPathFactory, make_config) -> Config:
-    from gfm.features import apply_definitions
+    from feature_repo.store import apply_definitions
 
     cfg = make_config(tmp_path_factory.mktemp("pit"), ttl_days=3)
     write_timeline(cfg.marts_dir)
@@ -110,7 +110,7 @@ def events() -> pd.DataFrame:
 
 
 def test_historical_features_are_point_in_time_correct_and_respect_ttl(timeline: Config) -> None:
-    from gfm.features import get_training_frame
+    from feature_repo.store import get_training_frame
 
     frame = get_training_frame(timeline, events())
     got = frame.set_index("label")
@@ -126,7 +126,7 @@ def test_historical_features_are_point_in_time_correct_and_respect_ttl(timeline:
 
 
 def test_profiles_are_known_only_after_their_timestamp_and_never_expire(timeline: Config) -> None:
-    from gfm.features import get_training_frame
+    from feature_repo.store import get_training_frame
 
     got = get_training_frame(timeline, events()).set_index("label")
     country = got["user_profile__country"]
@@ -137,7 +137,7 @@ def test_profiles_are_known_only_after_their_timestamp_and_never_expire(timeline
 
 
 def test_entity_frame_with_only_items_and_explicit_features(timeline: Config) -> None:
-    from gfm.features import get_training_frame
+    from feature_repo.store import get_training_frame
 
     frame = pd.DataFrame({"item_id": [10, 10], "event_timestamp": [day(5), day(9)]})
     out = get_training_frame(timeline, frame, ["item_stats:n_streams_total"])
@@ -162,7 +162,7 @@ def test_entity_frame_with_only_items_and_explicit_features(timeline: Config) ->
 def test_bad_entity_frames_are_refused_before_feast_runs(
     timeline: Config, frame: pd.DataFrame, message: str
 ) -> None:
-    from gfm.features import get_training_frame
+    from feature_repo.store import get_training_frame
 
     with pytest.raises(
         InvalidInputError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
@@ -171,7 +171,7 @@ def test_bad_entity_frames_are_refused_before_feast_runs(
 
 
 def test_unknown_feature_view_or_service_is_not_found(timeline: Config) -> None:
-    from gfm.features import get_training_frame
+    from feature_repo.store import get_training_frame
 
     with pytest.raises(NotFoundError, match="nope"):
         get_training_frame(timeline, events(), ["nope:x"])

@@ -19,7 +19,7 @@ def vectors(n: int, seed: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def published(synthetic_store: Config) -> Config:
-    from gfm.features import publish_embeddings
+    from feature_repo.store import publish_embeddings
 
     cfg = synthetic_store
     publish_embeddings(
@@ -38,7 +38,7 @@ def published(synthetic_store: Config) -> Config:
 
 @pytest.fixture(scope="module")
 def client(published: Config):
-    from gfm.client import EmbeddingClient
+    from feature_repo.client import EmbeddingClient
 
     return EmbeddingClient(published)
 
@@ -81,7 +81,7 @@ def test_online_features_for_materialized_views(client) -> None:
 
 
 def test_feature_services_group_each_version(published: Config) -> None:
-    from gfm.features import get_store
+    from feature_repo.store import get_store
 
     services = {s.name: s for s in get_store(published).list_feature_services()}
     assert {f"embeddings_{V1}", f"embeddings_{V2}", f"two_tower_training_{V2}"} <= set(services)
@@ -104,7 +104,7 @@ def test_feature_services_group_each_version(published: Config) -> None:
 def test_a_team_pins_a_version_through_its_feature_service(published: Config) -> None:
     import pandas as pd
 
-    from gfm.features import get_training_frame
+    from feature_repo.store import get_training_frame
 
     rows = pd.DataFrame(
         {
@@ -131,7 +131,7 @@ def test_a_team_pins_a_version_through_its_feature_service(published: Config) ->
 def test_bad_vectors_are_refused_before_reaching_the_online_store(
     published: Config, ids, vecs, error, match
 ) -> None:
-    from gfm.features import get_store, publish_embeddings, read_catalog
+    from feature_repo.store import get_store, publish_embeddings, read_catalog
 
     bad = "v20261003t000000_cccccc"
     vecs = vecs.copy()
@@ -145,8 +145,8 @@ def test_bad_vectors_are_refused_before_reaching_the_online_store(
 
 
 def test_materialize_twice_is_idempotent(published: Config) -> None:
-    from gfm.client import EmbeddingClient
-    from gfm.features import materialize
+    from feature_repo.client import EmbeddingClient
+    from feature_repo.store import materialize
 
     before = EmbeddingClient(published).get_features("user", [1, 2, 3], "user_activity")
     again = materialize(published)
@@ -159,7 +159,7 @@ def test_materialize_twice_is_idempotent(published: Config) -> None:
 
 
 def test_reapply_registers_published_versions_again(published: Config) -> None:
-    from gfm.features import apply_definitions
+    from feature_repo.store import apply_definitions
 
     names = apply_definitions(published)
     assert f"hgnn_item_embeddings_{V1}" in names and f"two_tower_training_{V2}" in names

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gfm.provenance_html import attach_provenance, render_provenance
+from pipeline.provenance_html import attach_provenance, render_provenance
 
 CARD = {
     "version": "v20260101t000000_abcdef",

@@ -19,7 +19,7 @@ GRAPH = {"min_ms_played": 30_000, "min_support": 2, "degree_cap": 5, "max_items_
 @dataclass
 class Built:
     cfg: Config
-    result: object  # gfm.warehouse.TransformResult
+    result: object  # warehouse.TransformResult
 
     def query(self, sql: str) -> pd.DataFrame:
         with duckdb.connect(str(self.cfg.warehouse_path), read_only=True) as con:
@@ -37,7 +37,7 @@ def make_config(data_dir: Path) -> Config:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """Generate a tiny raw batch and run the whole ``run_transform`` on it once."""
-    from gfm.warehouse import run_transform
+    from warehouse import run_transform
 
     cfg = make_config(tmp_path_factory.mktemp("warehouse") / "data")
     write_raw_batch(cfg.raw_dir)

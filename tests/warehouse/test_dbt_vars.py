@@ -8,8 +8,8 @@ import pytest
 
 from gfm.config import Config, SplitConfig
 from gfm.errors import StageError
-from gfm.warehouse.dbt_vars import compute_split, resolve_content_types
 from ingest.manifest import RawManifest
+from warehouse.dbt_vars import compute_split, resolve_content_types
 
 START = datetime(2026, 7, 19, tzinfo=UTC)
 END = datetime(2026, 10, 31, tzinfo=UTC)

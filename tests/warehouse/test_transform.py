@@ -13,9 +13,9 @@ import pytest
 from conftest import make_config
 from typer.testing import CliRunner
 
-from gfm.cli import app
 from gfm.errors import GateFailedError, StageError
-from gfm.warehouse import MARTS, run_transform
+from pipeline.cli import app
+from warehouse import MARTS, run_transform
 
 
 def copy_of(built, tmp_path: Path):
