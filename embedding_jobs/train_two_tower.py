@@ -1,10 +1,11 @@
 """Train the two-tower model, write its checkpoint and export user and item vectors.
 
 Positives are the training-window consumptions, each at the time the user first consumed the
-item; their features come from Feast as of that time. A user's history leaves the example's own
-item out, and for ``history_dropout`` of the examples the consumption history (and the stream
-counts) is hidden, so the user tower learns to place users who have only a profile and weak
-signals: the cold users of the evaluation.
+item; their features come from Feast as of that time, and so does their history: only the items
+the user consumed (or followed, previewed) strictly before the example. For ``history_dropout``
+of the examples the consumption history (and the stream counts) is hidden, so the user tower
+learns to place users who have only a profile and weak signals: the cold users of the
+evaluation. The export encodes every user with the history of the whole training window.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from embedding_jobs.data.interactions import (
     activity_columns,
     build_catalogue,
     build_histories,
+    consumption_times,
     feature_refs,
     fetch_features,
     read_mart,
+    to_nanos,
 )
 from embedding_jobs.device import describe_device, resolve_device
 from embedding_jobs.export import export_path, read_vectors, write_vectors
@@ -107,12 +110,11 @@ def train_two_tower(
     inputs, paths = _prepare(cfg, enc, dim_users, dim_items, facts, hgnn_version)
     cat = inputs.cat
 
-    positives = facts.loc[facts["is_consumed"].astype(bool), ["user_id", "item_id", "first_event_at"]]
+    positives = facts.loc[facts["is_consumed"].astype(bool)]
     if positives.empty:
         raise StageError("fct_interactions has no consumption: nothing to train the two-tower model on")
-    entity = positives.rename(columns={"first_event_at": "event_timestamp"}).sort_values(
-        ["user_id", "item_id"]
-    )
+    entity = positives[["user_id", "item_id"]].assign(event_timestamp=consumption_times(positives))
+    entity = entity.sort_values(["user_id", "item_id"])
     with console.status(f"Feast historical features for {len(entity):,} training examples"):
         frame = fetch_features(cfg, entity, feature_refs(cfg), retrieve)
     rows = inputs.rows(frame)
@@ -194,13 +196,18 @@ def _validation(
             f"window, too few to validate on (batch {tc.batch_size}); training {tc.epochs} epochs"
         )
         return None
-    first = pd.to_datetime(facts["first_event_at"], utc=True)
-    before = facts.loc[facts["is_consumed"].astype(bool).to_numpy() & (first < start).to_numpy()]
+    consumed = facts.loc[facts["is_consumed"].astype(bool)]
+    consumed = consumed[["user_id", "item_id"]].assign(at=to_nanos(consumption_times(consumed)))
+    # what each example's history holds is left out of its ranking, as the evaluation leaves out
+    # the training items: consumptions before the example, or before the slice (old histories)
+    at = to_nanos(frame["event_timestamp"][recent])
+    if not tc.history_as_of:
+        at = np.full(len(at), start.as_unit("ns").value)
     with console.status("Feast item features for the validation slice"):
         item_rows = _catalogue_rows(cfg, inputs, dim_items, start, retrieve)
     return Validation(
         rows=torch.from_numpy(np.flatnonzero(recent)),
-        excluded=Validation.exclusions(frame["user_id"][recent], before, inputs.cat),
+        excluded=Validation.exclusions(frame["user_id"][recent], at, consumed, inputs.cat),
         items=item_rows,
         k=cfg.evaluate.k,
     )
@@ -229,7 +236,7 @@ def _prepare(
     hgnn = read_vectors(paths[1]) if hgnn_version is not None else None
     cat = build_catalogue(dim_items, enc.types, read_vectors(paths[0]), hgnn, cfg.two_tower.history_vectors)
     hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
-    return Inputs(enc, cat, hist, hgnn_version is not None), paths
+    return Inputs(enc, cat, hist, hgnn_version is not None, cfg.two_tower.history_as_of), paths
 
 
 def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = None) -> list[Path]:

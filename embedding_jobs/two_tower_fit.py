@@ -1,14 +1,15 @@
 """The two-tower training loop, and the choice of its epoch count on a validation slice.
 
-``Inputs`` turns retrieved feature rows into tower batches (histories leave the example's own item
-out; ``history_dropout`` hides whole histories so cold users are learned too). ``fit`` is the
-mini-batch loop. ``select_and_fit`` holds out the examples of the last ``val_days`` of the
-training window, the slice most like the evaluation window, trains on the older ones while
-measuring the validation **recall@k** after every epoch, and refits on every example for the best
-count. The validation metric ranks every item of the example's content type, leaving out what the
-user consumed before the slice: the evaluation protocol in miniature. (The in-batch softmax loss
-on the same slice was tried first: it stayed within 1% of its first value while recall moved by
-a third, so it could not choose.)
+``Inputs`` turns retrieved feature rows into tower batches (an example's history holds only what
+its user met strictly before the example's time; ``history_dropout`` hides whole histories so
+cold users are learned too). ``fit`` is the mini-batch loop. ``select_and_fit`` holds out the
+examples of the last ``val_days`` of the training window, the slice most like the evaluation
+window, trains on the older ones while measuring the validation **recall@k** after every epoch,
+and refits on every example for the best count. The validation metric ranks every item of the
+example's content type, leaving out what the user consumed before the example (what its history
+holds): the evaluation protocol in miniature. (The in-batch softmax loss on the same slice was
+tried first: it stayed within 1% of its first value while recall moved by a third, so it could
+not choose.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 import torch
 
 from embedding_jobs.checkpoint import seed_everything
-from embedding_jobs.data.interactions import Catalogue, Encoders, Histories
+from embedding_jobs.data.interactions import NEVER, Catalogue, Encoders, Histories, to_nanos
 from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel, TwoTowerRetriever, UserBatch
 from gfm.config import TwoTowerConfig
 from gfm.progress import console, make_progress
@@ -40,13 +41,17 @@ class Rows:
     user_raw: torch.Tensor
     item_cat: torch.Tensor
     item_raw: torch.Tensor
+    times: torch.Tensor  # the rows' event_timestamp, ns since the epoch (UTC)
 
 
 class Inputs:
     """Assembles tower batches from the catalogue, the histories and per-row features."""
 
-    def __init__(self, enc: Encoders, cat: Catalogue, hist: Histories, use_hgnn: bool) -> None:
+    def __init__(
+        self, enc: Encoders, cat: Catalogue, hist: Histories, use_hgnn: bool, history_as_of: bool = True
+    ) -> None:
         self.enc, self.cat, self.hist, self.use_hgnn = enc, cat, hist, use_hgnn
+        self.history_as_of = history_as_of
         self.stream_cols = torch.tensor([c.startswith(("n_streams", "n_items")) for c in enc.user_dense])
 
     def rows(self, frame: pd.DataFrame) -> Rows:
@@ -58,18 +63,25 @@ class Inputs:
             Encoders.raw_dense(frame, self.enc.user_dense),
             self.enc.item_cat(frame) if "content_type" in frame else torch.empty(0),
             Encoders.raw_dense(frame, self.enc.item_dense),
+            torch.from_numpy(to_nanos(frame["event_timestamp"]))
+            if "event_timestamp" in frame
+            else torch.empty(0, dtype=torch.long),
         )
 
     def user_batch(self, r: Rows, idx: torch.Tensor, leave_out: bool, hide: torch.Tensor | None) -> UserBatch:
         """User-tower inputs of rows ``idx``.
 
-        ``leave_out`` drops each row's own item from its history; ``hide`` blanks the history and
-        the stream counts of the marked rows.
+        Each row's history holds the items its user met strictly before the row's time, so an
+        example never sees its own item nor anything later. With ``history_as_of`` off (the old
+        behaviour, kept to measure the leak) it is the whole training window and ``leave_out``
+        drops the row's own item. ``hide`` blanks the history and the stream counts of the
+        marked rows.
         """
         u = r.users[idx]
-        hist_sum, hist_count = self.hist.hist_sum[u].clone(), self.hist.hist_count[u].clone()
+        at = r.times[idx] if self.history_as_of else torch.full((len(idx),), NEVER, dtype=torch.long)
+        hist_sum, hist_count, weak_sum, weak_count = self.hist.as_of(u, at)
         raw = r.user_raw[idx].clone()
-        if leave_out:  # the example's own item is not part of the history it is predicted from
+        if leave_out and not self.history_as_of:  # the example's own item is in the window's history
             items = r.items[idx]
             ar, t = torch.arange(len(idx)), self.cat.type_idx[items]
             hist_sum[ar, t] -= self.cat.history[items]
@@ -78,9 +90,9 @@ class Inputs:
             hist_sum[hide], hist_count[hide] = 0.0, 0.0
             raw[hide.unsqueeze(1) & self.stream_cols.unsqueeze(0)] = 0.0
         denom = hist_count.clamp(min=1).unsqueeze(-1)
-        weak = self.hist.weak_sum[u] / self.hist.weak_count[u].clamp(min=1).unsqueeze(-1)
+        weak = weak_sum / weak_count.clamp(min=1).unsqueeze(-1)
         dense = self.enc.standardise(raw, self.enc.user_stats)
-        return UserBatch(r.user_cat[idx], hist_sum / denom, hist_count, weak, self.hist.weak_count[u], dense)
+        return UserBatch(r.user_cat[idx], hist_sum / denom, hist_count, weak, weak_count, dense)
 
     def item_batch(self, r: Rows, idx: torch.Tensor) -> ItemBatch:
         """Item-tower inputs of rows ``idx``."""
@@ -96,7 +108,7 @@ class Validation:
     Attributes:
         rows: Example row positions (into the training ``Rows``) inside the slice.
         excluded: ``[2, E]`` (position in ``rows``, catalogue row) pairs that are not ranked: the
-            user's consumptions before the slice.
+            user's consumptions before the example.
         items: Feature rows of every catalogue item as of the slice's start.
         k: Cut-off of the recall.
 
@@ -108,17 +120,20 @@ class Validation:
     k: int = 10
 
     @staticmethod
-    def exclusions(users: pd.Series, consumed: pd.DataFrame, cat: Catalogue) -> torch.Tensor:
-        """Pairs (slice position, catalogue row) for the items each slice user consumed before it.
+    def exclusions(users: pd.Series, at: np.ndarray, consumed: pd.DataFrame, cat: Catalogue) -> torch.Tensor:
+        """Pairs (slice position, catalogue row) for the items each slice user consumed before ``at``.
 
         Args:
             users: The ``user_id`` of each example in the slice, in slice order.
-            consumed: ``user_id``, ``item_id`` of the consumptions before the slice.
+            at: Per example, the moment (ns, UTC) before which consumptions are left out of its
+                ranking: its own time, or the slice's start for the old leaky histories.
+            consumed: ``user_id``, ``item_id`` and ``at`` (ns) of every training consumption.
             cat: The catalogue (for item rows).
 
         """
-        left = pd.DataFrame({"pos": np.arange(len(users)), "user_id": users.to_numpy()})
-        pairs = left.merge(consumed[["user_id", "item_id"]], on="user_id")
+        left = pd.DataFrame({"pos": np.arange(len(users)), "user_id": users.to_numpy(), "before": at})
+        pairs = left.merge(consumed[["user_id", "item_id", "at"]], on="user_id")
+        pairs = pairs.loc[pairs["at"].to_numpy() < pairs["before"].to_numpy()]
         return torch.from_numpy(
             np.stack([pairs["pos"].to_numpy(), cat.rows(pairs["item_id"])]).astype(np.int64)
         )

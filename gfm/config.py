@@ -29,16 +29,24 @@ class _Section(BaseModel):
 
 
 class GenerateConfig(_Section):
-    """Synthetic audio-streaming platform (``gfm generate``)."""
+    """Synthetic audio-streaming platform (``gfm generate``; README, "Synthetic data")."""
 
     seed: int = 7
     users: int = 4000
     podcasts: int = 2500
     audiobooks: int = 1200
-    topics: int = 24
+    topics: int = 24  # latent topics; in communities mode the subjects text is written about
     days: int = 104
     end_date: str = "2026-10-31"  # fixed, so output is deterministic for a seed
     chunk_users: int = 50_000  # users simulated per chunk; bounds memory at paper scale
+    # "topics": users follow text topics (text carries taste). "communities": users follow taste
+    # communities that span every content type and that the text reflects only weakly.
+    tastes: Literal["topics", "communities"] = "topics"
+    # communities mode only:
+    communities: int = 24  # taste communities (audiences), each spanning every content type
+    content_types: int = 3  # first N of podcast, audiobook, audio_course
+    audio_courses: int = 400  # items of the third type
+    text_signal: float = 0.3  # share of topic words and genres drawn from the item's community
 
 
 class SplitConfig(_Section):
@@ -121,6 +129,11 @@ class TwoTowerConfig(_Section):
     logq_correction: bool = True
     use_hgnn: bool = True
     history_dropout: float = 0.2  # share of examples whose consumption history is hidden (cold users)
+    # Each training/validation example sees only the items its user consumed (or followed,
+    # previewed) strictly before the example's time, as Feast serves features as of a time.
+    # False restores the old leaky histories (the whole training window minus the example's own
+    # item); it exists only to measure the effect (benchmarks/history_as_of.py).
+    history_as_of: bool = True
     # what summarises a user's history with HGNN inputs: text ++ HGNN vectors, or HGNN only (the seed)
     history_vectors: Literal["text_hgnn", "hgnn"] = "text_hgnn"
     weight_decay: float = 1e-5
@@ -167,6 +180,7 @@ class ServeConfig(_Section):
     host: str = "127.0.0.1"
     port: int = 8000
     max_k: int = 100
+    max_body_bytes: int = Field(default=1 << 20, ge=0)  # larger request bodies get 413 before they are read
 
 
 class PublishConfig(_Section):

@@ -29,6 +29,17 @@ Assumptions (the generator never looks at any model; each knob is a named consta
 - **Scale.** Defaults (4,000 users, 2,500 podcasts, 1,200 audiobooks) give ~250k events in a few
   seconds. Paper scale (10M users, 3.5M podcasts, 250K audiobooks) is ~600M events, ~1.2 GB peak
   memory with 50k-user chunks, and roughly 15-25 CPU-minutes (extrapolated from one chunk).
+
+``tastes="communities"`` (``gfm generate --tastes communities``) replaces the topics by *taste
+communities* that span every content type (podcasts, audiobooks, audio courses): users choose a
+content type by their type preference, then a community by their sparse taste, then an item of that
+community and type by quality. Items keep a subject, independent of the community, that the text
+is written about; ``text_signal`` is the share of topic words and genres that name the community
+instead (``ingest/synthetic/communities.py``). Everything else (popularity, engagements, weak
+signals, skips, new users and items, chunking, determinism) is shared with the topics mode.
+
+Both modes write the generator's truth beside the contract: ``_truth/item_groups.parquet``
+(``item_id``, ``group_id``: the topic, or the community), which no pipeline stage reads.
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from gfm.config import GenerateConfig
@@ -48,11 +60,15 @@ from gfm.errors import StageError
 from ingest.manifest import RawManifest, SuggestedSplit
 from ingest.schema import EVENT_TYPES
 from ingest.synthetic.catalog import CONTENT_TYPES, Catalog, build_catalog, render_items
+from ingest.synthetic.communities import build_community_catalog, render_community_items
 from ingest.synthetic.events import ChunkEvents, ItemSampler, simulate_chunk
-from ingest.synthetic.users import draw_users, users_table
+from ingest.synthetic.users import UserChunk, draw_community_users, draw_users, users_table
 from ingest.writer import RawBatchWriter
 
 ITEM_SLICE = 200_000  # items rendered and written per file
+TRUTH_DIR = "_truth"  # beside the contract folders; the raw reader and the gates never open it
+TRUTH_FILE = "item_groups.parquet"
+COMMUNITY_KNOBS = frozenset({"communities", "content_types", "audio_courses", "text_signal"})
 
 
 def window(cfg: GenerateConfig) -> tuple[datetime, datetime]:
@@ -66,7 +82,7 @@ def generate(cfg: GenerateConfig, raw_dir: Path, *, show_progress: bool = True) 
     """Generate a synthetic raw batch into ``raw_dir`` (replacing it atomically on success).
 
     Args:
-        cfg: Sizes, seed and window.
+        cfg: Mode, sizes, seed, window and the communities mode's knobs.
         raw_dir: The raw folder to (re)create (``Config.raw_dir``).
         show_progress: Show a progress bar per chunk of users on stderr.
 
@@ -74,43 +90,45 @@ def generate(cfg: GenerateConfig, raw_dir: Path, *, show_progress: bool = True) 
         Row counts by table.
 
     Raises:
-        StageError: If a size is not positive or the window is shorter than 15 days.
+        StageError: If a size or knob is out of range, or a communities-mode knob is set in the
+            topics mode.
 
     """
-    if cfg.users < 1 or cfg.podcasts < 0 or cfg.audiobooks < 0 or cfg.podcasts + cfg.audiobooks < 1:
-        raise StageError(
-            f"need at least one user and one item, got {cfg.users} users, "
-            f"{cfg.podcasts} podcasts, {cfg.audiobooks} audiobooks"
-        )
-    if cfg.days < 15 or cfg.chunk_users < 1 or cfg.topics < 1:
-        raise StageError(
-            f"need days >= 15, chunk_users >= 1, topics >= 1; got {cfg.days}, {cfg.chunk_users}, {cfg.topics}"
-        )
+    _check(cfg)
     start, end = window(cfg)
     start_s = int(start.timestamp())
-    cat = build_catalog(
-        np.random.default_rng([cfg.seed, 0]), cfg.podcasts, cfg.audiobooks, cfg.topics, cfg.days
-    )
+    communities = cfg.tastes == "communities"
+    if communities:
+        sizes = (cfg.podcasts, cfg.audiobooks, cfg.audio_courses)[: cfg.content_types]
+        cat = build_community_catalog(
+            np.random.default_rng([cfg.seed, 10]), sizes, cfg.communities, cfg.topics, cfg.days
+        )
+    else:
+        cat = build_catalog(
+            np.random.default_rng([cfg.seed, 0]), cfg.podcasts, cfg.audiobooks, cfg.topics, cfg.days
+        )
     sampler = ItemSampler(cat)
     chunks = list(range(0, cfg.users, cfg.chunk_users))
     with RawBatchWriter(raw_dir) as out, _progress(show_progress) as progress:
         items_task = progress.add_task("items", total=cat.size)
         for first in range(0, cat.size, ITEM_SLICE):
             stop = min(first + ITEM_SLICE, cat.size)
-            out.write_table(
-                "items", render_items(cat, first, stop, cfg.seed, start_s), part=first // ITEM_SLICE
-            )
+            if communities:
+                items = render_community_items(cat, first, stop, cfg.seed, start_s, cfg.text_signal)
+            else:
+                items = render_items(cat, first, stop, cfg.seed, start_s)
+            out.write_table("items", items, part=first // ITEM_SLICE)
             progress.update(items_task, completed=stop)
+        _write_truth(cat, out.tmp_dir)
         users_task = progress.add_task("user chunks", total=len(chunks))
         n_events = 0
         for part, first in enumerate(chunks):
-            rng = np.random.default_rng([cfg.seed, 1, part])
-            users = draw_users(rng, first + 1, min(cfg.chunk_users, cfg.users - first), cfg.topics, cfg.days)
+            users, rng = _draw_chunk(cfg, part, first)
             out.write_table("users", users_table(users, start_s), part=part)
             events = _events_table(simulate_chunk(rng, cat, sampler, users, cfg.days), cat, start_s, n_events)
             n_events += out.write_interactions(events, part=part)
             progress.update(users_task, advance=1)
-        present = [CONTENT_TYPES[c] for c in np.unique(cat.ctype)]
+        present = [cat.type_names[c] for c in np.unique(cat.ctype)]
         out.write_manifest(
             RawManifest(
                 source="synthetic",
@@ -121,9 +139,54 @@ def generate(cfg: GenerateConfig, raw_dir: Path, *, show_progress: bool = True) 
                 content_types=sorted(present),
                 fixed_split=False,
                 suggested_split=SuggestedSplit(train_days=90, eval_days=14),
+                generator=cfg.model_dump(exclude=None if communities else set(COMMUNITY_KNOBS)),
             )
         )
     return dict(out.counts)
+
+
+def _check(cfg: GenerateConfig) -> None:
+    """Refuse sizes and knobs the generator cannot honour, naming the offending values."""
+    communities = cfg.tastes == "communities"
+    sizes = [cfg.podcasts, cfg.audiobooks] + ([cfg.audio_courses] if communities else [])
+    if communities:
+        if not 1 <= cfg.content_types <= len(CONTENT_TYPES):
+            raise StageError(f"content_types must be 1..{len(CONTENT_TYPES)}, got {cfg.content_types}")
+        if not 0.0 <= cfg.text_signal <= 1.0:
+            raise StageError(f"text_signal must be within [0, 1], got {cfg.text_signal}")
+        if cfg.communities < 1:
+            raise StageError(f"need communities >= 1, got {cfg.communities}")
+        sizes = sizes[: cfg.content_types]
+    elif set_knobs := sorted(COMMUNITY_KNOBS & cfg.model_fields_set):
+        raise StageError(f"{', '.join(set_knobs)}: set only with tastes='communities' (tastes is 'topics')")
+    if cfg.users < 1 or min(sizes) < 0 or sum(sizes) < 1:
+        raise StageError(
+            f"need at least one user and one item, got {cfg.users} users, "
+            f"{cfg.podcasts} podcasts, {cfg.audiobooks} audiobooks"
+            + (f", {cfg.audio_courses} audio courses" if len(sizes) > 2 else "")
+        )
+    if cfg.days < 15 or cfg.chunk_users < 1 or cfg.topics < 1:
+        raise StageError(
+            f"need days >= 15, chunk_users >= 1, topics >= 1; got {cfg.days}, {cfg.chunk_users}, {cfg.topics}"
+        )
+
+
+def _draw_chunk(cfg: GenerateConfig, part: int, first: int) -> tuple[UserChunk, np.random.Generator]:
+    """The users of chunk ``part`` and the generator that then simulates their events."""
+    n = min(cfg.chunk_users, cfg.users - first)
+    if cfg.tastes == "communities":
+        rng = np.random.default_rng([cfg.seed, 11, part])
+        return draw_community_users(rng, first + 1, n, cfg.communities, cfg.content_types, cfg.days), rng
+    rng = np.random.default_rng([cfg.seed, 1, part])
+    return draw_users(rng, first + 1, n, cfg.topics, cfg.days), rng
+
+
+def _write_truth(cat: Catalog, batch_dir: Path) -> None:
+    """Write ``_truth/item_groups.parquet``: every item once with its taste group (topic or community)."""
+    folder = batch_dir / TRUTH_DIR
+    folder.mkdir()
+    table = pa.table({"item_id": pa.array(cat.item_id), "group_id": pa.array(cat.group.astype(np.int64))})
+    pq.write_table(table, folder / TRUTH_FILE)
 
 
 def _events_table(ev: ChunkEvents, cat: Catalog, start_s: int, first_id: int) -> pa.Table:

@@ -36,6 +36,8 @@ class RawManifest(BaseModel):
     content_types: list[str]
     fixed_split: bool = False
     suggested_split: SuggestedSplit = SuggestedSplit()
+    # synthetic batches: the generator's settings (GenerateConfig: mode, sizes, knobs); None otherwise
+    generator: dict[str, str | int | float] | None = None
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> RawManifest:

@@ -3,6 +3,11 @@
 ``create_app(cfg)`` builds a FastAPI app. Its lifespan opens the process's one Milvus client (so
 the service is the one process that owns a Milvus Lite file) and the consumed-items table. User
 vectors come from an injectable ``UserVectorSource``: the Feast online store by default.
+
+The OpenAPI pages (``/docs``, Swagger UI, and ``/redoc``) load their JavaScript and CSS from the
+``fastapi-offline`` package, served by the app itself: they need nothing outside the machine.
+Every id path parameter is checked against the int64 range (422 outside it), and request bodies
+larger than ``serve.max_body_bytes`` are refused with 413 before they are read.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 
 from gfm.config import Config
 from gfm.errors import DimensionError, GfmError, NotFoundError
+from vector_index.body_limit import BodySizeLimit
 from vector_index.filters import FilterError, check_content_type
 from vector_index.search import VectorSearcher
 from vector_index.users import CachedUserVectors, ConsumedItems, UserVectorSource
@@ -28,6 +35,10 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 Model = Literal["two_tower", "hgnn"]
 _TYPE = Query(None, max_length=64, description="Keep one content type (see /v1/versions).")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# ids are BIGINT everywhere (docs/contracts.md): a wider number is refused with 422, never sent on
+_ITEM_ID = Path(ge=INT64_MIN, le=INT64_MAX, description="An item id (int64).")
+_USER_ID = Path(ge=INT64_MIN, le=INT64_MAX, description="A user id (int64).")
 
 
 class HitOut(BaseModel):
@@ -96,7 +107,9 @@ def create_app(
         yield
         # the client is process-wide (client.get_client); `gfm serve` closes it on exit
 
-    app = FastAPI(title="gfm search", version="1", lifespan=lifespan)
+    # FastAPIOffline: FastAPI whose /docs and /redoc pages load their assets from this app
+    app = FastAPIOffline(title="gfm search", version="1", lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, max_bytes=cfg.serve.max_body_bytes)
     max_k = cfg.serve.max_k
     k_query = Query(10, ge=1, le=max_k, description=f"Results to return (1..{max_k}).")
 
@@ -168,7 +181,7 @@ def create_app(
         dependencies=[Depends(_forbid_unknown_query({"type", "k", "model"}))],
     )
     def similar(
-        item_id: int, type: str | None = _TYPE, k: int = k_query, model: Model = "two_tower"
+        item_id: int = _ITEM_ID, type: str | None = _TYPE, k: int = k_query, model: Model = "two_tower"
     ) -> SearchOut:
         """Items closest to an item (the item itself left out)."""
         s = live("item", model)
@@ -180,7 +193,7 @@ def create_app(
         response_model=SearchOut,
         dependencies=[Depends(_forbid_unknown_query({"type", "k"}))],
     )
-    def recommendations(user_id: int, type: str | None = _TYPE, k: int = k_query) -> SearchOut:
+    def recommendations(user_id: int = _USER_ID, type: str | None = _TYPE, k: int = k_query) -> SearchOut:
         """Items for a user (two-tower user vector), without the items they already consumed."""
         s = live("item", "two_tower")
         info = s.info()

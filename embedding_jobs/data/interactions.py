@@ -3,8 +3,11 @@
 Tabular features (profile, activity, popularity, item attributes) come from Feast's
 point-in-time historical retrieval, in one call per entity frame (``fetch_features``); nothing
 is joined by hand. Vectors (text, HGNN) are model inputs keyed by item and come from their
-export files. A user's history is the bag of items consumed in the training window, summarised
-per content type as a sum and a count, so a training example can leave its own item out.
+export files. A user's history is the bag of items consumed (and of items followed or previewed)
+before a moment, summarised per content type as a mean and a count. ``Histories`` keeps every
+user's items as time-ordered running sums, so the history as of any example's time is a binary
+search and a row lookup: a training example sees only what its user met strictly before it, as
+Feast serves features as of a time, and the export sees the whole training window.
 """
 
 from __future__ import annotations
@@ -222,45 +225,157 @@ def build_catalogue(
     return Catalogue(item_ids, type_idx, text_t, hgnn_t, history)
 
 
+def consumption_times(facts: pd.DataFrame) -> pd.Series:
+    """When the user first consumed each row's item (UTC): the time of its training example.
+
+    ``first_consumed_at`` when the mart has it, else ``first_event_at``, the first event of any
+    kind, which is earlier when a follow or preview came before the first stream.
+    """
+    column = "first_consumed_at" if "first_consumed_at" in facts.columns else "first_event_at"
+    return pd.to_datetime(facts[column], utc=True)
+
+
+def signal_times(facts: pd.DataFrame) -> pd.Series:
+    """When the user first followed, previewed or meant to pay for each row's item (UTC).
+
+    ``first_signal_at`` when the mart has it, else ``first_event_at``.
+    """
+    column = "first_signal_at" if "first_signal_at" in facts.columns else "first_event_at"
+    return pd.to_datetime(facts[column], utc=True)
+
+
+def to_nanos(stamps: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch (UTC) of timestamps; a missing one raises."""
+    utc = pd.to_datetime(stamps, utc=True)
+    if utc.isna().any():
+        raise StageError(f"{int(utc.isna().sum())} missing timestamps in {stamps.name!r}")
+    nanos: np.ndarray = utc.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return nanos
+
+
+NEVER = np.iinfo(np.int64).max  # a time after every event: the whole training window
+
+
+@dataclass
+class Timeline:
+    """One kind of history (consumed or weak-signal items) as time-ordered runs of events.
+
+    There is one run per (user, content type), ``run = user row * T + type``; within a run the
+    events are in time order and ``cum`` holds their running sum, so the history of any user as
+    of any time is one binary search and one row lookup.
+
+    Attributes:
+        start: ``(U * T + 1,)`` offset of each run into the events.
+        keys: ``(E,)`` ascending ``run * (M + 1) + rank``, ``rank`` the position of the event's
+            time among the ``M`` distinct event times.
+        times: ``(M,)`` the distinct event times (ns since the epoch, UTC), ascending.
+        cum: ``(E, D)`` running sum of the items' history vectors within each run.
+
+    """
+
+    start: np.ndarray
+    keys: np.ndarray
+    times: np.ndarray
+    cum: torch.Tensor
+
+    def as_of(self, runs: np.ndarray, at: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N, D)`` sum and ``(N,)`` count of each run's events strictly before ``at`` (ns)."""
+        rank = np.searchsorted(self.times, at, side="left")  # distinct event times before `at`
+        end = np.searchsorted(self.keys, runs * (len(self.times) + 1) + rank, side="left")
+        count = end - self.start[runs]
+        sums = torch.zeros(len(runs), self.cum.shape[1])
+        has = count > 0
+        sums[torch.from_numpy(has)] = self.cum[torch.from_numpy(end[has] - 1)]
+        return sums, torch.from_numpy(count).float()
+
+
+def _timeline(
+    users: np.ndarray, events: pd.DataFrame, at: np.ndarray, cat: Catalogue, n_types: int
+) -> Timeline:
+    """Sort ``events`` (``user_id``, ``item_id``, at ``at`` ns) into runs and sum within each run."""
+    user_rows = _positions(users, events["user_id"], "users not in dim_users")
+    items = cat.rows(events["item_id"])
+    runs = user_rows * n_types + cat.type_idx.numpy()[items]
+    order = np.lexsort((at, runs))
+    runs, items, at = runs[order], items[order], at[order]
+    times, rank = np.unique(at, return_inverse=True)
+    start = np.concatenate([[0], np.cumsum(np.bincount(runs, minlength=len(users) * n_types))])
+    keys = runs * (len(times) + 1) + rank.astype(np.int64)
+    return Timeline(start, keys, times, _run_cumsum(cat.history, items, start[runs]))
+
+
+def _run_cumsum(
+    vectors: torch.Tensor, items: np.ndarray, first: np.ndarray, chunk: int = 1 << 16
+) -> torch.Tensor:
+    """Running sums of ``vectors[items]`` that restart at each event's run start ``first``.
+
+    Summed in float64 a chunk at a time, so memory stays at ``chunk x D`` beyond the output and
+    no long float32 sum is differenced.
+    """
+    out = torch.empty(len(items), vectors.shape[1])
+    carry = torch.zeros(vectors.shape[1], dtype=torch.float64)  # running sum of the event before `lo`
+    for lo in range(0, len(items), chunk):
+        x = vectors[torch.from_numpy(items[lo : lo + chunk])].double()
+        cs = torch.cat([torch.zeros(1, x.shape[1], dtype=torch.float64), x.cumsum(0)])
+        f = torch.from_numpy(first[lo : lo + chunk] - lo)
+        base = cs[f.clamp(min=0)]
+        base[f < 0] = -carry  # a run that began in an earlier chunk continues from `carry`
+        run = cs[1:] - base
+        out[lo : lo + len(x)] = run.float()
+        carry = run[-1]
+    return out
+
+
 @dataclass
 class Histories:
-    """Per-user, per-type sums and counts of history vectors (consumed and weak-signal items).
+    """Every user's consumed and weak-signal items over time, per content type.
 
     Attributes:
         user_ids: ``(U,)`` sorted user ids.
-        hist_sum, weak_sum: ``(U, T, D)``.
-        hist_count, weak_count: ``(U, T)``.
+        n_types: Number of content types.
+        consumed: Consumed items, each at its first consumption.
+        weak: Followed, previewed or intended-to-pay items (consumed ones included: a follow or
+            preview usually precedes the stream), each at its first such signal.
 
     """
 
     user_ids: np.ndarray
-    hist_sum: torch.Tensor
-    hist_count: torch.Tensor
-    weak_sum: torch.Tensor
-    weak_count: torch.Tensor
+    n_types: int
+    consumed: Timeline
+    weak: Timeline
 
     def rows(self, user_ids: np.ndarray | pd.Series) -> np.ndarray:
         """Row positions of user ids (all must be known)."""
         return _positions(self.user_ids, user_ids, "users not in dim_users")
 
+    def as_of(
+        self, users: torch.Tensor, at: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Histories of user rows ``users`` from the items met strictly before ``at`` (ns, UTC).
 
-def build_histories(
-    user_ids: np.ndarray, fct_interactions: pd.DataFrame, cat: Catalogue, n_types: int
-) -> Histories:
-    """Sum the history vectors of each user's training-window items per content type."""
+        Returns:
+            ``hist_sum`` ``(N, T, D)`` and ``hist_count`` ``(N, T)`` of consumed items, then
+            ``weak_sum`` and ``weak_count`` of weak-signal items. ``at = NEVER`` gives the whole
+            training window.
+
+        """
+        n, t = len(users), self.n_types
+        runs = (users.numpy().astype(np.int64)[:, None] * t + np.arange(t)).ravel()
+        stamps = np.repeat(at.numpy().astype(np.int64), t)
+        hist_sum, hist_count = self.consumed.as_of(runs, stamps)
+        weak_sum, weak_count = self.weak.as_of(runs, stamps)
+        return hist_sum.view(n, t, -1), hist_count.view(n, t), weak_sum.view(n, t, -1), weak_count.view(n, t)
+
+
+def build_histories(user_ids: np.ndarray, facts: pd.DataFrame, cat: Catalogue, n_types: int) -> Histories:
+    """Index each user's training-window items by time, per content type (``fct_interactions``)."""
     users = np.sort(np.asarray(user_ids, dtype=np.int64))
-    dim = cat.history.shape[1]
-    out = []
-    consumed = fct_interactions["is_consumed"].astype(bool).to_numpy()
-    weak_cols = [c for c in ("n_follows", "n_previews", "n_intent_to_pay") if c in fct_interactions.columns]
-    # weak-signal items, consumed ones included: a follow or preview usually precedes the stream
-    weak = fct_interactions[weak_cols].fillna(0).sum(axis=1).to_numpy() > 0
-    for mask in (consumed, weak):
-        part = fct_interactions.loc[mask]
-        u = torch.from_numpy(np.searchsorted(users, part["user_id"].to_numpy(dtype=np.int64)))
-        i = torch.from_numpy(cat.rows(part["item_id"]))
-        slot = u * n_types + cat.type_idx[i]
-        sums = torch.zeros(len(users) * n_types, dim).index_add_(0, slot, cat.history[i])
-        counts = torch.zeros(len(users) * n_types).index_add_(0, slot, torch.ones(len(slot)))
-        out += [sums.view(len(users), n_types, dim), counts.view(len(users), n_types)]
-    return Histories(users, out[0], out[1], out[2], out[3])
+    consumed = facts["is_consumed"].astype(bool).to_numpy()
+    weak_cols = [c for c in ("n_follows", "n_previews", "n_intent_to_pay") if c in facts.columns]
+    weak = facts[weak_cols].fillna(0).sum(axis=1).to_numpy() > 0
+    return Histories(
+        users,
+        n_types,
+        _timeline(users, facts.loc[consumed], to_nanos(consumption_times(facts.loc[consumed])), cat, n_types),
+        _timeline(users, facts.loc[weak], to_nanos(signal_times(facts.loc[weak])), cat, n_types),
+    )

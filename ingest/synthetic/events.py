@@ -2,7 +2,8 @@
 
 An *engagement* is one user discovering one item: an optional weak signal (follow, preview,
 intent to pay), then zero or more streams spread over the following days. Items are chosen by the
-user's taste (content type, then topic) and, within a topic, in proportion to item quality.
+user's taste (content type, then taste group: topic or community) and, within a group, in
+proportion to item quality.
 """
 
 from __future__ import annotations
@@ -14,16 +15,23 @@ import numpy as np
 from ingest.synthetic.catalog import DAY_S, Catalog
 from ingest.synthetic.users import UserChunk
 
-EXPLORE_SHARE = 0.10  # engagements picked from the type-wide charts instead of the user's topics
+EXPLORE_SHARE = 0.10  # engagements picked from the type-wide charts instead of the user's groups
 SAMPLED_SHARE = 0.12  # engagements that are one short stream, skipped (< 30 s)
 SKIP_SHARE = 0.07  # other streams skipped early
-WEAK_SHARE = (0.30, 0.45)  # per type: engagements that start with a weak signal
 ABANDON_SHARE = 0.30  # weak-signal engagements that never lead to a stream
-WEAK_KIND = ((0.0, 0.65, 0.35, 0.0), (0.0, 0.15, 0.60, 0.25))  # per type: P(event type | weak)
-MEAN_STREAMS = (5.0, 2.5)  # per type: streams per engagement (episodes / listening sessions)
-MEAN_GAP_DAYS = (4.0, 1.5)  # per type: days between streams of one engagement
 MEAN_WEAK_LEAD_DAYS = 1.5  # days from the weak signal to the first stream
-SESSION_MINUTES = ((15.0, 75.0), (10.0, 60.0))  # per type: length of an episode / listening session
+# Per content type (podcast, audiobook, audio_course). Audio courses are lessons: more sessions
+# than a book, a few days apart, shorter; people preview or follow a course before starting it,
+# and some are paid, like audiobooks.
+WEAK_SHARE = (0.30, 0.45, 0.40)  # engagements that start with a weak signal
+WEAK_KIND = (  # P(event type | weak): stream (never), follow, preview, intent to pay
+    (0.0, 0.65, 0.35, 0.0),
+    (0.0, 0.15, 0.60, 0.25),
+    (0.0, 0.35, 0.50, 0.15),
+)
+MEAN_STREAMS = (5.0, 2.5, 4.0)  # streams per engagement (episodes / listening sessions / lessons)
+MEAN_GAP_DAYS = (4.0, 1.5, 2.5)  # days between streams of one engagement
+SESSION_MINUTES = ((15.0, 75.0), (10.0, 60.0), (10.0, 40.0))  # length of one stream
 
 
 @dataclass(frozen=True)
@@ -38,38 +46,46 @@ class ChunkEvents:
 
 
 class ItemSampler:
-    """Draws items by (content type, topic) in proportion to quality, with one searchsorted call.
+    """Draws items by (content type, taste group) in proportion to quality, with one searchsorted call.
 
-    Each (type, topic) group, plus one type-wide "charts" group per type, owns the interval
-    [g, g + 1) of a flat cumulative-weight array, so drawing ``g + u`` picks an item of group g.
+    Each (type, group) cell, plus one type-wide "charts" cell per type, owns the interval
+    [g, g + 1) of a flat cumulative-weight array, so drawing ``g + u`` picks an item of cell g.
     """
 
     def __init__(self, cat: Catalog) -> None:
-        k = cat.n_topics
-        self.n_topics = k
+        k = cat.n_groups
+        self.n_groups = k
+        self.n_types = cat.n_types
         ct = cat.ctype.astype(np.int64)
-        group = np.concatenate([ct * (k + 1) + cat.topic, ct * (k + 1) + k])
+        group = np.concatenate([ct * (k + 1) + cat.group, ct * (k + 1) + k])
         items = np.concatenate([np.arange(cat.size), np.arange(cat.size)])
         order = np.lexsort((items, group))
         self.items, group = items[order], group[order]
         weight = cat.quality[self.items]
-        n_groups = 2 * (k + 1)
-        starts = np.searchsorted(group, np.arange(n_groups + 1))
+        n_cells = self.n_types * (k + 1)
+        starts = np.searchsorted(group, np.arange(n_cells + 1))
         cum = np.cumsum(weight)
         before = np.concatenate([[0.0], cum])[starts[:-1]]
         totals = np.concatenate([[0.0], cum])[starts[1:]] - before
         self.flat = group + (cum - before[group]) / np.where(totals > 0, totals, 1.0)[group]
         self.starts, self.ends = starts[:-1], starts[1:]
-        self.available = (totals > 0).reshape(2, k + 1)[:, :k]  # does type t have items of topic k?
-        self.type_available = (totals > 0).reshape(2, k + 1)[:, k]
+        self.available = (totals > 0).reshape(self.n_types, k + 1)[:, :k]  # has type t items of group k?
+        self.type_available = (totals > 0).reshape(self.n_types, k + 1)[:, k]
 
-    def draw(self, ctype: np.ndarray, topic: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Item positions for engagements of the given type and topic (``topic == n_topics``: charts)."""
-        charts = ctype.astype(np.int64) * (self.n_topics + 1) + self.n_topics
-        g = charts - self.n_topics + topic
+    def draw(self, ctype: np.ndarray, group: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Item positions for engagements of the given type and group (``group == n_groups``: charts)."""
+        charts = ctype.astype(np.int64) * (self.n_groups + 1) + self.n_groups
+        g = charts - self.n_groups + group
         g = np.where(self.ends[g] > self.starts[g], g, charts)  # an empty group falls back to the charts
         pos = np.searchsorted(self.flat, g + u, side="left")
         return np.asarray(self.items[np.clip(pos, self.starts[g], self.ends[g] - 1)])
+
+
+def _row_cdf(weights: np.ndarray) -> np.ndarray:
+    """Row-normalised cumulative sums of a non-negative weight matrix."""
+    cdf = np.cumsum(weights, axis=1)
+    cdf /= cdf[:, -1:]
+    return cdf
 
 
 def _draw_rows(cdf: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -88,21 +104,27 @@ def simulate_chunk(
     n_eng = rng.poisson(users.activity * (days - start) / days)
     who = np.repeat(np.arange(users.size), n_eng)
     m = len(who)
-    ctype = (rng.random(m) < users.audiobook_share[who]).astype(np.int8)
-    ctype = np.where(sampler.type_available[ctype], ctype, 1 - ctype).astype(np.int8)  # a type with no items
-    # Topic from the user's taste, restricted to topics where the type has items.
-    topic = np.empty(m, np.int64)
-    for t in (0, 1):
+    if users.type_share is None:  # topics mode: podcast or audiobook
+        ctype = (rng.random(m) < users.audiobook_share[who]).astype(np.int8)
+        ctype = np.where(sampler.type_available[ctype], ctype, 1 - ctype).astype(
+            np.int8
+        )  # a type with no items
+    else:  # by the user's type preference, restricted to types that have items
+        share = users.type_share * sampler.type_available + 1e-9 * sampler.type_available
+        ctype = _draw_rows(_row_cdf(share), who, rng.random(m)).astype(np.int8)
+    # Group from the user's taste, restricted to groups where the type has items.
+    group = np.empty(m, np.int64)
+    for t in range(sampler.n_types):
         sel = ctype == t
         if not sel.any():
             continue
         taste = users.taste * sampler.available[t] + 1e-9 * sampler.available[t]
-        cdf = np.cumsum(taste, axis=1)
-        cdf /= cdf[:, -1:]
-        topic[sel] = _draw_rows(cdf, who[sel], rng.random(int(sel.sum())))
-    topic[rng.random(m) < EXPLORE_SHARE] = sampler.n_topics
-    item = sampler.draw(ctype, topic, rng.random(m))
+        group[sel] = _draw_rows(_row_cdf(taste), who[sel], rng.random(int(sel.sum())))
+    group[rng.random(m) < EXPLORE_SHARE] = sampler.n_groups
+    item = sampler.draw(ctype, group, rng.random(m))
     lower = np.maximum(start[who], cat.published_day[item])
+    if users.type_start_day is not None:  # a type taken up inside the window: not before that day
+        lower = np.maximum(lower, users.type_start_day[who, ctype])
     keep = lower < days
     who, ctype, item, lower = who[keep], ctype[keep], item[keep], lower[keep]
     m = len(who)

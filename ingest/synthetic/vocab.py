@@ -99,6 +99,9 @@ SHOW_TEMPLATES = ("The {b} Hour", "{b} Weekly", "Inside {b}", "The {b} Show", "{
                   "The {b} Podcast", "{b} Unpacked")
 BOOK_TEMPLATES = ("The {adj} {b}", "A Short History of {K}", "{K}: A Field Guide", "Notes on {K}",
                   "The {b} Files", "{K} and {K2}", "Everything About {K}", "The Book of {K}")
+COURSE_TEMPLATES = ("{K}: A Beginner's Course", "Mastering {K}", "{K} in Ten Lessons", "The {b} Masterclass",
+                    "An Introduction to {K}", "{K} and {K2}: A Course", "The {b} School of {K}",
+                    "Understanding {K}")
 ADJECTIVES = ("Last", "Silent", "Hidden", "Long", "Secret", "Bright", "Lost", "Quiet", "Final", "Endless")
 CADENCES = ("weekly", "daily", "twice-weekly", "monthly")
 EPISODE_PHRASES = ("digs into {k} with expert guests", "answers listener questions about {k}",

@@ -20,6 +20,13 @@ DEFAULT_PATHS = {
 }
 
 
+class Tastes(StrEnum):
+    """What drives users' choices in ``gfm generate``."""
+
+    topics = "topics"
+    communities = "communities"
+
+
 class Source(StrEnum):
     """Real datasets ``gfm import`` can map into the raw contract."""
 
@@ -45,15 +52,41 @@ def generate_command(
         int | None, typer.Option(help="Number of audiobooks (default 1200; paper: 250K).")
     ] = None,
     days: Annotated[int | None, typer.Option(help="Length of the window in days (default 104).")] = None,
+    tastes: Annotated[
+        Tastes | None,
+        typer.Option(
+            help="topics (default: text carries taste) or communities (taste spans types, text says little)."
+        ),
+    ] = None,
+    communities: Annotated[
+        int | None, typer.Option(help="communities mode: number of taste communities (default 24).")
+    ] = None,
+    content_types: Annotated[
+        int | None,
+        typer.Option(help="communities mode: podcast, audiobook, audio_course: first N (default 3)."),
+    ] = None,
+    audio_courses: Annotated[
+        int | None, typer.Option(help="communities mode: number of audio courses (default 400).")
+    ] = None,
+    text_signal: Annotated[
+        float | None,
+        typer.Option(
+            help="communities mode: share of topic words and genres naming the community (0-1, default 0.3)."
+        ),
+    ] = None,
 ) -> None:
-    """Generate a synthetic audio-streaming platform (podcasts + audiobooks) into raw/.
+    """Generate a synthetic audio-streaming platform (podcasts + audiobooks [+ audio courses]) into raw/.
 
-    Latent topics drive titles and descriptions, users have sparse topic tastes, popularity is heavy-tailed, weak signals precede streams, and new users and items keep arriving.
+    topics (default): latent topics drive titles and descriptions, users have sparse topic tastes, popularity is heavy-tailed, weak signals precede streams, and new users and items keep arriving.
+
+    communities: users follow taste communities that span every content type; titles, descriptions and genres name the community only weakly (--text-signal), so co-consumption carries taste the text does not. Both modes write raw/_truth/item_groups.parquet (each item's topic or community).
     """
     from ingest.generate import generate
 
     cfg = get_config(ctx)
-    given = {"seed": seed, "users": users, "podcasts": podcasts, "audiobooks": audiobooks, "days": days}
+    given: dict[str, object] = {"seed": seed, "users": users, "podcasts": podcasts, "audiobooks": audiobooks}
+    given |= {"days": days, "tastes": tastes and tastes.value, "communities": communities}
+    given |= {"content_types": content_types, "audio_courses": audio_courses, "text_signal": text_signal}
     gen_cfg = cfg.generate.model_copy(update={k: v for k, v in given.items() if v is not None})
     counts = generate(gen_cfg, cfg.raw_dir)
     _report(f"generated (seed {gen_cfg.seed})", counts, cfg.raw_dir)

@@ -55,6 +55,9 @@ def test_exclusions_pair_each_slice_row_with_the_users_earlier_items() -> None:
         hgnn=torch.zeros(3, 0),
         history=torch.zeros(3, 1),
     )
-    earlier = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [20, 30, 10]})
-    pairs = Validation.exclusions(pd.Series([2, 1, 3]), earlier, cat)
+    consumed = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [20, 30, 10], "at": [5, 8, 1]})
+    pairs = Validation.exclusions(pd.Series([2, 1, 3]), np.array([9, 9, 9]), consumed, cat)
     assert sorted(map(tuple, pairs.T.tolist())) == [(0, 0), (1, 1), (1, 2)]
+    # only what was consumed strictly before each row's moment: user 1's item 30 came at 8
+    pairs = Validation.exclusions(pd.Series([1, 1]), np.array([8, 5]), consumed, cat)
+    assert sorted(map(tuple, pairs.T.tolist())) == [(0, 1)]

@@ -27,6 +27,41 @@ def test_generate_prints_row_counts_and_writes_raw(tmp_path):
     assert (manifest.window_end - manifest.window_start).days == 60
 
 
+def test_generate_communities_mode_from_the_cli(tmp_path):
+    args = [
+        "--data-dir",
+        str(tmp_path),
+        "generate",
+        "--users",
+        "120",
+        "--podcasts",
+        "80",
+        "--audiobooks",
+        "30",
+    ]
+    args += ["--tastes", "communities", "--audio-courses", "20", "--text-signal", "0.5", "--communities", "6"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert _squeezed("content types audio_course, audiobook, podcast") in _squeezed(result.output)
+    generator = read_manifest(tmp_path / "raw").generator
+    assert generator is not None
+    assert (generator["tastes"], generator["text_signal"], generator["communities"]) == (
+        "communities",
+        0.5,
+        6,
+    )
+    assert (tmp_path / "raw" / "_truth" / "item_groups.parquet").is_file()
+
+
+def test_generate_refuses_a_communities_knob_in_the_topics_mode(tmp_path):
+    result = runner.invoke(
+        app, ["--data-dir", str(tmp_path), "generate", "--users", "50", "--text-signal", "0.5"]
+    )
+    assert result.exit_code != 0
+    assert _squeezed("text_signal: set only with tastes='communities'") in _squeezed(result.output)
+    assert "Traceback" not in result.output
+
+
 def test_import_with_a_missing_path_fails_with_a_short_message(tmp_path):
     result = runner.invoke(
         app, ["--data-dir", str(tmp_path), "import", "movielens", "--path", str(tmp_path / "x")]

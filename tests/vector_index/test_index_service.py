@@ -93,6 +93,16 @@ def test_post_search_returns_nearest_items(api: TestClient, cfg: Config) -> None
         ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "type": 'x" or true'}}, 422),
         ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "filter": "id > 0"}}, 422),
         ("post", "/v1/search", {"json": {"vector": [0.1] * DIM, "k": 51}}, 422),
+        # ids are int64: wider numbers are refused by validation, the extremes are merely unknown
+        ("get", "/v1/users/99999999999999999999/recommendations", {}, 422),
+        ("get", "/v1/users/-9223372036854775809/recommendations", {}, 422),
+        ("get", "/v1/items/99999999999999999999/similar", {}, 422),
+        ("get", "/v1/items/-99999999999999999999/similar", {}, 422),
+        ("get", f"/v1/users/{2**63 - 1}/recommendations", {}, 404),
+        ("get", f"/v1/users/{-(2**63)}/recommendations", {}, 404),
+        ("get", f"/v1/items/{2**63 - 1}/similar", {}, 404),
+        ("get", f"/v1/items/{-(2**63)}/similar", {}, 404),
+        ("get", "/v1/users/1e3/recommendations", {}, 422),
     ],
 )
 def test_bad_input_gets_clear_4xx(
@@ -103,9 +113,67 @@ def test_bad_input_gets_clear_4xx(
     assert "detail" in response.json()
 
 
+def test_out_of_range_id_names_the_int64_bound(api: TestClient) -> None:
+    response = api.get("/v1/users/99999999999999999999/recommendations")
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["path", "user_id"] and "9223372036854775807" in error["msg"]
+
+
+def test_body_over_the_limit_gets_413_before_it_is_read(api: TestClient, cfg: Config) -> None:
+    limit = cfg.serve.max_body_bytes
+    assert limit == 1 << 20  # the default
+    big = b'{"vector": [' + b"0.1," * (limit // 4) + b"0.1]}"
+    declared = api.post("/v1/search", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413, declared.text
+    assert declared.json()["detail"] == {
+        "error": "request body too large",
+        "limit_bytes": limit,
+        "content_length": len(big),
+    }
+
+    def chunks():  # no Content-Length: the limit counts the bytes as they arrive
+        for start in range(0, len(big), 64 << 10):
+            yield big[start : start + (64 << 10)]
+
+    streamed = api.post("/v1/search", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413, streamed.text
+    assert streamed.json()["detail"] == {"error": "request body too large", "limit_bytes": limit}
+    bad = api.post("/v1/search", content=b"{}", headers={"content-length": "2x"})
+    assert bad.status_code == 400 and "Content-Length" in bad.json()["detail"]["error"]
+
+
+def test_openapi_pages_load_their_assets_from_the_service(api: TestClient) -> None:
+    import re
+
+    for page, asset_names in (
+        ("/docs", {"swagger-ui-bundle.js", "swagger-ui.css"}),
+        ("/redoc", {"redoc.standalone.js"}),
+    ):
+        html = api.get(page).text
+        urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
+        assert urls and all(u.startswith("/") for u in urls), urls  # nothing from another host
+        assert "fonts.googleapis" not in html
+        found = {u.rsplit("/", 1)[-1] for u in urls}
+        assert asset_names <= found
+        for url in urls:
+            assert api.get(url).status_code == 200, url
+    assert "/openapi.json" in api.get("/docs").text
+
+
 def test_unknown_type_lists_allowed_types(api: TestClient) -> None:
     detail = api.get("/v1/items/20/similar", params={"type": "movie"}).json()["detail"]
     assert detail["allowed"] == list(TYPES) and detail["value"] == "movie"
+
+
+# after the tests of the module-wide service: close_clients() closes its Milvus client
+def test_body_limit_is_configurable(tmp_path: Path) -> None:
+    cfg = Config.load(data_dir=tmp_path, environ={}, overrides={"serve": {"max_body_bytes": 100}})
+    with TestClient(create_app(cfg, user_vectors=ParquetUserVectors.empty())) as client:
+        small = client.post("/v1/search", json={"vector": [0.1] * 4})  # no live version: 503
+        assert small.status_code == 503
+        assert client.post("/v1/search", json={"vector": [0.1] * 40}).status_code == 413
+    close_clients()
 
 
 def test_service_without_live_version_answers_503(tmp_path: Path) -> None:
