@@ -21,7 +21,6 @@ import torch
 
 from embedding_jobs.checkpoint import (
     ModelCard,
-    checkpoint_dir,
     data_fingerprint,
     load_checkpoint,
     save_checkpoint,
@@ -40,11 +39,12 @@ from embedding_jobs.data.interactions import (
     to_nanos,
 )
 from embedding_jobs.device import describe_device, resolve_device
-from embedding_jobs.export import export_path, read_vectors, write_vectors
+from embedding_jobs.export import read_vectors, write_vectors
 from embedding_jobs.models.two_tower import TowerSpec, TwoTowerModel, TwoTowerRetriever
 from embedding_jobs.two_tower_fit import Inputs, Rows, Validation, select_and_fit
 from gfm.config import Config, TwoTowerConfig
 from gfm.errors import StageError
+from gfm.naming import checkpoint_dir, export_path
 from gfm.progress import console
 from gfm.versioning import latest_version
 
@@ -232,7 +232,7 @@ def _prepare(
 
     paths = [text_features_path(cfg)]
     if hgnn_version is not None:
-        paths.append(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "items"))
+        paths.append(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "item"))
     hgnn = read_vectors(paths[1]) if hgnn_version is not None else None
     cat = build_catalogue(dim_items, enc.types, read_vectors(paths[0]), hgnn, cfg.two_tower.history_vectors)
     hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
@@ -294,8 +294,8 @@ def _export(
         user_rows = inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
     item_vecs = retriever.encode_items(inputs.item_batch(item_rows, torch.arange(len(inputs.cat.item_ids))))
     user_vecs = retriever.encode_users(inputs.user_batch(user_rows, torch.arange(len(users)), False, None))
-    items_path = export_path(cfg.embeddings_dir, MODEL, version, "items")
-    users_path = export_path(cfg.embeddings_dir, MODEL, version, "users")
+    items_path = export_path(cfg.embeddings_dir, MODEL, version, "item")
+    users_path = export_path(cfg.embeddings_dir, MODEL, version, "user")
     write_vectors(items_path, "item_id", inputs.cat.item_ids, item_vecs.numpy(), version)
     write_vectors(users_path, "user_id", inputs.hist.user_ids, user_vecs.numpy(), version)
     return items_path, users_path

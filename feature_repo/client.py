@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from feature_repo.store import catalog
-from feature_repo.store.definitions import ENTITY_KEYS, VECTOR_FIELD, embedding_view_name
+from feature_repo.store.definitions import ENTITY_KEYS, VECTOR_FIELD
 from gfm.config import Config
 from gfm.errors import InvalidInputError, NotFoundError
+from gfm.naming import embedding_view_name
 
 __all__ = ["EmbeddingClient", "Embeddings"]
 

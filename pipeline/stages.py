@@ -13,6 +13,7 @@ from typing import Any
 
 from gfm.config import Config
 from gfm.errors import GateFailedError, StageError
+from gfm.naming import export_dir, export_path
 from gfm.progress import console
 from pipeline.provenance import ProvenanceCard, read_cards
 
@@ -117,7 +118,7 @@ def embedding_gate(cfg: Config, card: ProvenanceCard, version: str) -> None:
     results: dict[str, Any] = {}
     try:
         for model, entity, ids, dim in checks:
-            path = cfg.embeddings_dir / model / version / f"{entity}s.parquet"
+            path = export_path(cfg.embeddings_dir, model, version, entity)
             gate = run_embeddings_gate(
                 path, entity=entity, expected_ids=ids.tolist(), dim=dim, unit_norm=True, cfg=cfg
             )
@@ -206,7 +207,7 @@ def report(cfg: Config, card: ProvenanceCard, report_path: Path | None) -> None:
         "marts (Parquet)": cfg.marts_dir,
         "Feast repo + online store": cfg.feast_dir,
         "checkpoints": cfg.models_dir,
-        "embeddings": cfg.embeddings_dir / "two_tower" / card.version,
+        "embeddings": export_dir(cfg.embeddings_dir, "two_tower", card.version),
         "evaluation report": report_path.with_suffix(".html") if report_path else "-",
         "validation Data Docs": cfg.reports_dir / "validation",
         "provenance card": cfg.reports_dir / "provenance" / f"{card.version}.json",

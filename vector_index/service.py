@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gfm.config import Config
 from gfm.errors import DimensionError, GfmError, NotFoundError
+from gfm.naming import export_path
 from vector_index.body_limit import BodySizeLimit
 from vector_index.filters import FilterError, check_content_type
 from vector_index.search import VectorSearcher
@@ -233,6 +234,6 @@ def _user_source(
         # The Feast online store is the production source; without it (no feature_repo.client, no
         # materialized store) the live two-tower version's exported users.parquet is used.
         version = live_version(client, "item_two_tower")
-        path = cfg.embeddings_dir / "two_tower" / str(version) / "users.parquet"
+        path = export_path(cfg.embeddings_dir, "two_tower", str(version), "user")
         log.warning("Feast user vectors unavailable (%s); reading %s", exc, path)
         return ParquetUserVectors(path) if path.exists() else ParquetUserVectors.empty()

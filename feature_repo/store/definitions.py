@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from feature_repo.store.schema import feature_fields, mart_path
+from gfm.naming import embedding_view_name, embeddings_service_name, training_service_name
 
 if TYPE_CHECKING:
     from feast import Entity, FeatureService, FeatureView, FileSource
 
-TEXT_VIEW = "item_text_embedding"
 VECTOR_FIELD = "vector"
 EMBEDDING_TIMESTAMP = "valid_from"  # see feature_repo.store.publish: a version's vectors are static
 ENTITY_KEYS = {"user": "user_id", "item": "item_id"}
@@ -144,11 +144,6 @@ def core_feature_views(
     return views
 
 
-def embedding_view_name(model: str, entity: str, version: str) -> str:
-    """The feature view of one model version's vectors, e.g. ``hgnn_item_embeddings_<version>``."""
-    return TEXT_VIEW if model == "text" else f"{model}_{entity}_embeddings_{version}"
-
-
 def embedding_view(
     model: str, entity: str, version: str, path: Path, dim: int, ents: dict[str, Entity] | None = None
 ) -> FeatureView:
@@ -179,7 +174,7 @@ def embeddings_service(version: str, views: list[Any]) -> FeatureService:
     from feast import FeatureService
 
     return FeatureService(
-        name=f"embeddings_{version}", features=views, tags={"version": version, "role": "outputs"}
+        name=embeddings_service_name(version), features=views, tags={"version": version, "role": "outputs"}
     )
 
 
@@ -188,7 +183,7 @@ def training_service(version: str, views: list[Any]) -> FeatureService:
     from feast import FeatureService
 
     return FeatureService(
-        name=f"two_tower_training_{version}",
+        name=training_service_name(version),
         features=views,
         tags={"version": version, "role": "inputs"},
     )

@@ -29,6 +29,7 @@ from feature_repo.store.materialize import EPOCH
 from feature_repo.store.repo import get_store, published_objects, training_objects
 from gfm.config import Config
 from gfm.errors import DimensionError, InvalidInputError, NotFoundError
+from gfm.naming import embedding_view_name, export_dir, export_path, text_export_path
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 
@@ -168,7 +169,7 @@ def _register_and_serve(cfg: Config, entry: catalog.Published) -> None:
             core = [store.get_feature_view(name) for name in definitions.CORE_VIEW_NAMES]
             objects += training_objects(cfg, core, [entry.version])
     store.apply(objects)
-    view = definitions.embedding_view_name(entry.model, entry.entity, entry.version)
+    view = embedding_view_name(entry.model, entry.entity, entry.version)
     store.materialize(EPOCH, datetime.now(UTC), feature_views=[view])
 
 
@@ -179,23 +180,23 @@ def publish_export(cfg: Config, model: str, version: str) -> list[Path]:
         NotFoundError: If the version has no export files.
 
     """
-    folder = cfg.embeddings_dir / model / version
     out = []
     for entity in catalog.ENTITIES.get(model, ()):
-        path = folder / f"{entity}s.parquet"
+        path = export_path(cfg.embeddings_dir, model, version, entity)
         if path.exists():
             ids, vectors = _read_vectors(path, definitions.ENTITY_KEYS[entity])
             out.append(
                 publish_embeddings(cfg, model=model, entity=entity, version=version, ids=ids, vectors=vectors)
             )
     if not out:
+        folder = export_dir(cfg.embeddings_dir, model, version)
         raise NotFoundError(f"no exported vectors for {model} version {version!r} under {folder}")
     return out
 
 
 def publish_text_embeddings(cfg: Config, model_key: str) -> Path:
     """Serve ``embeddings/text/<model_key>/items.parquet`` as the ``item_text_embedding`` view."""
-    path = cfg.embeddings_dir / "text" / model_key / "items.parquet"
+    path = text_export_path(cfg.embeddings_dir, model_key)
     if not path.exists():
         raise NotFoundError(f"no text features for model key {model_key!r} at {path}")
     ids, vectors = _read_vectors(path, "item_id")

@@ -22,6 +22,7 @@ import yaml
 
 from feature_repo.store import catalog, definitions
 from gfm.config import Config
+from gfm.naming import embedding_view_name
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -118,7 +119,7 @@ def training_objects(
         hgnn = entry.inputs.get("hgnn") if entry else None
         hgnn_entry = cat.find("hgnn", "item", hgnn) if hgnn else None
         if hgnn_entry is not None:
-            name = definitions.embedding_view_name("hgnn", "item", hgnn_entry.version)
+            name = embedding_view_name("hgnn", "item", hgnn_entry.version)
             view = (views or {}).get(name) or definitions.embedding_view(
                 "hgnn", "item", hgnn_entry.version, Path(hgnn_entry.path), hgnn_entry.dim
             )

@@ -90,13 +90,14 @@ def _run(stage: Stage, cfg: Config, *, version: str | None, model: Model, unit_n
 
 def _export_path(cfg: Config, model: str, version: str | None) -> Path:
     from gfm.errors import NotFoundError
+    from gfm.naming import export_path
     from gfm.versioning import latest_version
 
     folder = cfg.embeddings_dir / model
     version = version or latest_version(folder)
     if version is None:
         raise NotFoundError(f"no exported {model} version under {folder}")
-    path = folder / version / "items.parquet"
+    path = export_path(cfg.embeddings_dir, model, version, "item")
     if not path.is_file():
         raise NotFoundError(f"no export for {model} version {version!r}: {path} does not exist")
     return path

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embedding_jobs.export import export_path, write_vectors
+from embedding_jobs.export import write_vectors
 from embedding_jobs.text_features import text_features_path
 from gfm.config import Config
+from gfm.naming import export_path
 from ingest.manifest import RawManifest, write_manifest
 
 TRAIN_END = datetime(2026, 10, 17, tzinfo=UTC)
@@ -186,7 +187,7 @@ def build_world(
     hgnn = centres[i_topic][:, :8] + 0.3 * rng.normal(size=(items, 8))
     hgnn /= np.linalg.norm(hgnn, axis=1, keepdims=True)
     write_vectors(
-        export_path(cfg.embeddings_dir, "hgnn", HGNN_VERSION, "items"),
+        export_path(cfg.embeddings_dir, "hgnn", HGNN_VERSION, "item"),
         "item_id",
         item_ids,
         hgnn.astype(np.float32),

@@ -48,7 +48,7 @@ def test_arrow_types_map_to_feast_types() -> None:
 
 
 def test_embedding_views_are_named_per_model_entity_and_version() -> None:
-    from feature_repo.store.definitions import embedding_view_name
+    from gfm.naming import embedding_view_name
 
     assert embedding_view_name("hgnn", "item", "v1") == "hgnn_item_embeddings_v1"
     assert embedding_view_name("two_tower", "user", "v1") == "two_tower_user_embeddings_v1"
