@@ -16,8 +16,8 @@ from typing import Any, Literal
 from gfm.config import Config
 from gfm.errors import GateFailedError, GfmError
 from gfm.progress import console
-from gfm.versioning import new_version
-from pipeline.provenance import ProvenanceCard, StageRecord, write_card
+from pipeline.context import RunContext
+from pipeline.provenance import StageRecord
 
 Source = Literal["synthetic", "movielens", "lightgcn", "existing"]
 
@@ -35,26 +35,24 @@ class RunResult:
 class _Recorder:
     """Runs stages, times them and records them on the card (written after every stage)."""
 
-    def __init__(self, cfg: Config, card: ProvenanceCard) -> None:
-        self.cfg = cfg
-        self.card = card
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
 
     def __call__(self, name: str, func: Callable[[], Any]) -> Any:
         console.rule(f"[bold cyan]{name}")
+        card = self.ctx.card
         start = time.perf_counter()
         try:
             result = func()
         except GfmError as exc:
-            self.card.stages.append(
-                StageRecord(name, time.perf_counter() - start, "failed", {"error": str(exc)})
-            )
-            self.card.status = "gate_failed" if isinstance(exc, GateFailedError) else "failed"
-            self.card.reason = f"{name}: {exc}"
-            write_card(self.cfg, self.card)
+            card.stages.append(StageRecord(name, time.perf_counter() - start, "failed", {"error": str(exc)}))
+            card.status = "gate_failed" if isinstance(exc, GateFailedError) else "failed"
+            card.reason = f"{name}: {exc}"
+            self.ctx.write_card()
             raise
         seconds = time.perf_counter() - start
-        self.card.stages.append(StageRecord(name, seconds, "ok"))
-        write_card(self.cfg, self.card)
+        card.stages.append(StageRecord(name, seconds, "ok"))
+        self.ctx.write_card()
         console.print(f"[green]✓[/] {name} ({seconds:.1f} s)")
         return result
 
@@ -76,23 +74,21 @@ def run_pipeline(cfg: Config, source: Source = "synthetic", source_path: Path | 
     """
     from pipeline import stages
 
-    version = new_version(source)
-    card = ProvenanceCard.start(cfg, version)
-    card.source = source
-    step = _Recorder(cfg, card)
-    console.print(f"[bold]gfm run[/] version [cyan]{version}[/] data dir [cyan]{cfg.data_dir}[/]")
+    ctx = RunContext.start(cfg, source)
+    step = _Recorder(ctx)
+    console.print(f"[bold]gfm run[/] version [cyan]{ctx.version}[/] data dir [cyan]{cfg.data_dir}[/]")
 
-    step("1. raw data", lambda: stages.ingest(cfg, card, source, source_path))
-    step("2-3. transform (dbt) + raw and mart gates", lambda: stages.transform(cfg, card))
-    step("4. features: apply + materialize", lambda: stages.features(cfg, card))
-    step("5. text features", lambda: stages.text(cfg, card))
-    step("6. HGNN", lambda: stages.hgnn(cfg, card, version))
-    step("7. two-tower", lambda: stages.two_tower(cfg, card, version))
-    step("8. embedding gate", lambda: stages.embedding_gate(cfg, card, version))
-    report = step("9. evaluation", lambda: stages.evaluate(cfg, card, version))
-    step("10. quality gate", lambda: stages.quality_gate(cfg, card, version))
-    step("11. publish: Feast + Milvus alias swap", lambda: stages.publish(cfg, card, version))
-    card.status = "published"
-    path = write_card(cfg, card)
-    step("12. report", lambda: stages.report(cfg, card, report))
-    return RunResult(version=version, status=card.status, card_path=path, report_path=report)
+    step("1. raw data", lambda: stages.ingest(ctx, source, source_path))
+    step("2-3. transform (dbt) + raw and mart gates", lambda: stages.transform(ctx))
+    step("4. features: apply + materialize", lambda: stages.features(ctx))
+    step("5. text features", lambda: stages.text(ctx))
+    step("6. HGNN", lambda: stages.hgnn(ctx))
+    step("7. two-tower", lambda: stages.two_tower(ctx))
+    step("8. embedding gate", lambda: stages.embedding_gate(ctx))
+    report = step("9. evaluation", lambda: stages.evaluate(ctx))
+    step("10. quality gate", lambda: stages.quality_gate(ctx))
+    step("11. publish: Feast + Milvus alias swap", lambda: stages.publish(ctx))
+    ctx.card.status = "published"
+    path = ctx.write_card()
+    step("12. report", lambda: stages.report(ctx, report))
+    return RunResult(version=ctx.version, status=ctx.card.status, card_path=path, report_path=report)

@@ -1,4 +1,4 @@
-"""The pipeline's stages as small functions over the config and the provenance card.
+"""The pipeline's stages as small functions over the run context (config, version, card).
 
 Each function calls one package's public API, records what it produced on the card, and returns
 what the next stage needs. ``pipeline.run`` chains them; keeping them here keeps that file a
@@ -15,16 +15,18 @@ from gfm.config import Config
 from gfm.errors import GateFailedError, StageError
 from gfm.naming import export_dir, export_path
 from gfm.progress import console
-from pipeline.provenance import ProvenanceCard, read_cards
+from pipeline.context import RunContext
+from pipeline.provenance import card_path, read_cards
 
 # the headline model and the models it must not fall below in the quality gate
 HEADLINE_MODEL = "2T-HGNN"
 
 
-def ingest(cfg: Config, card: ProvenanceCard, source: str, source_path: Path | None) -> None:
+def ingest(ctx: RunContext, source: str, source_path: Path | None) -> None:
     """Make sure a raw batch exists: generate, import, or reuse the existing raw folder."""
     from ingest.manifest import read_manifest
 
+    cfg, card = ctx.cfg, ctx.card
     manifest_file = cfg.raw_dir / "_manifest.json"
     if source == "existing":
         if not manifest_file.exists():
@@ -52,10 +54,11 @@ def ingest(cfg: Config, card: ProvenanceCard, source: str, source_path: Path | N
     card.data_fingerprint = fingerprint_files([p for p in cfg.raw_dir.rglob("*") if p.is_file()])
 
 
-def transform(cfg: Config, card: ProvenanceCard) -> None:
+def transform(ctx: RunContext) -> None:
     """Raw gate, dbt build, marts gate, promotion (``warehouse.transform.run_transform``)."""
     from warehouse.transform import run_transform
 
+    cfg, card = ctx.cfg, ctx.card
     try:
         result = run_transform(cfg)
     finally:
@@ -64,50 +67,55 @@ def transform(cfg: Config, card: ProvenanceCard) -> None:
     _print_counts("marts", result.row_counts)
 
 
-def features(cfg: Config, card: ProvenanceCard) -> None:
+def features(ctx: RunContext) -> None:
     """Register the Feast definitions and materialize the online store."""
     from feature_repo.store.materialize import materialize
     from feature_repo.store.repo import apply_definitions
 
+    cfg, card = ctx.cfg, ctx.card
     names = apply_definitions(cfg)
     result = materialize(cfg)
     card.feast["applied"] = names
     card.feast["materialize"] = _jsonable(result)
 
 
-def text(cfg: Config, card: ProvenanceCard) -> None:
+def text(ctx: RunContext) -> None:
     """Text-encoder node features (cached by text hash), served as a Feast view."""
     from embedding_jobs.text_features import build_text_features
     from feature_repo.store.publish import publish_text_embeddings
 
+    cfg, card = ctx.cfg, ctx.card
     result = build_text_features(cfg)
     card.checkpoints["text"] = _jsonable(result)
     # the item_text_embedding feature view: text vectors by item key for downstream teams
     card.feast["text_view"] = str(publish_text_embeddings(cfg, result.model_key))
 
 
-def hgnn(cfg: Config, card: ProvenanceCard, version: str) -> None:
+def hgnn(ctx: RunContext) -> None:
     """Train the HGNN and export item vectors for every item."""
     from embedding_jobs.train_hgnn import train_hgnn
 
+    cfg, card, version = ctx.cfg, ctx.card, ctx.version
     result = train_hgnn(cfg, version)
     card.checkpoints["hgnn"] = _jsonable(result)
 
 
-def two_tower(cfg: Config, card: ProvenanceCard, version: str) -> None:
+def two_tower(ctx: RunContext) -> None:
     """Train the two-tower model on the HGNN vectors and export item and user vectors."""
     from embedding_jobs.train_two_tower import train_two_tower
 
+    cfg, card, version = ctx.cfg, ctx.card, ctx.version
     result = train_two_tower(cfg, version, hgnn_version=version)
     card.checkpoints["two_tower"] = _jsonable(result)
 
 
-def embedding_gate(cfg: Config, card: ProvenanceCard, version: str) -> None:
+def embedding_gate(ctx: RunContext) -> None:
     """GX on the exported vectors: dimension, finite, unit norm, unique ids, every id present."""
     import pandas as pd
 
     from validation.gates import run_embeddings_gate
 
+    cfg, card, version = ctx.cfg, ctx.card, ctx.version
     item_ids = pd.read_parquet(cfg.marts_dir / "dim_items.parquet", columns=["item_id"])["item_id"]
     user_ids = pd.read_parquet(cfg.marts_dir / "dim_users.parquet", columns=["user_id"])["user_id"]
     checks = [
@@ -130,10 +138,11 @@ def embedding_gate(cfg: Config, card: ProvenanceCard, version: str) -> None:
         card.gates["embeddings"] = results
 
 
-def evaluate(cfg: Config, card: ProvenanceCard, version: str) -> Path:
+def evaluate(ctx: RunContext) -> Path:
     """The paper's protocol for every model; returns the report.json path."""
     from embedding_jobs.evaluate.run import evaluate_version
 
+    cfg, card, version = ctx.cfg, ctx.card, ctx.version
     report_path = evaluate_version(cfg, version, train_missing=cfg.evaluate.train_companions)
     report = json.loads(report_path.read_text())
     card.metrics = {"report": str(report_path), "headline": headline_metrics(report)}
@@ -148,8 +157,9 @@ def headline_metrics(report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def quality_gate(cfg: Config, card: ProvenanceCard, version: str) -> None:
+def quality_gate(ctx: RunContext) -> None:
     """Publish only if the headline HR@10 is not more than the tolerance below the live version's."""
+    cfg, card = ctx.cfg, ctx.card
     live = live_card(cfg)
     new = card.metrics["headline"]["mean"]
     if live is None:
@@ -180,11 +190,12 @@ def live_card(cfg: Config) -> dict[str, Any] | None:
     return published[-1] if published else None
 
 
-def publish(cfg: Config, card: ProvenanceCard, version: str) -> None:
+def publish(ctx: RunContext) -> None:
     """Feast online store, then Milvus collections and the atomic alias swap."""
     from feature_repo.store.publish import publish_export
     from vector_index.ops import index_version, publish_version
 
+    cfg, card, version = ctx.cfg, ctx.card, ctx.version
     feast_paths = [str(p) for model in ("hgnn", "two_tower") for p in publish_export(cfg, model, version)]
     card.feast["published"] = feast_paths
     loads = index_version(cfg, "two_tower", version) + index_version(cfg, "hgnn", version, entities=("item",))
@@ -193,11 +204,12 @@ def publish(cfg: Config, card: ProvenanceCard, version: str) -> None:
     card.index = {"loaded": [_jsonable(r) for r in loads], "previous_live": previous, "uri": cfg.milvus_uri}
 
 
-def report(cfg: Config, card: ProvenanceCard, report_path: Path | None) -> None:
+def report(ctx: RunContext, report_path: Path | None) -> None:
     """Add the provenance card to the HTML report; print where every output is, and examples."""
     from pipeline.examples import print_examples
     from pipeline.provenance_html import attach_provenance
 
+    cfg, card = ctx.cfg, ctx.card
     if report_path is not None and report_path.with_suffix(".html").exists():
         attach_provenance(report_path.with_suffix(".html"), _jsonable(card))
     print_examples(cfg, card.version)
@@ -210,7 +222,7 @@ def report(cfg: Config, card: ProvenanceCard, report_path: Path | None) -> None:
         "embeddings": export_dir(cfg.embeddings_dir, "two_tower", card.version),
         "evaluation report": report_path.with_suffix(".html") if report_path else "-",
         "validation Data Docs": cfg.reports_dir / "validation",
-        "provenance card": cfg.reports_dir / "provenance" / f"{card.version}.json",
+        "provenance card": card_path(cfg, card.version),
         "Milvus": cfg.milvus_uri,
     }
     for name, path in rows.items():
