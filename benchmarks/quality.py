@@ -1,46 +1,94 @@
-"""Model quality over several training seeds: the evaluation table with its spread.
+"""Model quality over several training seeds, against the collaborative-filtering peers and the Oracle.
 
-    python benchmarks/quality.py --data-dir .gfm --seeds 1 2 3 --out bench_results/quality.json
+    python benchmarks/quality.py --data-dir /tmp/q --prepare topics --seeds 1 2 3 4 5 --out q.json
 
-It needs a data directory that ``gfm run`` (or the stages up to ``gfm train text``) has filled:
-marts, the Feast repo and the text features. For every seed it trains an HGNN, a 2T-HGNN on it,
-a 2T baseline (no HGNN inputs) and, with ``--ablation``, a 2T-HGNN on an HGNN trained without
-the multi-link sampler, then evaluates them all with the seed protocol
-(``embedding_jobs.evaluate``). Only model seeds change between runs: the data and the split are
-fixed, so the spread is the training noise that any single-run comparison carries.
+``--prepare MODE`` fills the data directory from nothing: ``gfm generate --tastes MODE``,
+``gfm transform``, ``gfm features apply`` + ``materialize`` and ``gfm train text``. Without it,
+the directory must already hold those outputs (``gfm run`` or the stages up to ``gfm train text``).
 
-Prints HR@10 (all / warm / cold) per model and content type as mean ± standard deviation over
-the seeds and writes every per-seed report path and value as JSON. Config overrides come from
-``GFM__SECTION__FIELD`` environment variables, as for ``gfm``.
+For every seed it trains an HGNN, a 2T-HGNN on it and a 2T baseline (no HGNN inputs) with that
+seed and, with ``--ablation``, a 2T-HGNN on an HGNN trained without the multi-link sampler; then
+``evaluate_version`` scores them with the seed protocol beside Popularity, text-kNN, HGNN-kNN
+("HGNN"), the peers item-kNN and LightGCN (always on here, seeded with the same seed) and the
+Oracle (when the generator wrote its true item groups). Only model seeds change between runs: the
+data and the split are fixed, so the spread is training noise; comparisons are paired by seed.
+
+Prints HR@10 per model and content type (all / warm / cold / cold in type / new-item tier, and
+full-ranking Recall@20 / NDCG@20 on fixed splits) as mean ± sd, issue 9's target checks per seed
+and on the means, and each model's share of the reachable lift
+``(model - Popularity) / (Oracle - Popularity)``. Writes every per-seed value as JSON (``--out``).
+Config overrides come from ``GFM__SECTION__FIELD`` environment variables, as for ``gfm`` (e.g.
+``GFM__HGNN__EPOCHS=1 GFM__TWO_TOWER__EPOCHS=1 GFM__EVALUATE__LIGHTGCN_EPOCHS=2`` for a smoke run);
+devices are chosen automatically (CUDA when present).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from embedding_jobs.evaluate.run import evaluate_version
-from embedding_jobs.train_hgnn import train_hgnn
-from embedding_jobs.train_two_tower import train_two_tower
 from gfm.config import Config
-from gfm.versioning import new_version
 
-SEGMENTS = ("all", "warm", "cold")
+# (name, where in a report's model body); "full" cells exist on fixed splits only
+CELLS = ("all", "warm", "cold", "cold_in_type", "new")
+FULL_METRICS = ("recall@20", "ndcg@20")
+MAIN, TWO_TOWER, HGNN, KNN, LIGHTGCN, TEXT, POP, ORACLE = (
+    "2T-HGNN",
+    "2T",
+    "HGNN",
+    "item-kNN",
+    "LightGCN",
+    "text-kNN",
+    "Popularity",
+    "Oracle",
+)
+
+
+def _gfm(data_dir: Path, *args: str) -> str:
+    """Run one ``gfm`` command (the script beside this interpreter) and return its stdout."""
+    script = Path(sys.executable).with_name("gfm")
+    exe = str(script) if script.exists() else (shutil.which("gfm") or "gfm")
+    cmd = [exe, "--data-dir", str(data_dir), *args]
+    print("$", " ".join(cmd), flush=True)
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    return done.stdout
+
+
+def prepare(data_dir: Path, tastes: str) -> None:
+    """Generate, transform, register/materialize features and embed text into ``data_dir``."""
+    _gfm(data_dir, "generate", "--tastes", tastes)
+    _gfm(data_dir, "transform")
+    _gfm(data_dir, "features", "apply")
+    _gfm(data_dir, "features", "materialize")
+    _gfm(data_dir, "train", "text")
+
+
+def tastes_of(cfg: Config) -> str:
+    """The generator mode recorded in the raw manifest (``topics`` for anything else)."""
+    from ingest.manifest import read_manifest
+
+    generator = read_manifest(cfg.raw_dir).generator or {}
+    return str(generator.get("tastes", "topics"))
 
 
 def run_seed(cfg: Config, seed: int, ablation: bool) -> dict[str, Any]:
-    """Train every model for one seed and evaluate them; returns the report's models.
+    """Train every model for one seed and evaluate them; returns the report path, models and inputs."""
+    from embedding_jobs.evaluate.run import evaluate_version
+    from embedding_jobs.train_hgnn import train_hgnn
+    from embedding_jobs.train_two_tower import train_two_tower
+    from gfm.versioning import new_version
 
-    The HGNN and 2T-HGNN are trained here with the seed, and so is the 2T baseline. The ablation,
-    when asked for, is trained by ``evaluate_version`` as in ``gfm evaluate``.
-    """
     hc = cfg.hgnn.model_copy(update={"seed": seed})
     tc = cfg.two_tower.model_copy(update={"seed": seed})
-    seeded = cfg.model_copy(update={"hgnn": hc, "two_tower": tc})
+    ec = cfg.evaluate.model_copy(update={"seed": seed, "peers": True, "lightgcn": True})
+    seeded = cfg.model_copy(update={"hgnn": hc, "two_tower": tc, "evaluate": ec})
     hgnn = train_hgnn(seeded, new_version(f"quality-hgnn-{seed}")).version
     main = new_version(f"quality-2t-hgnn-{seed}")
     train_two_tower(seeded, main, hgnn, role="ablation")
@@ -49,50 +97,183 @@ def run_seed(cfg: Config, seed: int, ablation: bool) -> dict[str, Any]:
     train_two_tower(no_hgnn, baseline, None, role="baseline")
     path = evaluate_version(seeded, main, baseline_version=baseline, train_missing=ablation)
     report = json.loads(path.read_text())
-    return {"report": str(path), "models": report["models"]}
+    return {
+        "seed": seed,
+        "report": str(path),
+        "cells": cells_of(report, f"hr@{cfg.evaluate.k}"),
+        "references": report["inputs"].get("references", {}),
+        "skipped": report["inputs"].get("skipped", {}),
+    }
 
 
-def _cell(models: dict[str, Any], model: str, ctype: str, segment: str, metric: str) -> float | None:
-    body = models.get(model, {})
-    cell = body.get("by_type", {}) if segment == "all" else body.get("by_segment", {}).get(segment, {})
-    value = cell.get(ctype, {}).get(metric)
-    return None if value is None else float(value)
+def cells_of(report: dict[str, Any], metric: str) -> dict[str, dict[str, dict[str, float | None]]]:
+    """``{model: {type: {cell: value}}}`` for the quality table (cells with no users are None)."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for model, body in report["models"].items():
+        for ctype, cell in body["by_type"].items():
+            row = out.setdefault(model, {}).setdefault(ctype, {})
+            row["all"] = cell.get(metric)
+            row["warm"] = body["by_segment"]["warm"].get(ctype, {}).get(metric)
+            row["cold"] = body["by_segment"]["cold"].get(ctype, {}).get(metric)
+            row["cold_in_type"] = cell.get("cold_in_type", {}).get(metric)
+            row["new"] = cell.get("tiers", {}).get("new", {}).get(metric)
+            row["n_cold_in_type"] = cell.get("cold_in_type", {}).get("n_users")
+            row["n_new"] = cell.get("tiers", {}).get("new", {}).get("n_users")
+        if "full" in body:
+            out.setdefault(model, {})["full"] = {m: body["full"].get(m) for m in FULL_METRICS}
+    return out
 
 
-def summarise(runs: list[dict[str, Any]], metric: str) -> dict[str, Any]:
-    """Mean and standard deviation of every (model, type, segment) cell over the seeds."""
-    first = runs[0]["models"]
-    types = sorted({t for body in first.values() for t in body["by_type"]})
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean, sd and per-seed values of every (model, type, cell) over the seeds."""
     out: dict[str, Any] = {}
-    for model in first:
-        for ctype in types:
-            for segment in SEGMENTS:
+    for model in runs[0]["cells"]:
+        for ctype, row in runs[0]["cells"][model].items():
+            for cell in row:
                 values = [
-                    v for r in runs if (v := _cell(r["models"], model, ctype, segment, metric)) is not None
+                    v for r in runs if (v := r["cells"].get(model, {}).get(ctype, {}).get(cell)) is not None
                 ]
                 if values:
-                    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-                    out.setdefault(model, {}).setdefault(ctype, {})[segment] = {
+                    out.setdefault(model, {}).setdefault(ctype, {})[cell] = {
                         "mean": statistics.fmean(values),
-                        "sd": sd,
+                        "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
                         "values": values,
                     }
     return out
 
 
-def print_table(summary: dict[str, Any], metric: str, n_seeds: int) -> None:
-    """One row per model; per type, all / warm / cold as mean ± sd."""
-    types = sorted({t for body in summary.values() for t in body})
-    print(f"\n{metric}, mean ± sd over {n_seeds} seed(s); per type: all / warm / cold")
-    print(f"{'model':<34}" + "".join(f"{t:<44}" for t in types))
-    for model, body in summary.items():
-        cells = []
+def sparser_type(cfg: Config) -> str | None:
+    """The content type with the fewest training-window consumptions."""
+    import pandas as pd
+
+    facts = pd.read_parquet(
+        cfg.marts_dir / "fct_interactions.parquet", columns=["content_type", "is_consumed"]
+    )
+    counts = facts.loc[facts["is_consumed"].astype(bool)].groupby("content_type").size()
+    return None if counts.empty else str(counts.idxmin())
+
+
+def target_checks(
+    cells: dict[str, dict[str, dict[str, float | None]]], tastes: str, sparser: str | None
+) -> list[dict[str, Any]]:
+    """Issue 9's targets on one set of cells (a seed's values, or the means).
+
+    Community mode: 2T-HGNN ≥ 1.15 x item-kNN and ≥ LightGCN per type, HGNN ≥ item-kNN. Default:
+    2T-HGNN ≥ 2T and ≥ item-kNN per type. Both: 2T-HGNN > 2T on the sparser type's cold-in-type
+    users, 2T-HGNN ≥ text-kNN on the new-item tier. A check whose cells are missing is left out.
+    """
+    types = sorted(t for t in cells.get(MAIN, {}) if t != "full")
+    rules: list[tuple[str, str, str, str, float, bool]] = []  # name, type, cell, rival, factor, strict
+    for t in types:
+        if tastes == "communities":
+            rules += [(f"{MAIN} ≥ 1.15 × {KNN}", t, "all", KNN, 1.15, False)]
+            rules += [(f"{MAIN} ≥ {LIGHTGCN}", t, "all", LIGHTGCN, 1.0, False)]
+        else:
+            rules += [(f"{MAIN} ≥ {TWO_TOWER}", t, "all", TWO_TOWER, 1.0, False)]
+            rules += [(f"{MAIN} ≥ {KNN}", t, "all", KNN, 1.0, False)]
+        rules += [(f"{MAIN} ≥ {TEXT} (new-item tier)", t, "new", TEXT, 1.0, False)]
+    if sparser in types:
+        rules += [
+            (
+                f"{MAIN} > {TWO_TOWER} (cold in type, sparser type)",
+                sparser,
+                "cold_in_type",
+                TWO_TOWER,
+                1.0,
+                True,
+            )
+        ]
+    checks = []
+    for name, t, cell, rival, factor, strict in rules:
+        main, other = _value(cells, MAIN, t, cell), _value(cells, rival, t, cell)
+        if main is not None and other is not None:
+            met = main > factor * other if strict else main >= factor * other
+            checks.append({"check": name, "type": t, "main": main, "rival": other, "met": met})
+    if tastes == "communities":
         for t in types:
-            parts = [
-                f"{body[t][s]['mean']:.3f}±{body[t][s]['sd']:.3f}" for s in SEGMENTS if s in body.get(t, {})
-            ]
-            cells.append(f"{' / '.join(parts):<44}")
-        print(f"{model:<34}" + "".join(cells))
+            hgnn, knn = _value(cells, HGNN, t, "all"), _value(cells, KNN, t, "all")
+            if hgnn is not None and knn is not None:
+                checks.append(
+                    {"check": f"{HGNN} ≥ {KNN}", "type": t, "main": hgnn, "rival": knn, "met": hgnn >= knn}
+                )
+    return checks
+
+
+def _value(cells: dict[str, Any], model: str, ctype: str, cell: str) -> float | None:
+    value = cells.get(model, {}).get(ctype, {}).get(cell)
+    return None if value is None else float(value)
+
+
+def lift_shares(cells: dict[str, dict[str, dict[str, float | None]]]) -> dict[str, dict[str, float | None]]:
+    """``(model - Popularity) / (Oracle - Popularity)`` of HR@k (all users) per model and type."""
+    out: dict[str, dict[str, float | None]] = {}
+    for ctype in cells.get(ORACLE, {}):
+        top, floor = _value(cells, ORACLE, ctype, "all"), _value(cells, POP, ctype, "all")
+        for model in cells:
+            value = _value(cells, model, ctype, "all")
+            ok = None not in (top, floor, value) and top - floor > 0  # type: ignore[operator]
+            out.setdefault(model, {})[ctype] = (value - floor) / (top - floor) if ok else None  # type: ignore[operator]
+    return out
+
+
+def means(summary: dict[str, Any]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """The summary's means in the per-seed cell layout."""
+    return {
+        m: {t: {c: v["mean"] for c, v in row.items()} for t, row in body.items()}
+        for m, body in summary.items()
+    }
+
+
+def print_table(summary: dict[str, Any], metric: str, n_seeds: int) -> None:
+    """One row per model; per type, all / warm / cold / cold in type / new as mean ± sd."""
+    types = sorted({t for body in summary.values() for t in body if t != "full"})
+    print(f"\n{metric}, mean ± sd over {n_seeds} seed(s); per type: " + " / ".join(CELLS))
+    for t in types:
+        print(f"\n{t}")
+        print(f"  {'model':<34}" + "".join(f"{c:>16}" for c in CELLS))
+        for model, body in summary.items():
+            row = body.get(t, {})
+            parts = [f"{row[c]['mean']:.3f}±{row[c]['sd']:.3f}" if c in row else "–" for c in CELLS]
+            print(f"  {model:<34}" + "".join(f"{p:>16}" for p in parts))
+        sizes = next(iter(summary.values())).get(t, {})
+        n_cit, n_new = sizes.get("n_cold_in_type", {}).get("mean"), sizes.get("n_new", {}).get("mean")
+        print(
+            f"  cells: cold in type n={n_cit:.0f}, new-item tier n={n_new:.0f} users"
+            if n_cit is not None and n_new is not None
+            else ""
+        )
+    full = {m: b["full"] for m, b in summary.items() if "full" in b}
+    if full:
+        print("\nfull ranking (fixed split): " + " / ".join(FULL_METRICS))
+        for model, row in full.items():
+            print(
+                f"  {model:<34}"
+                + "".join(f"{row[c]['mean']:>10.4f}±{row[c]['sd']:.4f}" for c in FULL_METRICS if c in row)
+            )
+
+
+def print_checks(title: str, checks: list[dict[str, Any]]) -> None:
+    """One line per check, ✓ or ✗."""
+    met = sum(c["met"] for c in checks)
+    print(f"\n{title}: {met}/{len(checks)} met")
+    for c in checks:
+        print(
+            f"  {'✓' if c['met'] else '✗'} {c['check']:<44} {c['type']:<12} {c['main']:.3f} vs {c['rival']:.3f}"
+        )
+
+
+def print_lift(lift: dict[str, dict[str, float | None]]) -> None:
+    """Share of the reachable lift per model and type."""
+    if not lift:
+        print("\nno Oracle (no true item groups in raw/_truth): no reachable-lift shares")
+        return
+    types = sorted({t for row in lift.values() for t in row})
+    print("\nshare of reachable lift (model - Popularity) / (Oracle - Popularity), on the means")
+    for model, row in lift.items():
+        print(
+            f"  {model:<34}"
+            + "".join(f"{t}: {row[t]:>7.2f}  " if row.get(t) is not None else f"{t}: –  " for t in types)
+        )
 
 
 def main() -> None:
@@ -100,7 +281,19 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data-dir", type=Path, default=Path(".gfm"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument(
+        "--prepare",
+        choices=("topics", "communities"),
+        default=None,
+        help="first generate data with these tastes into --data-dir, transform, apply/materialize Feast, embed text",
+    )
+    parser.add_argument(
+        "--tastes",
+        choices=("topics", "communities"),
+        default=None,
+        help="which targets to check (default: the mode recorded in the raw manifest)",
+    )
     parser.add_argument(
         "--ablation", action="store_true", help="also train the no-multi-link-sampler ablation"
     )
@@ -109,19 +302,52 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    tastes = args.tastes or args.prepare or "topics"
+    if args.prepare:
+        start = time.perf_counter()
+        prepare(args.data_dir, args.prepare)
+        print(
+            f"prepared {args.prepare} data in {args.data_dir} ({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
     cfg = Config.load(data_dir=args.data_dir)
     metric = f"hr@{cfg.evaluate.k}"
+    sparser = sparser_type(cfg)
     runs = []
     for seed in args.seeds:
         start = time.perf_counter()
         runs.append(run_seed(cfg, seed, args.ablation))
-        print(f"seed {seed}: {runs[-1]['report']} ({time.perf_counter() - start:.0f} s)", flush=True)
-    summary = summarise(runs, metric)
+        runs[-1]["seconds"] = time.perf_counter() - start
+        runs[-1]["checks"] = target_checks(runs[-1]["cells"], tastes, sparser)
+        print(f"seed {seed}: {runs[-1]['report']} ({runs[-1]['seconds']:.0f} s)", flush=True)
+        print_checks(f"seed {seed} targets ({tastes})", runs[-1]["checks"])
+    summary = summarise(runs)
+    mean_cells = means(summary)
+    checks = target_checks(mean_cells, tastes, sparser)
+    lift = lift_shares(mean_cells)
     print_table(summary, metric, len(runs))
+    print(f"\nsparser type (fewest training consumptions): {sparser}")
+    print_checks(f"targets on the means over {len(runs)} seed(s) ({tastes})", checks)
+    print_lift(lift)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"seeds": args.seeds, "metric": metric, "runs": runs, "summary": summary}
-        payload["config"] = {"hgnn": cfg.hgnn.model_dump(), "two_tower": cfg.two_tower.model_dump()}
+        payload = {
+            "seeds": args.seeds,
+            "metric": metric,
+            "tastes": tastes,
+            "sparser_type": sparser,
+            "runs": runs,
+            "summary": summary,
+            "checks_on_means": checks,
+            "lift_share_on_means": lift,
+            "per_seed_lift_share": {r["seed"]: lift_shares(r["cells"]) for r in runs},
+            "config": {
+                "hgnn": cfg.hgnn.model_dump(),
+                "two_tower": cfg.two_tower.model_dump(),
+                "evaluate": cfg.evaluate.model_dump(),
+                "generate": cfg.generate.model_dump(),
+            },
+        }
         args.out.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"\nwrote {args.out}")
 

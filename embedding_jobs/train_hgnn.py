@@ -29,10 +29,11 @@ from embedding_jobs.checkpoint import (
     seed_everything,
 )
 from embedding_jobs.data.graph import HeteroGraph, build_graph
-from embedding_jobs.data.link_sampler import LinkSampler
+from embedding_jobs.data.link_sampler import LinkPart, LinkSampler
 from embedding_jobs.data.sampler import NeighborSampler
 from embedding_jobs.device import describe_device, resolve_device
 from embedding_jobs.export import write_vectors
+from embedding_jobs.hgnn_check import heldout_item_ranking
 from embedding_jobs.models.hgnn import HGNN, HGNNSpec
 from gfm.config import Config, HGNNConfig
 from gfm.errors import StageError
@@ -114,7 +115,9 @@ def _spec(graph: HeteroGraph, hcfg: HGNNConfig) -> HGNNSpec:
         out_dim=hcfg.out_dim,
         num_layers=len(hcfg.fanouts),
         id_embeddings=hcfg.id_embeddings,
-        num_nodes=graph.num_nodes if hcfg.id_embeddings else None,
+        num_nodes=graph.num_nodes if hcfg.id_embeddings or hcfg.item_id_dim else None,
+        item_id_dim=hcfg.item_id_dim,
+        aggr=hcfg.aggr,
     )
 
 
@@ -145,7 +148,7 @@ def fit_hgnn(
             "lower graph.min_support or provide more interactions"
         )
     seed_everything(hcfg.seed)
-    model = HGNN(_spec(graph, hcfg)).to(device)
+    model = HGNN(_spec(graph, hcfg), id_dropout=hcfg.id_dropout).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=hcfg.lr)
     generator = torch.Generator(device=device)
     generator.manual_seed(hcfg.seed)
@@ -159,7 +162,12 @@ def fit_hgnn(
         negatives=hcfg.negatives,
         balanced=hcfg.balanced_sampler,
         seed=hcfg.seed,
+        shared=hcfg.shared_negatives if hcfg.loss == "softmax" else 0,
+        negative_power=hcfg.negative_power,
+        weights=graph.weights if hcfg.edge_weights else None,
     )
+    for t in model.item_tables:  # only items with training edges get a per-item vector
+        model.set_has_id(t, torch.from_numpy(links.degrees(t) > 0).to(device))
     features = None if graph.features is None else {t: f.to(device) for t, f in graph.features.items()}
     stats = FitStats()
     per_epoch = sum(links.per_relation().values())
@@ -180,12 +188,9 @@ def fit_hgnn(
                 seeds, positions = batch.seeds()
                 blocks = sampler.sample(seeds, batch.target_keys() if hcfg.hide_target_edges else None)
                 emb = model(blocks, features)
-                losses = []
-                for part, (src, dst, neg) in zip(batch.parts, positions, strict=True):
-                    u, v, n = emb[part.src_type][src], emb[part.dst_type][dst], emb[part.dst_type][neg]
-                    pos = (u * v).sum(-1, keepdim=True)
-                    negs = (u.unsqueeze(1) * n).sum(-1)
-                    losses.append(torch.relu(hcfg.margin - pos + negs).reshape(-1))
+                losses = [
+                    _part_loss(emb, part, pos, hcfg) for part, pos in zip(batch.parts, positions, strict=True)
+                ]
                 loss = torch.cat(losses).mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]
@@ -201,6 +206,27 @@ def fit_hgnn(
     stats.seconds = time.perf_counter() - start
     model.eval()
     return model, stats
+
+
+def _part_loss(
+    emb: dict[str, torch.Tensor],
+    part: LinkPart,
+    positions: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    hcfg: HGNNConfig,
+) -> torch.Tensor:
+    """Per-edge loss of one batch part: sampled softmax or margin (``hcfg.loss``)."""
+    src, dst, neg = positions
+    u, v, n = emb[part.src_type][src], emb[part.dst_type][dst], emb[part.dst_type][neg]
+    pos = (u * v).sum(-1, keepdim=True)
+    negs = u @ n.T if neg.dim() == 1 else (u.unsqueeze(1) * n).sum(-1)
+    if hcfg.loss == "margin":
+        return torch.relu(hcfg.margin - pos + negs).reshape(-1)
+    # a shared negative that is this edge's own positive is not a negative
+    same = (
+        (part.neg.unsqueeze(0) == part.dst.unsqueeze(1)) if neg.dim() == 1 else part.neg == part.dst[:, None]
+    )
+    logits = torch.cat([pos, negs.masked_fill(same, float("-inf"))], dim=1) / hcfg.temperature
+    return torch.nn.functional.cross_entropy(logits, torch.zeros_like(src), reduction="none")
 
 
 def embed_all(
@@ -265,7 +291,9 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     train_graph = graph.without_pairs(held)
     model, stats = fit_hgnn(train_graph, cfg.hgnn, device)
     held_pairs = {k: (graph.pairs[k][0][i], graph.pairs[k][1][i]) for k, i in held.items()}
-    auc = link_auc(embed_all(model, train_graph, device), held_pairs, cfg.hgnn.seed)
+    train_emb = embed_all(model, train_graph, device)
+    auc = link_auc(train_emb, held_pairs, cfg.hgnn.seed)
+    check = heldout_item_ranking(train_emb, train_graph, held_pairs, seed=cfg.hgnn.seed)
     t_embed = time.perf_counter()
     emb = embed_all(model, graph, device)
     embed_seconds = time.perf_counter() - t_embed
@@ -274,6 +302,8 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     metrics = {
         "final_loss": stats.epoch_losses[-1] if stats.epoch_losses else None,
         "epoch_losses": stats.epoch_losses,
+        "heldout_item_hr@10": check["hr"],
+        "heldout_item_hr@10_by_relation": check["by_relation"],
         "heldout_link_auc": auc,
         "n_heldout_edges": int(sum(len(i) for i in held.values())),
         "n_items": n_items,
@@ -324,17 +354,8 @@ def export_hgnn(cfg: Config, version: str) -> Path:
     model.to(device).eval()
     hcfg = cfg.hgnn.model_copy(update={"id_embeddings": spec.id_embeddings})
     graph, _ = load_hgnn_graph(cfg.model_copy(update={"hgnn": hcfg}))
-    features = None
-    if spec.id_embeddings:
-        features = {}
-        for t in graph.node_types:
-            table = torch.zeros((graph.num_nodes[t], spec.in_dim))
-            if t in model.id_tables and t in state["item_ids"]:
-                known = state["item_ids"][t].numpy()
-                pos = np.clip(np.searchsorted(known, graph.item_ids[t]), 0, max(len(known) - 1, 0))
-                hit = known[pos] == graph.item_ids[t] if len(known) else np.zeros(len(pos), bool)
-                weight = model.id_tables[t].weight.detach().cpu()
-                table[torch.from_numpy(np.flatnonzero(hit))] = weight[torch.from_numpy(pos[hit])]
-            features[t] = table
-    emb = embed_all(model, graph, device, features)
+    known = {t: ids.numpy() for t, ids in state["item_ids"].items()}
+    model.remap_items(known, graph.item_ids)
+    model.to(device)
+    emb = embed_all(model, graph, device)
     return _write_items(cfg, graph, emb, version)

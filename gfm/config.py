@@ -108,6 +108,30 @@ class HGNNConfig(_Section):
     balanced_sampler: bool = True
     hide_target_edges: bool = True  # a batch's target links are not among its sampled messages
     id_embeddings: bool = False  # learnable ID features instead of text (ID-only datasets)
+    # Co-consumption identity beside text: each item with training edges also gets a learnable
+    # vector of this size, concatenated to its text features (0: text only). Text alone cannot say
+    # that two unrelated-sounding titles share an audience; the ID vector can. An item without
+    # training edges (new, isolated) keeps a zero ID vector, so it is embedded from text alone.
+    item_id_dim: int = 64
+    # Share of seed nodes whose ID vector is zeroed at each step, so the text path is trained to
+    # stand alone for the items that have no ID vector (new items) and the ID path cannot carry all.
+    id_dropout: float = 0.5
+    # Neighbour aggregation: "mean" averages co-consumed items (one hop of averaging already beats
+    # a trained max-pool model on the default data, docs/results.md); "max" is GraphSAGE-pool.
+    aggr: Literal["mean", "max"] = "mean"
+    # "softmax": sampled softmax of each positive against ``shared_negatives`` negatives shared by
+    # the batch; "margin": hinge against ``negatives`` per-edge negatives (the first version).
+    loss: Literal["softmax", "margin"] = "softmax"
+    shared_negatives: int = 256
+    temperature: float = 0.1
+    # Negatives are drawn with probability proportional to degree**negative_power within the
+    # destination type (0: uniform). With a softmax, uniform negatives make the model learn
+    # P(b | a), popularity included, which is what the evaluation ranks by; degree**0.75
+    # (word2vec's PMI-like choice) was measured to collapse the ranking (docs/results.md).
+    negative_power: float = 0.0
+    # Draw training edges in proportion to their co-user count (``n_co_users``) rather than each
+    # once: the conditional P(b | a) that co-consumption gives, and that item-kNN's counts encode.
+    edge_weights: bool = True
     seed: int = 13
     device: str = "auto"
 
@@ -148,6 +172,18 @@ class EvaluateConfig(_Section):
     coverage_k: int = 100
     recall_k: int = 20
     train_companions: bool = True  # train the 2T baseline and the no-multi-link ablation for the report
+    # Collaborative-filtering peers trained on the same split: item-kNN (cosine of training
+    # co-consumption, seconds) and, when ``lightgcn`` is on, LightGCN (PyG, BPR, paper defaults).
+    peers: bool = True
+    lightgcn: bool = True
+    lightgcn_dim: int = 64
+    lightgcn_layers: int = 3
+    lightgcn_epochs: int = 100
+    lightgcn_batch_size: int = 2048
+    lightgcn_lr: float = 1e-3
+    lightgcn_reg: float = 1e-4  # L2 on the batch's ego embeddings, as in the paper
+    seed: int = 0  # LightGCN initialisation, shuffling and negatives
+    device: str = "auto"  # LightGCN: "auto" (CUDA when available), "cpu", "cuda", ...
 
 
 class IndexConfig(_Section):

@@ -43,6 +43,8 @@ class HeteroGraph:
             arrays of local ids (a-side, b-side); these are the link-prediction targets.
         features: Per type, float32 node features of shape (n_type, dim), or None when the model
             learns ID embeddings instead.
+        weights: Per undirected type pair, each edge's co-user count (aligned with ``pairs``), or
+            None when the edges carry none.
 
     """
 
@@ -51,6 +53,7 @@ class HeteroGraph:
     csr: dict[EdgeType, CSR]
     pairs: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
     features: dict[str, torch.Tensor] | None = None
+    weights: dict[tuple[str, str], np.ndarray] | None = None
     _lookup: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
@@ -84,12 +87,20 @@ class HeteroGraph:
 
     def without_pairs(self, held: dict[tuple[str, str], np.ndarray]) -> HeteroGraph:
         """Copy the graph, leaving out of message passing the given pair positions (held-out links)."""
-        pairs = {}
+        pairs, weights = {}, {}
         for key, (a, b) in self.pairs.items():
             keep = np.ones(len(a), bool)
             keep[held.get(key, np.zeros(0, np.int64))] = False
             pairs[key] = (a[keep], b[keep])
-        return _assemble(self.node_types, self.item_ids, pairs, self.features)
+            if self.weights is not None:
+                weights[key] = self.weights[key][keep]
+        return _assemble(
+            self.node_types,
+            self.item_ids,
+            pairs,
+            self.features,
+            weights if self.weights is not None else None,
+        )
 
 
 def _csr(dst: np.ndarray, src: np.ndarray, n_dst: int) -> CSR:
@@ -104,6 +115,7 @@ def _assemble(
     item_ids: dict[str, np.ndarray],
     pairs: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
     features: dict[str, torch.Tensor] | None,
+    weights: dict[tuple[str, str], np.ndarray] | None = None,
 ) -> HeteroGraph:
     csr: dict[EdgeType, CSR] = {}
     n = {t: len(ids) for t, ids in item_ids.items()}
@@ -113,7 +125,7 @@ def _assemble(
         else:
             csr[(a, CO, b)] = _csr(ib, ia, n[b])  # b aggregates from its a-neighbours
             csr[(b, REV, a)] = _csr(ia, ib, n[a])
-    return HeteroGraph(node_types, item_ids, csr, pairs, features)
+    return HeteroGraph(node_types, item_ids, csr, pairs, features, weights)
 
 
 def _place_features(graph: HeteroGraph, ids: np.ndarray, vectors: np.ndarray) -> dict[str, torch.Tensor]:
@@ -141,7 +153,8 @@ def graph_from_frames(
 
     Args:
         items: One row per item.
-        edges: One row per undirected edge (src_item_id, dst_item_id); types come from ``items``.
+        edges: One row per undirected edge (src_item_id, dst_item_id, optionally n_co_users);
+            types come from ``items``.
         features: Optional (item_ids, vectors) arrays; every item must have a vector.
 
     Raises:
@@ -169,17 +182,21 @@ def graph_from_frames(
     swap = (src_t > dst_t) | ((src_t == dst_t) & (src_l > dst_l))
     ta, la = np.where(swap, dst_t, src_t), np.where(swap, dst_l, src_l)
     tb, lb = np.where(swap, src_t, dst_t), np.where(swap, src_l, dst_l)
+    counts = edges["n_co_users"].to_numpy(np.float64) if "n_co_users" in edges else None
     pairs: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    weights: dict[tuple[str, str], np.ndarray] = {}
     for i, a in enumerate(node_types):
         for j in range(i, len(node_types)):
             sel = (ta == i) & (tb == j) & ~((ta == tb) & (la == lb))
             if sel.any():
-                uniq = np.unique(np.stack([la[sel], lb[sel]], axis=1), axis=0)
+                uniq, first = np.unique(np.stack([la[sel], lb[sel]], axis=1), axis=0, return_index=True)
                 pairs[(a, node_types[j])] = (uniq[:, 0].copy(), uniq[:, 1].copy())
+                if counts is not None:
+                    weights[(a, node_types[j])] = counts[sel][first]
     feats = None
     if features is not None:
         feats = _place_features(graph, *features)
-    return _assemble(node_types, item_ids, pairs, feats)
+    return _assemble(node_types, item_ids, pairs, feats, weights if counts is not None else None)
 
 
 def build_graph(marts_dir: Path, features_path: Path | None = None) -> HeteroGraph:
@@ -200,6 +217,6 @@ def build_graph(marts_dir: Path, features_path: Path | None = None) -> HeteroGra
         if not path.exists():
             raise StageError(f"mart {name} not found at {path}: run `gfm transform` first")
     items = pd.read_parquet(paths["dim_items"], columns=["item_id", "content_type"])
-    edges = pd.read_parquet(paths["fct_item_edges"], columns=["src_item_id", "dst_item_id"])
+    edges = pd.read_parquet(paths["fct_item_edges"], columns=["src_item_id", "dst_item_id", "n_co_users"])
     features = read_vectors(features_path, "item_id") if features_path is not None else None
     return graph_from_frames(items, edges, features)

@@ -25,7 +25,8 @@ def item_popularity(fct_interactions: pd.DataFrame) -> pd.Series:
     return consumed.groupby("item_id")["user_id"].nunique()
 
 
-def _pop_column(task: EvalTask, popularity: pd.Series) -> torch.Tensor:
+def pop_column(task: EvalTask, popularity: pd.Series) -> torch.Tensor:
+    """``(I, 1)`` log popularity of the task's candidates scaled to [0, 1], with a positional tie-break."""
     pop = np.log1p(popularity.reindex(task.item_ids, fill_value=0).to_numpy(dtype=np.float64))
     # a minute tie-break by catalogue position keeps rankings identical across runs and devices
     pop = pop / max(pop.max(), 1.0) - 1e-9 * np.arange(len(task.item_ids))
@@ -34,7 +35,7 @@ def _pop_column(task: EvalTask, popularity: pd.Series) -> torch.Tensor:
 
 def popularity(task: EvalTask, popularity: pd.Series) -> tuple[torch.Tensor, torch.Tensor]:
     """Every user gets the same ranking: most training-window consumers first."""
-    return torch.ones(len(task.user_ids), 1), _pop_column(task, popularity)
+    return torch.ones(len(task.user_ids), 1), pop_column(task, popularity)
 
 
 def _aligned(ids: np.ndarray, vecs: np.ndarray, wanted: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
@@ -88,7 +89,7 @@ def mean_vector(
         else:
             users[row, -1] = 1.0
     item_vecs, _ = _aligned(ids, norm.astype(np.float32), task.item_ids)
-    return torch.from_numpy(users), torch.cat([item_vecs, _pop_column(task, popularity)], dim=1)
+    return torch.from_numpy(users), torch.cat([item_vecs, pop_column(task, popularity)], dim=1)
 
 
 def two_tower(
@@ -102,5 +103,5 @@ def two_tower(
     item_vecs, _ = _aligned(items[0], items[1], task.item_ids)
     fallback = torch.from_numpy((~found).astype(np.float32)).unsqueeze(1)
     return torch.cat([user_vecs, fallback], dim=1), torch.cat(
-        [item_vecs, _pop_column(task, popularity)], dim=1
+        [item_vecs, pop_column(task, popularity)], dim=1
     )

@@ -1,8 +1,10 @@
 """Vectorised ranking metrics: top-k on user x item score matrices, computed in chunks.
 
-A model is scored as a dot product between user and item matrices (popularity is a one-column
-"vector"), so one ranking routine serves every model. Relevance and exclusion are given as
-(row, column) pairs sorted by row; each chunk of users builds its dense masks on the fly.
+A model is scored either as a dot product between user and item matrices (popularity is a
+one-column "vector") or by a *chunk scorer*, a callable that returns the dense scores of a slice
+of users against every candidate (item-kNN, whose score is a sparse product, not a low-rank dot
+product). Either way only ``chunk x items`` scores exist at once. Relevance and exclusion are
+given as (row, column) pairs sorted by row; each chunk of users builds its dense masks on the fly.
 
 Definitions (per evaluated user, averaged over users):
     HR@k       1 if any relevant item is in the top k.
@@ -14,10 +16,14 @@ Definitions (per evaluated user, averaged over users):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+ChunkScorer = Callable[[int, int], torch.Tensor]
+"""``scorer(start, stop)`` -> ``(stop - start, I)`` float scores of user rows ``[start, stop)``."""
 
 
 @dataclass
@@ -61,6 +67,12 @@ class Ranking:
     n_relevant: torch.Tensor
 
 
+def dot_scorer(user_vecs: torch.Tensor, item_vecs: torch.Tensor) -> ChunkScorer:
+    """A chunk scorer that takes the dot product of user and item matrices."""
+    items_t = item_vecs.float().T.contiguous()
+    return lambda start, stop: user_vecs[start:stop].float() @ items_t
+
+
 def rank(
     user_vecs: torch.Tensor,
     item_vecs: torch.Tensor,
@@ -80,13 +92,44 @@ def rank(
         chunk: Users scored at once (bounds memory at chunk x I).
 
     """
-    n_users, n_items = user_vecs.shape[0], item_vecs.shape[0]
+    scorer = dot_scorer(user_vecs, item_vecs)
+    return rank_chunks(scorer, user_vecs.shape[0], item_vecs.shape[0], relevant, excluded, depth, chunk)
+
+
+def rank_chunks(
+    scorer: ChunkScorer,
+    n_users: int,
+    n_items: int,
+    relevant: Pairs,
+    excluded: Pairs,
+    depth: int,
+    chunk: int = 1024,
+) -> Ranking:
+    """Rank every item for every user with scores produced one chunk of users at a time.
+
+    Args:
+        scorer: ``scorer(start, stop)`` returns the ``(stop - start, n_items)`` scores.
+        n_users: Number of user rows.
+        n_items: Number of candidate item columns.
+        relevant: Relevant (user row, item column) pairs.
+        excluded: Pairs removed from the ranking (e.g. the user's training items).
+        depth: How many items to keep per user (capped at ``n_items``).
+        chunk: Users scored at once (bounds memory at chunk x items).
+
+    Raises:
+        ValueError: If the scorer returns a block of the wrong shape.
+
+    """
     depth = min(depth, n_items)
     tops, hits = [], []
-    items_t = item_vecs.float().T.contiguous()
     for start in range(0, n_users, chunk):
         stop = min(start + chunk, n_users)
-        scores = user_vecs[start:stop].float() @ items_t
+        scores = scorer(start, stop).float().cpu().clone()
+        if tuple(scores.shape) != (stop - start, n_items):
+            raise ValueError(
+                f"scorer returned a {tuple(scores.shape)} block for users [{start}, {stop}) "
+                f"and {n_items} items"
+            )
         ex_r, ex_c = excluded.slice(start, stop)
         scores[torch.from_numpy(ex_r), torch.from_numpy(ex_c)] = float("-inf")
         top = torch.topk(scores, depth, dim=1, sorted=True)

@@ -6,7 +6,9 @@ Train on the training window, evaluate on the evaluation window. For each conten
   had not consumed in training; those items are the user's relevant items;
 * every type-T item in the catalogue (cold items included) is ranked, except the user's
   training-window consumptions;
-* a user is *cold* if they have no training-window consumption at all;
+* a user is *cold* if they have no training-window consumption at all, and *cold in type T*
+  if they have no training-window consumption of a type-T item (they may have other types:
+  the seed's cross-type cold start, e.g. podcast listeners served audiobooks);
 * items are put in popularity tiers by their training-window consumers, within the type:
   ``head`` holds the most popular items that together take the first half of the type's
   training consumptions, ``torso`` the next 30 %, ``tail`` the rest, ``new`` the items nobody
@@ -55,6 +57,11 @@ class EvalTask:
     excluded: Pairs
     is_cold_user: np.ndarray
     item_tier: np.ndarray
+
+    @property
+    def is_cold_in_type(self) -> np.ndarray:
+        """``(U,)`` no training-window consumption among this task's candidates (its type)."""
+        return np.asarray(self.excluded.counts(len(self.user_ids)) == 0)
 
 
 def build_tasks(
@@ -126,23 +133,39 @@ def _tiers(pop: np.ndarray, items: pd.DataFrame, item_ids: np.ndarray, name: str
     return tiers
 
 
+Scores = tuple[torch.Tensor, torch.Tensor] | metrics.ChunkScorer
+"""What a model gives a task: ``(user matrix, item matrix)`` scored by dot product, or a chunk scorer."""
+
+
 def score_task(
     task: EvalTask, user_vecs: torch.Tensor, item_vecs: torch.Tensor, cfg: EvaluateConfig
 ) -> dict[str, Any]:
+    """Rank a task by dot product of user and item matrices; see ``score``."""
+    return score(task, (user_vecs, item_vecs), cfg)
+
+
+def score(task: EvalTask, scores: Scores, cfg: EvaluateConfig) -> dict[str, Any]:
     """Rank a task and summarise it overall, by user segment and by item tier.
 
+    Args:
+        task: The ranking task.
+        scores: ``(user matrix, item matrix)`` or a chunk scorer over the task's rows and columns.
+        cfg: k, recall k and coverage depth.
+
     Returns:
-        ``{"hr@10", "mrr", "coverage", "n_users", "recall@20", "ndcg@20", "by_segment": {...},
-        "by_tier": {...}}`` (the key names follow ``cfg.k`` and ``cfg.recall_k``).
+        ``{"hr@10", "mrr", "coverage", "n_users", "recall@20", "ndcg@20", "cold_in_type": {...},
+        "tiers": {...}, "by_segment": {...}, "by_tier": {...}}`` (the key names follow ``cfg.k``
+        and ``cfg.recall_k``); ``tiers`` and ``by_tier`` hold the same cells.
 
     """
     depth = max(cfg.coverage_k, cfg.recall_k, cfg.k)
-    ranking = metrics.rank(user_vecs, item_vecs, task.relevant, task.excluded, depth)
+    n_users, n_items = len(task.user_ids), len(task.item_ids)
+    scorer = metrics.dot_scorer(*scores) if isinstance(scores, tuple) else scores
+    ranking = metrics.rank_chunks(scorer, n_users, n_items, task.relevant, task.excluded, depth)
     hr = metrics.hit_rate(ranking.hits, cfg.k)
     rr = metrics.reciprocal_rank(ranking.hits[:, : cfg.coverage_k])
     rec = metrics.recall(ranking.hits, ranking.n_relevant, cfg.recall_k)
     nd = metrics.ndcg(ranking.hits, ranking.n_relevant, cfg.recall_k)
-    n_items = len(task.item_ids)
 
     def summary(mask: torch.Tensor) -> dict[str, Any]:
         n = int(mask.sum())
@@ -155,10 +178,12 @@ def score_task(
             "n_users": n,
         }
 
-    out = summary(torch.ones(len(task.user_ids), dtype=torch.bool))
+    out = summary(torch.ones(n_users, dtype=torch.bool))
+    out["cold_in_type"] = summary(torch.from_numpy(task.is_cold_in_type))
     cold = torch.from_numpy(task.is_cold_user)
     out["by_segment"] = {"warm": summary(~cold), "cold": summary(cold)}
-    out["by_tier"] = _tier_hit_rates(task, ranking, cfg.k)
+    out["tiers"] = _tier_hit_rates(task, ranking, cfg.k)
+    out["by_tier"] = {tier: dict(cell) for tier, cell in out["tiers"].items()}
     return out
 
 

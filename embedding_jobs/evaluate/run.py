@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from embedding_jobs.evaluate import baselines
-from embedding_jobs.evaluate.protocol import ALL_TYPES, SEGMENTS, TIERS, EvalTask, build_tasks, score_task
+from embedding_jobs.evaluate.protocol import ALL_TYPES, SEGMENTS, TIERS, EvalTask, Scores, build_tasks, score
 from embedding_jobs.evaluate.report import target_checks, write_report
 from embedding_jobs.export import read_vectors
 from gfm.config import Config
@@ -24,7 +25,7 @@ __all__ = ["ABLATION", "evaluate", "evaluate_version", "report_dir"]
 
 ABLATION = "2T-HGNN (no multi-link sampler)"
 
-Scorer = Any  # a callable EvalTask -> (user matrix, item matrix)
+Scorer = Callable[[EvalTask], Scores]  # a task -> (user matrix, item matrix) or a chunk scorer
 
 
 def report_dir(cfg: Config, version: str) -> Path:
@@ -82,6 +83,10 @@ def evaluate(
     for name, version in towers.items():
         if version is not None:
             scorers[name] = _two_tower_scorer(cfg, version, pop)
+    references, reference_info = _reference_scorers(cfg, dim_items, facts, pop, skipped)
+    # peers beside the gfm models they are compared with; the Oracle, a ceiling, last
+    oracle = references.pop("Oracle", None)
+    scorers = {**scorers, **references, **({"Oracle": oracle} if oracle is not None else {})}
 
     ec = cfg.evaluate
     models: dict[str, dict[str, Any]] = {}
@@ -91,8 +96,7 @@ def evaluate(
             models[name] = _empty_model()
             for task in tasks:
                 progress.update(bar, description=f"evaluating {name} on {task.name}")
-                user_vecs, item_vecs = scorer(task)
-                _store(models[name], task, score_task(task, user_vecs, item_vecs, ec))
+                _store(models[name], task, score(task, scorer(task), ec))
                 progress.advance(bar)
 
     metric = f"hr@{ec.k}"
@@ -107,8 +111,24 @@ def evaluate(
             "tiers": "head: most popular items holding the first 50% of the type's training consumptions; "
             "torso: the next 30%; tail: the rest; new: no training consumer",
             "cold_user": "no consumption in the training window",
+            "cold_in_type": "no consumption of that content type in the training window (may have other "
+            "types): by_type[type]['cold_in_type']",
+            "item-kNN": "score(u, i) = sum over u's training items j of cosine(j, i), the cosine of the "
+            "items' training consumer sets (D^-1/2 RᵀR D^-1/2, zero diagonal); no consumption: popularity",
+            "LightGCN": f"PyG LightGCN on the training user-item consumption graph, BPR with uniform "
+            f"negatives, L2 {ec.lightgcn_reg} on ego embeddings, {ec.lightgcn_layers} layers, "
+            f"{ec.lightgcn_dim}-d, {ec.lightgcn_epochs} epochs; users without a node: popularity",
+            "Oracle": "knows the generator's true item groups (raw/_truth/item_groups.parquet): "
+            "score(u, i) = taste_u[g(i)] * pop_i / sum of pop over items of i's group and type, taste_u "
+            "= share of u's training consumptions per group (all types), pop = training consumers + 1; "
+            "no consumption: popularity. A ceiling for (model - Popularity) / (Oracle - Popularity)",
         },
-        "inputs": {"hgnn_version": hgnn_version, "two_tower_versions": towers, "skipped": skipped},
+        "inputs": {
+            "hgnn_version": hgnn_version,
+            "two_tower_versions": towers,
+            "skipped": skipped,
+            "references": reference_info,
+        },
         "tasks": {t.name: _task_summary(t) for t in tasks},
         "models": models,
         "seconds": time.perf_counter() - started,
@@ -117,6 +137,52 @@ def evaluate(
     json_path, html_path = write_report(report, report_dir(cfg, two_tower_version), metric)
     console.print(f"HTML report: {html_path}")
     return json_path
+
+
+def _reference_scorers(
+    cfg: Config, dim_items: pd.DataFrame, facts: pd.DataFrame, pop: pd.Series, skipped: dict[str, str]
+) -> tuple[dict[str, Scorer], dict[str, Any]]:
+    """The collaborative-filtering peers and the Oracle, fitted on the training window.
+
+    Returns the scorers (``item-kNN``, ``LightGCN``, ``Oracle``, as configured and available)
+    and what fitting them cost; a left-out model gets its reason in ``skipped``.
+    """
+    from embedding_jobs.evaluate.lightgcn import train_lightgcn
+    from embedding_jobs.evaluate.oracle import Oracle, read_item_groups, truth_path
+    from embedding_jobs.evaluate.peers import ItemKNN, lightgcn_scores
+
+    ec = cfg.evaluate
+    scorers: dict[str, Scorer] = {}
+    info: dict[str, Any] = {}
+    item_ids = dim_items["item_id"].to_numpy(dtype="int64")
+    if ec.peers:
+        start = time.perf_counter()
+        knn = ItemKNN.fit(facts, item_ids)
+        scorers["item-kNN"] = lambda t: knn.scorer(t, pop)
+        info["item-kNN"] = {"seconds": time.perf_counter() - start, "similarity_nnz": int(knn.sim.nnz)}
+        if ec.lightgcn:
+            result = train_lightgcn(facts, item_ids, ec)
+            scorers["LightGCN"] = lambda t: lightgcn_scores(t, result, pop)
+            info["LightGCN"] = {
+                "seconds": result.seconds,
+                "device": result.device,
+                "epochs": len(result.losses),
+                "seed": ec.seed,
+                "loss_first_epoch": result.losses[0] if result.losses else None,
+                "loss_last_epoch": result.losses[-1] if result.losses else None,
+            }
+        else:
+            skipped["LightGCN"] = "evaluate.lightgcn is off (GFM__EVALUATE__LIGHTGCN=true turns it on)"
+    else:
+        skipped["item-kNN"] = skipped["LightGCN"] = "evaluate.peers is off"
+    groups = read_item_groups(cfg.raw_dir)
+    if groups is None:
+        skipped["Oracle"] = f"no true item groups at {truth_path(cfg.raw_dir)} (only synthetic data has them)"
+    else:
+        oracle = Oracle.fit(groups, facts, dim_items)
+        scorers["Oracle"] = lambda t: oracle.scores(t, pop)
+        info["Oracle"] = {"groups": len(oracle.groups), "truth": str(truth_path(cfg.raw_dir))}
+    return scorers, info
 
 
 def _two_tower_scorer(cfg: Config, version: str, pop: pd.Series) -> Scorer:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -43,7 +44,10 @@ class HGNNSpec:
         out_dim: Output embedding size.
         num_layers: Message-passing layers.
         id_embeddings: Learn one vector per node instead of reading features.
-        num_nodes: Per type, rows of the ID embedding tables (only used with ``id_embeddings``).
+        num_nodes: Per type, rows of the ID embedding tables (with ``id_embeddings`` or
+            ``item_id_dim``).
+        item_id_dim: Size of a learnable per-item vector concatenated to the features (0: none).
+        aggr: Neighbour aggregation, ``"max"`` (GraphSAGE-pool) or ``"mean"``.
 
     """
 
@@ -55,6 +59,8 @@ class HGNNSpec:
     num_layers: int = 2
     id_embeddings: bool = False
     num_nodes: dict[str, int] | None = None
+    item_id_dim: int = 0
+    aggr: str = "max"
 
     def to_dict(self) -> dict[str, object]:
         """Plain types only (lists of lists for edge types), for ``torch.save(weights_only)``."""
@@ -71,11 +77,16 @@ class HGNNSpec:
 
 
 class HeteroSAGEConv(nn.Module):
-    """One heterogeneous GraphSAGE layer: per-relation max-pool, summed, plus a shared root."""
+    """One heterogeneous GraphSAGE layer: per-relation max- or mean-pool, summed, plus a shared root."""
 
-    def __init__(self, edge_types: list[EdgeType], in_dim: int, proj_dim: int, out_dim: int) -> None:
+    def __init__(
+        self, edge_types: list[EdgeType], in_dim: int, proj_dim: int, out_dim: int, aggr: str = "max"
+    ) -> None:
         """Create per-relation projection (P_r, c_r) and neighbour (W_r) weights and the root."""
         super().__init__()
+        if aggr not in ("max", "mean"):
+            raise ValueError(f"unknown aggregation {aggr!r}: use 'max' or 'mean'")
+        self.aggr = aggr
         self.edge_types = list(edge_types)
         self.proj = nn.ModuleDict({edge_type_key(et): nn.Linear(in_dim, proj_dim) for et in edge_types})
         self.neigh = nn.ModuleDict(
@@ -103,7 +114,11 @@ class HeteroSAGEConv(nn.Module):
             # projected values are >= 0, so zeroing empty slots leaves the max unchanged and
             # gives 0 for a node without neighbours (as PyG's max aggregation does)
             gathered = F.embedding(nbrs, z) * mask.unsqueeze(-1).to(z.dtype)
-            out = out + self.neigh[edge_type_key(et)](gathered.max(dim=1).values)
+            if self.aggr == "max":
+                pooled = gathered.max(dim=1).values
+            else:  # mean over the real neighbours; 0 for a node without any (as PyG's mean)
+                pooled = gathered.sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1).to(z.dtype)
+            out = out + self.neigh[edge_type_key(et)](pooled)
         return out
 
     def forward(self, h_src: dict[str, Tensor], block: Block) -> dict[str, Tensor]:
@@ -120,36 +135,105 @@ class HeteroSAGEConv(nn.Module):
 
 
 class HGNN(nn.Module):
-    """Stacked ``HeteroSAGEConv`` layers with ReLU between them and an L2-normalised output."""
+    """Stacked ``HeteroSAGEConv`` layers with ReLU between them and an L2-normalised output.
 
-    def __init__(self, spec: HGNNSpec) -> None:
-        """Build the layers (and ID embedding tables when ``spec.id_embeddings``)."""
+    Inputs per node are its feature row (text), or a learned ID vector (``id_embeddings``), and,
+    with ``item_id_dim > 0``, a learned per-item vector concatenated to the features. Items that
+    had no training edge keep a zero per-item vector (``has_id`` is False), so new items are
+    embedded from their text and neighbours only; ``id_dropout`` zeroes a share of the per-item
+    vectors during training so that this text-only path is trained too.
+    """
+
+    def __init__(self, spec: HGNNSpec, id_dropout: float = 0.0) -> None:
+        """Build the layers (and ID embedding tables when ``spec.id_embeddings`` / ``item_id_dim``)."""
         super().__init__()
         self.spec = spec
-        self.dims = [spec.in_dim] + [spec.hidden_dim] * (spec.num_layers - 1) + [spec.out_dim]
+        self.id_dropout = id_dropout
+        first = spec.in_dim + spec.item_id_dim
+        self.dims = [first] + [spec.hidden_dim] * (spec.num_layers - 1) + [spec.out_dim]
         self.convs = [
-            HeteroSAGEConv(spec.edge_types, self.dims[i], spec.hidden_dim, self.dims[i + 1])
+            HeteroSAGEConv(spec.edge_types, self.dims[i], spec.hidden_dim, self.dims[i + 1], spec.aggr)
             for i in range(spec.num_layers)
         ]
         self.layers = nn.ModuleList(self.convs)  # registers the parameters of ``convs``
+        sizes = spec.num_nodes or {}
         self.id_tables: dict[str, nn.Embedding] = {}
         if spec.id_embeddings:
-            sizes = spec.num_nodes or {}
             self.id_tables = {t: nn.Embedding(max(sizes.get(t, 0), 1), spec.in_dim) for t in spec.node_types}
             for emb in self.id_tables.values():
                 nn.init.normal_(emb.weight, std=0.1)
         self.id_emb = nn.ModuleDict(self.id_tables) if spec.id_embeddings else None
+        self.item_tables: dict[str, nn.Embedding] = {}
+        if spec.item_id_dim:
+            self.item_tables = {
+                t: nn.Embedding(max(sizes.get(t, 0), 1), spec.item_id_dim) for t in spec.node_types
+            }
+            for emb in self.item_tables.values():
+                nn.init.normal_(emb.weight, std=0.1)
+            for t, emb in self.item_tables.items():
+                self.register_buffer(f"has_id__{t}", torch.ones(emb.num_embeddings, dtype=torch.bool))
+        self.item_emb = nn.ModuleDict(self.item_tables) if spec.item_id_dim else None
+
+    def has_id(self, node_type: str) -> Tensor:
+        """Per node of a type, whether its per-item vector is used (it had training edges)."""
+        out: Tensor = getattr(self, f"has_id__{node_type}")
+        return out
+
+    def set_has_id(self, node_type: str, mask: Tensor) -> None:
+        """Mark which nodes of a type have a trained per-item vector (the others read zeros)."""
+        self.has_id(node_type).copy_(mask.to(torch.bool))
 
     def input_features(self, node_type: str, nodes: Tensor, features: dict[str, Tensor] | None) -> Tensor:
-        """Input vectors of some nodes: rows of the feature table, else learned ID embeddings."""
+        """Input vectors of some nodes: feature rows (or ID embeddings), plus per-item vectors."""
         if features is not None and node_type in features:
-            return features[node_type][nodes]
-        if self.spec.id_embeddings:
+            base = features[node_type][nodes]
+        elif self.spec.id_embeddings:
             if node_type not in self.id_tables:  # a content type unseen in training: no ID vector
-                return torch.zeros((nodes.numel(), self.spec.in_dim), device=nodes.device)
-            out: Tensor = self.id_tables[node_type](nodes)
-            return out
-        raise ValueError(f"this HGNN reads node features, but none were given for {node_type!r}")
+                base = torch.zeros((nodes.numel(), self.spec.in_dim), device=nodes.device)
+            else:
+                base = self.id_tables[node_type](nodes)
+        else:
+            raise ValueError(f"this HGNN reads node features, but none were given for {node_type!r}")
+        if not self.spec.item_id_dim:
+            return base
+        if node_type not in self.item_tables:
+            return torch.cat([base, base.new_zeros((nodes.numel(), self.spec.item_id_dim))], dim=1)
+        keep = self.has_id(node_type)[nodes]
+        if self.training and self.id_dropout > 0:
+            keep = keep & (torch.rand(nodes.shape, device=nodes.device) >= self.id_dropout)
+        ids = self.item_tables[node_type](nodes) * keep.unsqueeze(1).to(base.dtype)
+        return torch.cat([base, ids], dim=1)
+
+    def remap_items(self, known: dict[str, np.ndarray], current: dict[str, np.ndarray]) -> None:
+        """Re-index the learned per-node tables from the training catalogue to a current one.
+
+        Args:
+            known: Per type, the sorted item ids the tables were trained on (row order).
+            current: Per type, the sorted item ids of the graph to embed now.
+
+        Items new since training get zero rows (and no per-item vector); items gone are dropped.
+        """
+        for tables, attr in ((self.id_tables, "id_emb"), (self.item_tables, "item_emb")):
+            if not tables:
+                continue
+            for t in list(tables):
+                old = tables[t].weight.detach()
+                ids_now = current.get(t, np.zeros(0, np.int64))
+                ids_then = known.get(t, np.zeros(0, np.int64))
+                pos = np.clip(np.searchsorted(ids_then, ids_now), 0, max(len(ids_then) - 1, 0))
+                hit = ids_then[pos] == ids_now if len(ids_then) else np.zeros(len(ids_now), bool)
+                table = nn.Embedding(max(len(ids_now), 1), old.shape[1]).to(old.device)
+                with torch.no_grad():
+                    table.weight.zero_()
+                    rows = torch.from_numpy(np.flatnonzero(hit)).to(old.device)
+                    table.weight[rows] = old[torch.from_numpy(pos[hit]).to(old.device)]
+                tables[t] = table
+                if attr == "item_emb":
+                    had = self.has_id(t)[torch.from_numpy(pos[hit]).to(old.device)]
+                    mask = torch.zeros(table.num_embeddings, dtype=torch.bool, device=old.device)
+                    mask[rows] = had
+                    setattr(self, f"has_id__{t}", mask)
+            setattr(self, attr, nn.ModuleDict(tables))
 
     def forward(self, blocks: list[Block], features: dict[str, Tensor] | None) -> dict[str, Tensor]:
         """Embed the final destination nodes of a sampled mini-batch (unit vectors per type)."""

@@ -75,6 +75,8 @@ def trained_world(tmp_path_factory):
     from embedding_jobs.train_two_tower import train_two_tower
 
     cfg = build_world(tmp_path_factory.mktemp("eval"))
+    cfg.evaluate.lightgcn_epochs = 2  # a peer that runs, not one that converges
+    cfg.evaluate.device = "cpu"
     with one_thread():
         main = train_two_tower(cfg, "v20261017t000001_aaaaaa", HGNN_VERSION, retrieve=pandas_point_in_time)
     return cfg, main
@@ -82,21 +84,56 @@ def trained_world(tmp_path_factory):
 
 def test_evaluate_writes_the_report_layout_and_html(trained_world):
     cfg, main = trained_world
-    path = evaluate(cfg, hgnn_version=HGNN_VERSION, two_tower_version=main.version)
+    cfg.evaluate.lightgcn = True
+    with one_thread():
+        path = evaluate(cfg, hgnn_version=HGNN_VERSION, two_tower_version=main.version)
     assert path == cfg.reports_dir / "eval" / main.version / "report.json"
     report = json.loads(path.read_text())
-    assert set(report["models"]) == {"Popularity", "text-kNN", "HGNN", "2T-HGNN"}
+    peers = {"item-kNN", "LightGCN"}
+    assert set(report["models"]) == {"Popularity", "text-kNN", "HGNN", "2T-HGNN"} | peers
+    assert "Oracle" in report["inputs"]["skipped"]  # no true groups in this world
+    assert report["inputs"]["references"]["LightGCN"]["epochs"] == 2
     for body in report["models"].values():
         for ctype in ("audiobook", "podcast"):
             cell = body["by_type"][ctype]
-            assert {"hr@10", "mrr", "coverage", "n_users"} <= set(cell)
+            assert {"hr@10", "mrr", "coverage", "n_users", "cold_in_type", "tiers"} <= set(cell)
             assert 0.0 <= cell["hr@10"] <= 1.0
             assert body["by_segment"]["cold"][ctype]["n_users"] > 0
-            assert set(body["by_tier"]) == set(TIERS)
+            assert set(body["by_tier"]) == set(TIERS) == set(cell["tiers"])
+            assert cell["tiers"]["new"] == body["by_tier"]["new"][ctype]
+            # the globally cold users are cold in every type
+            assert cell["cold_in_type"]["n_users"] >= body["by_segment"]["cold"][ctype]["n_users"]
         assert "full" not in body  # not a fixed split
     assert report["targets"]["checks"]
+    assert {c["rival"] for c in report["targets"]["checks"]} >= peers
     html = (path.parent / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
+    assert "Cold start as the seed measures it" in html and "item-kNN" in html
+
+
+def test_the_oracle_joins_when_the_true_groups_exist(trained_world):
+    from embedding_jobs.evaluate.oracle import truth_path
+
+    cfg, main = trained_world
+    cfg.evaluate.lightgcn = False  # the Oracle alone is asked for here
+    items = pd.read_parquet(cfg.marts_dir / "dim_items.parquet")
+    truth = truth_path(cfg.raw_dir)
+    truth.parent.mkdir(parents=True, exist_ok=True)
+    # build_world's items belong to topic (position % 4), the group the users draw from
+    pd.DataFrame({"item_id": items["item_id"], "group_id": (items["item_id"] - 1001) % 4}).to_parquet(truth)
+    try:
+        report = json.loads(
+            evaluate(cfg, hgnn_version=HGNN_VERSION, two_tower_version=main.version).read_text()
+        )
+    finally:
+        truth.unlink()
+    assert list(report["models"])[-1] == "Oracle" and "LightGCN" in report["inputs"]["skipped"]
+    assert "Oracle" in report["protocol"]
+    assert not any(c["rival"] == "Oracle" for c in report["targets"]["checks"])
+    for ctype in ("audiobook", "podcast"):
+        warm = {m: b["by_segment"]["warm"][ctype]["hr@10"] for m, b in report["models"].items()}
+        # knowing the true topics, the Oracle beats popularity for users with a history
+        assert warm["Oracle"] > warm["Popularity"]
 
 
 def test_a_fixed_split_adds_full_ranking_recall_and_ndcg(trained_world):
@@ -114,3 +151,34 @@ def test_a_fixed_split_adds_full_ranking_recall_and_ndcg(trained_world):
     full = report["models"]["2T-HGNN"]["full"]
     assert 0.0 <= full["recall@20"] <= 1.0 and 0.0 <= full["ndcg@20"] <= 1.0
     assert full["n_users"] == report["tasks"]["all"]["n_users"] > 0
+
+
+def test_cold_in_type_users_and_the_new_item_tier_on_a_hand_built_case():
+    items = pd.DataFrame(
+        {"item_id": [10, 11, 20, 21, 22], "content_type": ["podcast"] * 2 + ["audiobook"] * 3}
+    )
+    # user 1 has both types; user 2 podcasts only (cold in audiobooks, warm overall);
+    # user 3 no consumption at all; user 4 (not evaluated) makes audiobook 21 known
+    train = pd.DataFrame(
+        {"user_id": [1, 1, 2, 4, 3], "item_id": [10, 20, 11, 21, 21], "is_consumed": [True] * 4 + [False]}
+    )
+    # audiobook 22 has no training consumer: the new tier
+    evals = pd.DataFrame({"user_id": [1, 2, 3], "item_id": [21, 22, 21], "content_type": "audiobook"})
+    book = {t.name: t for t in build_tasks(items, train, evals)}["audiobook"]
+    assert book.user_ids.tolist() == [1, 2, 3] and book.item_ids.tolist() == [20, 21, 22]
+    assert book.is_cold_in_type.tolist() == [False, True, True]
+    assert book.is_cold_user.tolist() == [False, False, True]
+    assert [TIERS[t] for t in book.item_tier] == ["head", "torso", "new"]
+    # top-1: user 1 -> 21 (hit), user 2 -> 21 (miss, 22 was relevant), user 3 -> 21 (hit)
+    users = torch.eye(3)
+    items_m = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.5, 0.0]])
+    out = score_task(book, users, items_m, EvaluateConfig(k=1, coverage_k=3, recall_k=2))
+    assert out["cold_in_type"]["n_users"] == 2 and out["cold_in_type"]["hr@1"] == 0.5
+    assert out["cold_in_type"]["mrr"] == pytest.approx((1 / 2 + 1) / 2)
+    assert out["by_segment"]["cold"]["n_users"] == 1
+    assert out["tiers"]["new"] == {"hr@1": 0.0, "n_users": 1, "n_items": 1}
+    assert out["tiers"] == out["by_tier"] and set(out["tiers"]) == set(TIERS)
+    # item 22 first for user 2 only: the new tier is hit
+    items_m[2, 1] = 2.0
+    out = score_task(book, users, items_m, EvaluateConfig(k=1, coverage_k=3, recall_k=2))
+    assert out["tiers"]["new"]["hr@1"] == 1.0 and out["cold_in_type"]["hr@1"] == 1.0

@@ -1,0 +1,174 @@
+"""What each HGNN change does to the graph signal in its vectors, one change at a time.
+
+    python benchmarks/hgnn_variants.py --data-dir .gfm --seeds 1 2 3 --out bench_results/hgnn_variants.json
+
+It needs a data directory with marts and text features (``gfm transform`` and ``gfm train text``,
+or ``benchmarks/quality.py --prepare``). For every variant and seed it trains an HGNN and reports:
+
+* the health check (``embedding_jobs.hgnn_check``): item-to-item HR@10 of held-out co-consumption
+  pairs among all items of the partner's type, beside Popularity and item-kNN on the same pairs;
+* HGNN-kNN HR@10 per content type under the evaluation protocol (the user is the mean of the
+  HGNN vectors of their training items), beside item-kNN... over the edges it was trained on is
+  left to ``gfm evaluate``; here the reference is Popularity on the same tasks.
+
+The variants start from the first version of the model ("v1": text only, max pooling, margin
+loss, uniform negatives) and add one change at a time, ending at the current default; a variant
+is a dict of ``hgnn`` config overrides, so any further candidate is one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embedding_jobs.evaluate import baselines
+from embedding_jobs.evaluate.protocol import build_tasks, score_task
+from embedding_jobs.export import read_vectors
+from embedding_jobs.train_hgnn import train_hgnn
+from gfm.config import Config
+from gfm.versioning import new_version
+
+V1 = {"item_id_dim": 0, "aggr": "max", "loss": "margin", "negative_power": 0.0, "id_dropout": 0.0}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "v1 (text, max, margin, uniform negatives)": V1,
+    "+ degree^0.75 negatives": {**V1, "negative_power": 0.75},
+    "+ mean aggregation": {**V1, "aggr": "mean"},
+    "+ sampled softmax (256 shared negatives)": {**V1, "loss": "softmax"},
+    "+ item ID vectors (64-d, dropout .5)": {**V1, "item_id_dim": 64, "id_dropout": 0.5},
+    "default (all of the above)": {},
+}
+EXTRA: dict[str, dict[str, Any]] = {  # candidates beyond the one-at-a-time ladder (--variants NAME)
+    "softmax, uniform negatives, IDs, mean": {"negative_power": 0.0},
+    "softmax, degree^0.5 negatives, IDs, mean": {"negative_power": 0.5},
+    "default, temperature .05": {"temperature": 0.05},
+    "default, temperature .2": {"temperature": 0.2},
+    "default, no ID vectors": {"item_id_dim": 0},
+    "default, max aggregation": {"aggr": "max"},
+}
+
+
+def hgnn_knn(cfg: Config, items_path: Path) -> dict[str, float | None]:
+    """HGNN-kNN HR@k per content type with the evaluation protocol (and Popularity beside it)."""
+    from embedding_jobs.data.interactions import read_mart
+
+    dim_items = read_mart(cfg, "dim_items")
+    facts = read_mart(cfg, "fct_interactions")
+    evals = read_mart(cfg, "fct_eval_interactions")
+    tasks = build_tasks(dim_items, facts, evals)
+    pop = baselines.item_popularity(facts)
+    consumed, weak = baselines.user_item_lists(facts)
+    vectors = read_vectors(items_path)
+    metric = f"hr@{cfg.evaluate.k}"
+    out: dict[str, float | None] = {}
+    for task in tasks:
+        users, items = baselines.mean_vector(task, vectors, consumed, weak, pop)
+        out[task.name] = score_task(task, users, items, cfg.evaluate)[metric]
+        users, items = baselines.popularity(task, pop)
+        out[f"{task.name} (Popularity)"] = score_task(task, users, items, cfg.evaluate)[metric]
+    return out
+
+
+def run(cfg: Config, seeds: list[int], variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Train every variant for every seed; returns per-seed rows and their means."""
+    rows: list[dict[str, Any]] = []
+    for name, overrides in variants.items():
+        for seed in seeds:
+            hcfg = cfg.hgnn.model_copy(update={**overrides, "seed": seed})
+            run_cfg = cfg.model_copy(update={"hgnn": hcfg})
+            started = time.perf_counter()
+            result = train_hgnn(run_cfg, new_version(f"{name}|{seed}"))
+            row = {
+                "variant": name,
+                "seed": seed,
+                "overrides": overrides,
+                "check": result.metrics["heldout_item_hr@10"],
+                "check_by_relation": result.metrics["heldout_item_hr@10_by_relation"],
+                "link_auc": result.metrics["heldout_link_auc"],
+                "hgnn_knn": hgnn_knn(run_cfg, result.items_path),
+                "seconds": time.perf_counter() - started,
+                "version": result.version,
+            }
+            rows.append(row)
+            print(json.dumps({k: row[k] for k in ("variant", "seed", "check", "hgnn_knn")}), flush=True)
+    return {"rows": rows, "summary": summarise(rows)}
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean over seeds of every numeric cell, per variant."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for row in rows:
+        cells = out.setdefault(row["variant"], {})
+        flat = {f"check {k}": v for k, v in row["check"].items()}
+        flat.update({f"HR@10 {k}": v for k, v in row["hgnn_knn"].items()})
+        flat["link AUC"] = row["link_auc"]
+        for key, value in flat.items():
+            if value is not None:
+                cells.setdefault(key, []).append(float(value))
+    return {v: {k: statistics.fmean(x) for k, x in cells.items()} for v, cells in out.items()}
+
+
+def print_table(summary: dict[str, dict[str, float]]) -> None:
+    """One row per variant, one column per cell (means over seeds)."""
+    columns = sorted({k for cells in summary.values() for k in cells})
+    print("| variant | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for variant, cells in summary.items():
+        print(f"| {variant} | " + " | ".join(f"{cells.get(c, np.nan):.3f}" for c in columns) + " |")
+
+
+def _read_text_features_from(path: Path) -> None:
+    """Make ``train_hgnn`` read its text features from ``path`` instead of building them."""
+    from embedding_jobs import train_hgnn as module
+    from embedding_jobs.data.graph import build_graph
+
+    def load(cfg: Config) -> tuple[Any, list[Path]]:
+        marts = cfg.marts_dir
+        return build_graph(marts, None if cfg.hgnn.id_embeddings else path), [
+            marts / "dim_items.parquet",
+            marts / "fct_item_edges.parquet",
+            path,
+        ]
+
+    module.load_hgnn_graph = load  # type: ignore[assignment]
+
+
+def main() -> None:
+    """Parse arguments, run the variants, print the table and write JSON."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data-dir", type=Path, required=True, help="a gfm data dir with marts + text")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="model seeds")
+    parser.add_argument("--variants", nargs="*", help="variant names to run (default: all)")
+    parser.add_argument("--out", type=Path, default=Path("bench_results/hgnn_variants.json"))
+    parser.add_argument(
+        "--text-features",
+        type=Path,
+        help="an existing text-features Parquet (item_id, vector) to read instead of running the text "
+        "encoder: for machines without the encoder package, e.g. the GPU machine",
+    )
+    parser.add_argument("--epochs", type=int, help="override hgnn.epochs for every variant")
+    args = parser.parse_args()
+    cfg = Config.load(data_dir=args.data_dir)
+    if args.epochs:
+        cfg = cfg.model_copy(update={"hgnn": cfg.hgnn.model_copy(update={"epochs": args.epochs})})
+    if args.text_features:
+        _read_text_features_from(args.text_features)
+    every = {**VARIANTS, **EXTRA}
+    variants = {k: v for k, v in every.items() if k in args.variants} if args.variants else dict(VARIANTS)
+    result = run(cfg, args.seeds, variants)
+    result["data_dir"] = str(args.data_dir)
+    print_table(result["summary"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""The parts that put co-consumption into the HGNN's vectors: per-item vectors, mean aggregation,
+degree-weighted negatives, the sampled softmax, and the ranking health check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hgnn_fixtures import tiny_config, write_marts
+
+from embedding_jobs.data.graph import build_graph
+from embedding_jobs.data.link_sampler import LinkSampler
+from embedding_jobs.hgnn_check import heldout_item_ranking
+from embedding_jobs.models.hgnn import HGNN, HGNNSpec
+from embedding_jobs.train_hgnn import _holdout, fit_hgnn
+
+
+def test_mean_layer_equals_pyg_heteroconv_of_mean_sage_convs() -> None:
+    from torch_geometric.nn import HeteroConv, SAGEConv
+
+    from embedding_jobs.data.sampler import CSR, NeighborSampler
+    from embedding_jobs.models.hgnn import HeteroSAGEConv
+
+    torch.manual_seed(1)
+    ets = [("a", "co", "a"), ("b", "rev", "a")]
+    csr = {
+        ets[0]: CSR(torch.tensor([0, 2, 3, 5, 5]), torch.tensor([1, 2, 0, 0, 1])),
+        ets[1]: CSR(torch.tensor([0, 2, 2, 3, 4]), torch.tensor([0, 1, 2, 1])),
+    }
+    block = NeighborSampler(csr, [3], generator=torch.Generator().manual_seed(0)).sample(
+        {"a": torch.tensor([0, 1, 2, 3]), "b": torch.tensor([0, 1, 2])}
+    )[0]
+    h = {t: torch.randn(len(nodes), 6) for t, nodes in block.src_nodes.items()}
+    ours = HeteroSAGEConv(ets, in_dim=6, proj_dim=6, out_dim=4, aggr="mean")
+    pyg = HeteroConv({et: SAGEConv((6, 6), 4, aggr="mean", project=True) for et in ets}, aggr="sum")
+    with torch.no_grad():
+        for et in ets:
+            key, conv = "__".join(et), pyg.convs[et]
+            conv.lin.weight.copy_(ours.proj[key].weight)
+            conv.lin.bias.copy_(ours.proj[key].bias)
+            conv.lin_l.weight.copy_(ours.neigh[key].weight)
+            conv.lin_l.bias.zero_()
+            conv.lin_r.weight.zero_()
+        pyg.convs[ets[0]].lin_r.weight.copy_(ours.root.weight)
+        pyg.convs[ets[0]].lin_l.bias.copy_(ours.root.bias)
+    expected = pyg(h, {et: block.edge_index(et) for et in ets})
+    got = ours(h, block)
+    torch.testing.assert_close(got["a"], expected["a"][: block.n_dst["a"]])
+
+
+def test_negatives_follow_degree_to_the_power_and_uniform_at_zero() -> None:
+    # node 0 has degree 8, nodes 1..8 degree 1, node 9 none
+    pairs = {("a", "a"): (np.zeros(8, np.int64), np.arange(1, 9, dtype=np.int64))}
+    common = {"batch_size": 4, "negatives": 1, "balanced": False, "seed": 0}
+    weighted = LinkSampler(pairs, {"a": 10}, negative_power=0.75, **common)  # type: ignore[arg-type]
+    draws = weighted.draw_negatives("a", (200_000,))
+    share = np.bincount(draws, minlength=10) / len(draws)
+    expected = np.array([8**0.75] + [1.0] * 8 + [0.0])
+    np.testing.assert_allclose(share, expected / expected.sum(), atol=0.01)
+    uniform = LinkSampler(pairs, {"a": 10}, negative_power=0.0, **common)  # type: ignore[arg-type]
+    share = np.bincount(uniform.draw_negatives("a", (200_000,)), minlength=10) / 200_000
+    np.testing.assert_allclose(share, np.full(10, 0.1), atol=0.01)
+
+
+def test_shared_negatives_are_one_vector_per_destination_type() -> None:
+    pairs = {("a", "b"): (np.arange(6, dtype=np.int64), np.arange(6, dtype=np.int64))}
+    sampler = LinkSampler(
+        pairs, {"a": 6, "b": 6}, batch_size=6, negatives=2, balanced=False, seed=0, shared=5
+    )
+    batch = next(iter(sampler.epoch()))
+    negs = {p.dst_type: p.neg for p in batch.parts}
+    assert all(n.shape == (5,) for n in negs.values())
+    seeds, positions = batch.seeds()
+    for part, (_, _, neg) in zip(batch.parts, positions, strict=True):
+        torch.testing.assert_close(seeds[part.dst_type][neg], part.neg)
+
+
+def _spec(**kw: object) -> HGNNSpec:
+    base: dict[str, object] = {
+        "node_types": ["a"],
+        "edge_types": [("a", "co", "a")],
+        "in_dim": 3,
+        "hidden_dim": 4,
+        "out_dim": 4,
+        "num_nodes": {"a": 4},
+        "item_id_dim": 2,
+    }
+    base.update(kw)
+    return HGNNSpec(**base)  # type: ignore[arg-type]
+
+
+def test_items_without_training_edges_read_a_zero_id_vector_and_remap_keeps_known_rows() -> None:
+    torch.manual_seed(0)
+    model = HGNN(_spec()).eval()
+    model.set_has_id("a", torch.tensor([True, True, False, True]))
+    feats = {"a": torch.ones(4, 3)}
+    x = model.input_features("a", torch.arange(4), feats)
+    assert x.shape == (4, 5)
+    assert torch.equal(x[2, 3:], torch.zeros(2)) and x[0, 3:].abs().sum() > 0
+    trained = model.item_tables["a"].weight.detach().clone()
+    # the catalogue now: item 11 gone, item 15 new; the rows follow the ids
+    model.remap_items({"a": np.array([10, 11, 12, 13])}, {"a": np.array([10, 12, 13, 15])})
+    x = model.input_features("a", torch.arange(4), feats)
+    torch.testing.assert_close(x[0, 3:], trained[0])
+    torch.testing.assert_close(x[2, 3:], trained[3])
+    assert torch.equal(x[1, 3:], torch.zeros(2))  # 12 had no training edge
+    assert torch.equal(x[3, 3:], torch.zeros(2))  # 15 is new
+
+
+def test_id_dropout_zeroes_a_share_of_id_vectors_only_in_training() -> None:
+    torch.manual_seed(0)
+    model = HGNN(_spec(num_nodes={"a": 2000}), id_dropout=0.5)
+    nodes, feats = torch.arange(2000), {"a": torch.ones(2000, 3)}
+    kept = (model.input_features("a", nodes, feats)[:, 3:].abs().sum(1) > 0).float().mean()
+    assert 0.45 < float(kept) < 0.55
+    model.eval()
+    assert (model.input_features("a", nodes, feats)[:, 3:].abs().sum(1) > 0).all()
+
+
+def test_health_check_ranks_true_partners_and_separates_a_model_from_popularity(tmp_path: Path) -> None:
+    items, _ = write_marts(tmp_path, edges_per_item=5)
+    graph = build_graph(tmp_path)
+    held_rows = _holdout(graph, 0)
+    held = {k: (graph.pairs[k][0][i], graph.pairs[k][1][i]) for k, i in held_rows.items()}
+    train = graph.without_pairs(held_rows)
+    # vectors that know each item's topic (the truth of this toy graph) and nothing else
+    topic = {int(r.item_id): int(r.topic) for r in items.itertuples()}
+    emb = {
+        t: torch.nn.functional.one_hot(torch.tensor([topic[int(i)] for i in ids]), 4).float()
+        for t, ids in graph.item_ids.items()
+    }
+    check = heldout_item_ranking(emb, train, held, k=10)
+    assert check["n_queries"] > 0
+    assert check["hr"]["HGNN"] > check["hr"]["Popularity"] + 0.2
+    assert set(check["by_relation"]) >= {"audiobook->podcast", "podcast->audiobook"}
+
+
+@pytest.mark.parametrize("loss", ["softmax", "margin"])
+def test_training_loss_falls_with_each_loss(tmp_path: Path, loss: str) -> None:
+    write_marts(tmp_path / "marts")
+    cfg = tiny_config(tmp_path, id_embeddings=True, loss=loss, epochs=4)
+    graph = build_graph(cfg.marts_dir)
+    _, stats = fit_hgnn(graph, cfg.hgnn, torch.device("cpu"), show_progress=False)
+    assert stats.epoch_losses[-1] < stats.epoch_losses[0]
