@@ -73,6 +73,11 @@ class ValidationConfig(_Section):
     max_text_chars: int = 20_000
     future_tolerance_hours: int = 1
     build_data_docs: bool = True
+    # Volume guard: a batch whose events or items shrink by more than this share against the live
+    # (promoted) warehouse is refused (0.5: fewer than half as many rows); 1.0 switches it off.
+    max_shrink: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Accept a shrinking batch anyway; meant for one run (`--allow-shrink`), not for a config file.
+    allow_shrink: bool = False
 
 
 class FeaturesConfig(_Section):

@@ -16,7 +16,8 @@ from gfm.errors import RawInputError
 from ingest.schema import Kind
 
 _NS_UTC = pa.timestamp("ns", tz="UTC")
-_INT_TEXT = r"^\s*[+-]?\d{1,18}(\.0*)?\s*$"  # integers as text; "12.0" is accepted (a float column in CSV)
+_INT_TEXT = r"^\s*[+-]?\d{1,19}(\.0*)?\s*$"  # integers as text; "12.0" is accepted (a float column in CSV)
+_INT64_MAX_DIGITS = {False: str(2**63 - 1), True: str(2**63)}  # by sign: the largest magnitude
 
 
 def cast_column(
@@ -74,7 +75,8 @@ def _to_int64(arr: pa.ChunkedArray, **where: Any) -> pa.ChunkedArray:
     t = arr.type
     if pa.types.is_integer(t):
         if pa.types.is_unsigned_integer(t) and t.bit_width == 64:
-            _fail(pc.fill_null(pc.greater(arr, 2**63 - 1), False), arr, "BIGINT", **where)
+            limit = pa.scalar(2**63 - 1, pa.uint64())  # a plain int would cast the column to int64
+            _fail(pc.fill_null(pc.greater(arr, limit), False), arr, "BIGINT", **where)
         return arr.cast(pa.int64())
     if pa.types.is_floating(t):
         valid = pc.is_valid(arr)
@@ -85,12 +87,25 @@ def _to_int64(arr: pa.ChunkedArray, **where: Any) -> pa.ChunkedArray:
         _fail(pc.and_(valid, pc.invert(ok)), arr, "BIGINT", **where)
         return arr.cast(pa.int64(), safe=False)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        ok = pc.match_substring_regex(arr, _INT_TEXT)
-        _fail(pc.fill_null(pc.invert(ok), False), arr, "BIGINT", **where)
         integer_part = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"\.0*\s*$", ""))
+        ok = pc.and_(pc.match_substring_regex(arr, _INT_TEXT), _fits_int64(integer_part))
+        _fail(pc.fill_null(pc.invert(ok), False), arr, "BIGINT", **where)
         return integer_part.cast(pa.int64())
     _fail(pc.is_valid(arr), arr, f"BIGINT (the column is {t})", **where)
     return pa.chunked_array([pa.nulls(len(arr), pa.int64())])
+
+
+def _fits_int64(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Whether each integer string (sign and digits) is within the int64 range.
+
+    Only 19-digit magnitudes can overflow: they are compared as strings with the range's bound.
+    """
+    digits = pc.replace_substring_regex(text, r"^[+-]?0*", "")
+    length = pc.utf8_length(digits)
+    negative = pc.starts_with(text, "-")
+    bound = pc.if_else(negative, _INT64_MAX_DIGITS[True], _INT64_MAX_DIGITS[False])
+    over = pc.or_(pc.greater(length, 19), pc.and_(pc.equal(length, 19), pc.greater(digits, bound)))
+    return pc.invert(over)
 
 
 def _to_timestamp(arr: pa.ChunkedArray, **where: Any) -> pa.ChunkedArray:

@@ -5,30 +5,28 @@ missing, values that do not cast to the column's type, text over the size limit.
 repairs rows: row-level quality (null keys, duplicates, unknown ids, times outside the window) is
 the job of the Great Expectations gate in ``validation/``, which runs on these DataFrames.
 
-CSV conventions: UTF-8 with a header row; an empty field is null, except in the free-text columns
-``title`` and ``description`` where it is the empty string; timestamps are ISO-8601 (a time without
-an offset is UTC). Parquet timestamps without a time zone are read as UTC too.
+CSV conventions: UTF-8 with a header row and RFC 4180 quoting (a field holding a double quote is
+enclosed in double quotes and the quote doubled; anything else is refused, never repaired); an empty
+field is null, except in the free-text columns ``title`` and ``description`` where it is the empty
+string; timestamps are ISO-8601 (a time without an offset is UTC). Parquet timestamps without a time
+zone are read as UTC too.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from gfm.config import ValidationConfig
 from gfm.errors import RawInputError
 from ingest._casting import cast_column, check_text_length
+from ingest._csv import read_csv
 from ingest.schema import COLUMNS, FREE_TEXT, TABLES, arrow_schema
-
-_CSV_BLOCK_BYTES = 64 << 20  # one CSV row must fit in a block; huge text rows are refused later by size
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ def _read_file(path: Path, table: str, cfg: ValidationConfig) -> pa.Table:
     name = str(path)
     if path.stat().st_size == 0:
         raise RawInputError("empty file (0 bytes)", file=name)
-    raw = _read_csv(path) if path.suffix.lower() == ".csv" else _read_parquet(path)
+    raw = read_csv(path) if path.suffix.lower() == ".csv" else _read_parquet(path)
     if raw.num_rows == 0:
         raise RawInputError("empty file (no rows)", file=name)
     missing = [c for c in COLUMNS[table] if c not in raw.column_names]
@@ -129,51 +127,6 @@ def _read_parquet(path: Path) -> pa.Table:
         return pq.ParquetFile(path).read()
     except (pa.ArrowException, OSError) as exc:
         raise RawInputError(f"truncated or corrupt Parquet: {exc}", file=str(path)) from exc
-
-
-def _read_csv(path: Path) -> pa.Table:
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        column, rows, first = _locate_bad_utf8(data)
-        raise RawInputError(
-            f"text is not UTF-8 (first bad byte at offset {exc.start}, data row {first})",
-            file=str(path),
-            column=column,
-            count=rows,
-        ) from exc
-    names = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8")]), [])
-    try:
-        return pa_csv.read_csv(
-            io.BytesIO(data),
-            read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise RawInputError(f"malformed CSV: {exc}", file=str(path)) from exc
-
-
-def _locate_bad_utf8(data: bytes) -> tuple[str | None, int, int]:
-    """Find the first column with bytes that are not UTF-8, how many rows have them, the first row."""
-    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
-    header = next(reader, [])
-    bad_columns: list[str] = []
-    rows, first = 0, 0
-    for number, row in enumerate(reader, start=1):
-        hits = [header[i] if i < len(header) else f"#{i + 1}" for i, v in enumerate(row) if "\ufffd" in v]
-        if hits:
-            rows += 1
-            first = first or number
-            bad_columns.extend(h for h in hits if h not in bad_columns)
-    if any("\ufffd" in h for h in header):
-        return None, max(rows, 1), 0
-    return (bad_columns[0] if bad_columns else None), rows, first
 
 
 def _to_pandas(table: pa.Table, name: str) -> pd.DataFrame:

@@ -9,7 +9,8 @@ column is ``ExpectColumnValuesToBeNull``, so a failure reports how many rows and
 Checked: no self-loops; edges between known items only, with the endpoints' content types and the
 contract's orientation; ``n_co_users >= min_support``; the eval window starts after the last
 training event; every user and item of the facts and feature snapshots is in the dimensions;
-``dim_items``/``dim_users`` have as many rows as the landing (staging) tables; keys unique.
+``dim_items``/``dim_users`` have as many rows as the landing (staging) tables; keys unique; the
+training window, the item graph and the evaluation window are not empty.
 """
 
 from __future__ import annotations
@@ -174,8 +175,16 @@ def _checks(
         expect(null, "relation is '<src_type>__<dst_type>'", column="relation", on="bad_relation"),
         expect(gxe.ExpectColumnValuesToBeBetween, f"n_co_users >= min_support ({graph.min_support})",
                column="n_co_users", min_value=graph.min_support),
+        expect(gxe.ExpectTableRowCountToBeBetween,
+               "the item graph has at least one edge (with none there is nothing to train on)", min_value=1),
     ]  # fmt: skip
-    eval_checks = [*_keys("fct_eval_interactions", "user_id", "item_id"), *_known("user_id", "item_id")]
+    eval_checks = [
+        *_keys("fct_eval_interactions", "user_id", "item_id"),
+        *_known("user_id", "item_id"),
+        expect(gxe.ExpectTableRowCountToBeBetween,
+               "the evaluation window has at least one interaction (with none nothing can be evaluated)",
+               min_value=1),
+    ]  # fmt: skip
     if train_last is not None:
         eval_checks.append(
             expect(gxe.ExpectColumnValuesToBeBetween,

@@ -3,7 +3,8 @@
 ``ingest.raw_io.load_raw`` has already refused what is wrong with a *file* (unreadable, empty,
 a missing column, values that do not cast). This suite checks the rows: schema and dtypes, null
 keys, duplicate ids, unknown users and items, times outside the manifest window or in the future,
-negative ``ms_played``, event types, content types and text sizes.
+negative ``ms_played``, event types, content types, text sizes, and users who signed up after
+their first event.
 
 Referential integrity scales: instead of ``ExpectColumnValuesToBeInSet`` with every catalogue id
 (a Python set the size of the catalogue inside the suite, its Data Docs and its JSON), the unknown
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from ingest.raw_io import RawTables
 
 _KEYS = {"interactions": "event_id", "items": "item_id", "users": "user_id"}
+_CLOCK_SLACK = pd.Timedelta(seconds=1)
 _REQUIRED = {
     "interactions": ("event_id", "user_id", "item_id", "event_at", "event_type", "ms_played"),
     "items": ("item_id", "content_type"),
@@ -73,6 +75,9 @@ def raw_batches(
             checks += _interactions(manifest, vcfg, now)
         elif table == "items":
             checks += _items(manifest, vcfg)
+        elif table == "users":
+            frame = frame.assign(signup_after_events=_signup_after_events(frame, frames["interactions"]))
+            checks += _users()
         batches.append(Batch(table=table, source=f"{source}/{table}", frame=frame, expectations=checks))
     return batches
 
@@ -84,6 +89,32 @@ def _unknown(frame: pd.DataFrame, column: str, catalogue: pd.DataFrame) -> pd.Se
     ids = frame[column].astype("Int64")
     known = ids.isin(catalogue[column].dropna().unique())
     return ids.where(~known & ids.notna())
+
+
+def _signup_after_events(users: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
+    """Per user, a readable note where ``signup_at`` is after the user's first event; null elsewhere.
+
+    A second of slack absorbs generators that round the signup time but floor event times.
+    """
+    if not (_is_utc_time(users, "signup_at") and _is_utc_time(events, "event_at")) or not (
+        "user_id" in users and "user_id" in events
+    ):  # a missing or mistyped column fails the schema checks instead
+        return pd.Series(pd.NA, index=users.index, dtype="string")
+    first = events.dropna(subset=["user_id"]).groupby("user_id")["event_at"].min()
+    first_at = users["user_id"].map(first)
+    late = (users["signup_at"] > first_at + _CLOCK_SLACK).fillna(False).astype(bool)
+    notes = pd.Series(pd.NA, index=users.index, dtype="string")
+    if late.any():
+        rows = users[late]
+        notes[late] = [
+            f"user {uid}: signup {signup:%Y-%m-%d %H:%M:%S} > first event {event:%Y-%m-%d %H:%M:%S} UTC"
+            for uid, signup, event in zip(rows["user_id"], rows["signup_at"], first_at[late], strict=True)
+        ]
+    return notes
+
+
+def _is_utc_time(frame: pd.DataFrame, column: str) -> bool:
+    return column in frame and isinstance(frame[column].dtype, pd.DatetimeTZDtype)
 
 
 def _schema(table: str) -> list[Any]:
@@ -127,6 +158,13 @@ def _interactions(manifest: RawManifest, vcfg: ValidationConfig, now: datetime) 
         expect(gxe.ExpectColumnValuesToBeInSet, f"event_type is one of {', '.join(EVENT_TYPES)}",
                column="event_type", value_set=list(EVENT_TYPES)),
         expect(gxe.ExpectColumnValuesToBeBetween, "ms_played is >= 0", column="ms_played", min_value=0),
+    ]  # fmt: skip
+
+
+def _users() -> list[Any]:
+    return [
+        expect(gxe.ExpectColumnValuesToBeNull, "signup_at is not after the user's first event",
+               column="signup_at", on="signup_after_events"),
     ]  # fmt: skip
 
 

@@ -4,8 +4,8 @@
 the service is the one process that owns a Milvus Lite file) and the consumed-items table. User
 vectors come from an injectable ``UserVectorSource``: the Feast online store by default.
 
-The OpenAPI pages (``/docs``, Swagger UI, and ``/redoc``) load their JavaScript and CSS from the
-``fastapi-offline`` package, served by the app itself: they need nothing outside the machine.
+The OpenAPI page (``/docs``, Swagger UI) loads its JavaScript and CSS from the ``fastapi-offline``
+package, served by the app itself: it needs nothing outside the machine.
 Every id path parameter is checked against the int64 range (422 outside it), and request bodies
 larger than ``serve.max_body_bytes`` are refused with 413 before they are read.
 """
@@ -108,8 +108,9 @@ def create_app(
         yield
         # the client is process-wide (client.get_client); `gfm serve` closes it on exit
 
-    # FastAPIOffline: FastAPI whose /docs and /redoc pages load their assets from this app
-    app = FastAPIOffline(title="gfm search", version="1", lifespan=lifespan)
+    # FastAPIOffline: FastAPI whose /docs page loads Swagger UI from this app. No ReDoc: its page
+    # always fetches a logo from the vendor's CDN (tests/integration/test_browser.py caught it).
+    app = FastAPIOffline(title="gfm search", version="1", lifespan=lifespan, redoc_url=None)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.serve.max_body_bytes)
     max_k = cfg.serve.max_k
     k_query = Query(10, ge=1, le=max_k, description=f"Results to return (1..{max_k}).")

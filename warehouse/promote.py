@@ -95,6 +95,7 @@ def swap_in(
     warehouse_path: Path,
     marts_dir: Path,
     extra_files: dict[Path, Path],
+    landing: tuple[Path, Path] | None = None,
 ) -> None:
     """Make a staged build live: rename the build file and the staged marts over the old ones.
 
@@ -104,6 +105,7 @@ def swap_in(
         warehouse_path: The analysts' DuckDB file (``Config.warehouse_path``).
         marts_dir: The Parquet marts folder (``Config.marts_dir``).
         extra_files: Provenance files to move into place too (source -> destination).
+        landing: The staged landing folder and the live one it replaces (``Config.landing_dir``).
 
     """
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +117,13 @@ def swap_in(
         os.replace(marts_dir, retired)
     os.replace(staged.folder, marts_dir)
     shutil.rmtree(retired, ignore_errors=True)
+    if landing is not None:
+        staged_landing, landing_dir = landing
+        retired = landing_dir.parent / f".{landing_dir.name}.retired-{uuid.uuid4().hex[:8]}"
+        if landing_dir.exists():
+            os.replace(landing_dir, retired)
+        os.replace(staged_landing, landing_dir)
+        shutil.rmtree(retired, ignore_errors=True)
     for source, destination in extra_files.items():
         destination.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, destination)

@@ -1,14 +1,17 @@
 """``gfm transform``: raw batch -> raw gate -> landing -> dbt build -> marts gate -> promote.
 
-Every step writes only into ``warehouse/`` scratch paths until the marts gate has passed; the
-last step swaps the new DuckDB file and Parquet marts in. So a failure anywhere (bad raw data, a
-failing dbt test, a failed gate) leaves the previous good warehouse and marts untouched, and a
-re-run starts from scratch (idempotent).
+Every step writes only into ``warehouse/`` scratch paths (``build.duckdb``, ``.landing.next/``)
+until the marts gate has passed; the last step swaps the new DuckDB file, Parquet marts and
+landing files in. So a failure anywhere (bad raw data, a batch that shrinks the live warehouse by
+more than ``validation.max_shrink``, a failing dbt test, a failed gate) leaves the previous good
+warehouse, landing files and marts untouched and removes the scratch paths, and a re-run starts
+from scratch (idempotent).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,26 +81,36 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
 
     Raises:
         RawInputError: If a raw file breaks the contract.
-        GateFailedError: If the raw or the marts gate fails.
+        GateFailedError: If the raw or the marts gate fails, or the batch shrinks the live
+            warehouse's events or items by more than ``validation.max_shrink`` (``ShrinkRefused``)
+            while ``validation.allow_shrink`` is off.
         StageError: If dbt fails (naming every failed model or test) or the split is empty.
 
     """
     from ingest.manifest import read_manifest
     from ingest.raw_io import load_raw, write_landing
     from validation.gates import run_marts_gate, run_raw_gate
+    from validation.volume import check_volume
 
     work = cfg.warehouse_path.parent
     build_db = work / "build.duckdb"
+    staged_landing = work / ".landing.next"  # becomes landing/ on promotion, never before
     timings: dict[str, float] = {}
-    step = _Steps(timings, show_progress)
+    # a failed step leaves nothing of this build behind: the previous promoted state only
+    step = _Steps(timings, show_progress, scratch=(build_db, Path(f"{build_db}.wal"), staged_landing))
 
     with step("read_raw", "read the raw batch"):
         manifest = read_manifest(cfg.raw_dir)
         tables = load_raw(cfg.raw_dir, cfg.validation)
-    with step("raw_gate", "raw gate (Great Expectations)"):
+    with step("raw_gate", "volume guard + raw gate (Great Expectations)"):
+        counts = {name: len(frame) for name, frame in tables.as_dict().items()}
+        live = live_raw_counts(cfg.warehouse_path)
+        for shrink in check_volume(counts, live, cfg.validation, source=str(cfg.raw_dir)):
+            console.print(f"[yellow]accepted (--allow-shrink):[/] {shrink.line()}", highlight=False)
         run_raw_gate(tables, manifest, cfg)
     with step("landing", "write the landing Parquet files"):
-        landing_dir = cfg.landing_dir
+        landing_dir = staged_landing
+        shutil.rmtree(landing_dir, ignore_errors=True)
         landing_counts = write_landing(tables, landing_dir)
         split = compute_split(cfg.split, manifest)
         content_types = resolve_content_types(manifest.content_types, tables.items["content_type"].unique())
@@ -113,6 +126,7 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
     with step("marts_gate", "marts gate (Great Expectations)"):
         run_marts_gate(build_db, cfg)
     with step("promote", "promote the warehouse and the Parquet marts"):
+        dbt_vars["landing_dir"] = str(cfg.landing_dir.resolve())  # where the landing files end up
         staged = stage_marts(build_db, cfg.marts_dir)
         result = TransformResult(
             row_counts=staged.counts,
@@ -132,8 +146,24 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
         provenance = {record: work / RUN_RECORD}
         if invocation.run_results_path is not None:
             provenance[invocation.run_results_path] = work / RUN_RESULTS
-        swap_in(staged, build_db, cfg.warehouse_path, cfg.marts_dir, provenance)
+        swap_in(
+            staged,
+            build_db,
+            cfg.warehouse_path,
+            cfg.marts_dir,
+            provenance,
+            landing=(landing_dir, cfg.landing_dir),
+        )
     return result
+
+
+def live_raw_counts(warehouse_path: Path) -> dict[str, int] | None:
+    """Rows per raw table the promoted warehouse was built from (None when nothing is promoted)."""
+    record = warehouse_path.parent / RUN_RECORD
+    if not warehouse_path.is_file() or not record.is_file():
+        return None
+    counts = json.loads(record.read_text(encoding="utf-8")).get("landing_counts") or {}
+    return {str(table): int(rows) for table, rows in counts.items()}
 
 
 def dbt_docs(cfg: Config, *, show_progress: bool = True) -> Path:
@@ -195,10 +225,12 @@ def _node_name(line: str) -> str:
 
 
 class _Steps:
-    """Times each step (by key) and prints one status line per step."""
+    """Times each step (by key), prints one status line per step, and on a failure removes ``scratch``."""
 
-    def __init__(self, timings: dict[str, float], show: bool, total: int = 6) -> None:
-        self.timings, self.show, self.total = timings, show, total
+    def __init__(
+        self, timings: dict[str, float], show: bool, total: int = 6, scratch: tuple[Path, ...] = ()
+    ) -> None:
+        self.timings, self.show, self.total, self.scratch = timings, show, total, scratch
 
     @contextmanager
     def __call__(self, key: str, label: str) -> Iterator[None]:
@@ -207,7 +239,15 @@ class _Steps:
             console.print(
                 f"[bold cyan]transform[/] [{len(self.timings) + 1}/{self.total}] {label} ...", highlight=False
             )
-        yield
+        try:
+            yield
+        except BaseException:
+            for path in self.scratch:  # files and folders of the failed build
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            raise
         self.timings[key] = round(time.perf_counter() - started, 3)
         if self.show:
             console.print(f"  done in {self.timings[key]:.1f}s", style="dim", highlight=False)

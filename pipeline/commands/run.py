@@ -27,6 +27,14 @@ def run(
         ),
     ] = "synthetic",
     path: Annotated[Path | None, typer.Option(help="Dataset folder for movielens/lightgcn.")] = None,
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Accept a batch whose events or items shrink by more than validation.max_shrink "
+            "against the live warehouse (refused by default).",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole pipeline for one new version.
 
@@ -36,6 +44,8 @@ def run(
     from pipeline.run import run_pipeline
 
     cfg = get_config(ctx)
+    if allow_shrink:
+        cfg = cfg.model_copy(update={"validation": cfg.validation.model_copy(update={"allow_shrink": True})})
     result = run_pipeline(cfg, source=source, source_path=path)  # type: ignore[arg-type]
     typer.echo(f"version {result.version}: {result.status}; provenance card {result.card_path}")
 

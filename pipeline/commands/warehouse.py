@@ -23,16 +23,27 @@ def register(app: typer.Typer) -> None:
 def transform_command(
     ctx: typer.Context,
     docs: Annotated[bool, typer.Option("--docs", help="Also generate the dbt docs site afterwards.")] = False,
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Accept a batch whose events or items shrink by more than validation.max_shrink "
+            "against the live warehouse (refused by default: a truncated export looks like that).",
+        ),
+    ] = False,
 ) -> None:
     """Build the marts with dbt over DuckDB: raw gate -> dbt build (models + tests) -> marts gate -> promote.
 
     Reads raw/ (from `gfm generate` or `gfm import`) and, only when every check passes, replaces
-    warehouse/gfm.duckdb (open it with duckdb to query the marts) and marts/*.parquet. A failure
-    anywhere leaves the previous warehouse and marts untouched.
+    warehouse/gfm.duckdb (open it with duckdb to query the marts), warehouse/landing/ and
+    marts/*.parquet. A failure anywhere leaves the previous warehouse and marts untouched; so does a
+    batch whose events or items shrink by more than validation.max_shrink, unless --allow-shrink.
     """
     from warehouse import dbt_docs, run_transform
 
     cfg = get_config(ctx)
+    if allow_shrink:
+        cfg = cfg.model_copy(update={"validation": cfg.validation.model_copy(update={"allow_shrink": True})})
     result = run_transform(cfg)
     print_result(result)
     if docs:
@@ -40,14 +51,50 @@ def transform_command(
 
 
 @handle_errors
-def docs_command(ctx: typer.Context) -> None:
-    """Generate the dbt docs site (lineage, columns, tests) of the current warehouse; print its path."""
+def docs_command(
+    ctx: typer.Context,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Serve the dbt docs, the Data Docs and the newest evaluation report on one local port "
+            "(generating the dbt docs if missing or older than the warehouse); Ctrl-C stops it.",
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="With --serve: the port (default: any free one).")] = 0,
+    host: Annotated[
+        str, typer.Option("--host", help="With --serve: bind address (loopback unless you mean to share).")
+    ] = "127.0.0.1",
+) -> None:
+    """Generate the dbt docs site (lineage, columns, tests) of the current warehouse; print its path.
+
+    With --serve, also serve every page of the data directory for a browser, with nothing loaded
+    from outside the machine: the dbt docs, the Great Expectations Data Docs and the newest
+    evaluation report, each at its own URL.
+    """
     from warehouse import dbt_docs
 
-    index = dbt_docs(get_config(ctx))
-    console.print(
-        f"dbt docs: [bold]{index}[/]  (serve its folder, e.g. python -m http.server)", highlight=False
-    )
+    cfg = get_config(ctx)
+    if not serve:
+        index = dbt_docs(cfg)
+        console.print(f"dbt docs: [bold]{index}[/]  (or `gfm docs --serve`)", highlight=False)
+        return
+    from gfm.docs_server import DocsServer, dbt_docs_stale
+    from gfm.errors import StageError
+
+    if dbt_docs_stale(cfg.reports_dir, cfg.warehouse_path):
+        try:
+            dbt_docs(cfg)
+        except StageError as exc:  # no warehouse yet: serve the other pages
+            console.print(f"[yellow]dbt docs not generated:[/] {exc}", highlight=False)
+    server = DocsServer(cfg.reports_dir, host=host, port=port)
+    console.print("\n".join(server.describe()), highlight=False, soft_wrap=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        console.print("stopped", highlight=False)
+    finally:
+        server.close()
 
 
 def print_result(result: TransformResult) -> None:

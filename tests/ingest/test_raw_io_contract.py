@@ -157,3 +157,71 @@ def test_malformed_csv_and_bad_manifest_are_refused(raw_copy):
 def test_missing_raw_folder_is_refused(tmp_path):
     with pytest.raises(RawInputError, match="raw folder not found"):
         load_raw(tmp_path / "nowhere", CFG)
+
+
+def _items_csv(raw_copy, rows: list[str]):
+    """Replace the items table by a CSV with the contract header and the given data rows."""
+    for path in table_files(raw_copy / "items"):
+        path.unlink()
+    header = "item_id,content_type,title,description,language,genre,creator_id,published_at"
+    path = raw_copy / "items" / "items.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+_ROW = "{id},podcast,{title},About,en,news,c1,2026-01-01T00:00:00Z"
+
+
+def test_csv_quotes_escaped_by_doubling_and_quoted_newlines_are_read_exactly(raw_copy):
+    _items_csv(raw_copy, [_ROW.format(id=1, title='"The ""Best"" Show"'),
+                          _ROW.format(id=2, title='"two\nlines, and a comma"'),
+                          _ROW.format(id=3, title='""')])  # fmt: skip
+    items = load_raw(raw_copy, CFG).items.set_index("item_id")
+    assert items.loc[1, "title"] == 'The "Best" Show'
+    assert items.loc[2, "title"] == "two\nlines, and a comma"
+    assert items.loc[3, "title"] == ""
+
+
+@pytest.mark.parametrize(
+    "title",
+    ['"The "Best" Show"', 'The "Best" Show', '"The Best" Show', '"unclosed'],
+    ids=["unescaped_inner_quotes", "quote_in_unquoted_field", "text_after_closing_quote", "unclosed_quote"],
+)
+def test_badly_quoted_csv_is_refused_naming_column_row_and_count(raw_copy, title):
+    good = _ROW.format(id=1, title="fine")
+    path = _items_csv(raw_copy, [good, _ROW.format(id=2, title=title), good.replace("1,", "3,", 1)])
+    with pytest.raises(RawInputError, match="badly quoted field") as info:
+        load_raw(raw_copy, CFG)
+    assert (info.value.file, info.value.column, info.value.count) == (str(path), "title", 1)
+    assert "data row 2" in str(info.value)
+
+
+def test_a_csv_with_a_byte_order_mark_reads_like_one_without(raw_copy):
+    path = _items_csv(raw_copy, [_ROW.format(id=1, title='"a ""b"""')])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_raw(raw_copy, CFG).items["title"].tolist() == ['a "b"']
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [("9223372036854775807", True), ("-9223372036854775808", True), ("0009223372036854775807", False),
+     ("9223372036854775808", False), ("-9223372036854775809", False), ("99999999999999999999", False)],
+)  # fmt: skip
+def test_text_ids_use_the_whole_int64_range_and_nothing_beyond(raw_copy, text, ok):
+    _items_csv(raw_copy, [_ROW.format(id=text, title="x")])
+    if ok:
+        assert load_raw(raw_copy, CFG).items["item_id"].tolist() == [int(text)]
+        return
+    with pytest.raises(RawInputError, match="do not cast to BIGINT") as info:
+        load_raw(raw_copy, CFG)
+    assert (info.value.column, info.value.count) == ("item_id", 1)
+
+
+def test_uint64_ids_beyond_int64_are_refused_not_crashed(raw_copy):
+    path = table_files(raw_copy / "items")[0]
+    table = pq.read_table(path)
+    ids = pa.array([2**63 + 1, *table.column("item_id").to_pylist()[1:]], pa.uint64())
+    pq.write_table(table.set_column(0, "item_id", ids), path)
+    with pytest.raises(RawInputError, match="9223372036854775809") as info:
+        load_raw(raw_copy, CFG)
+    assert (info.value.column, info.value.count) == ("item_id", 1)

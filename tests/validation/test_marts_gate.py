@@ -62,3 +62,25 @@ def test_missing_mart_is_a_stage_error(cfg: Config):
 
     with pytest.raises(StageError, match="fct_item_edges"):
         run_marts_gate(db, cfg)
+
+
+@pytest.mark.parametrize(
+    ("sql", "mart", "phrase"),
+    [
+        ("delete from fct_item_edges", "fct_item_edges", "at least one edge"),
+        ("delete from fct_eval_interactions", "fct_eval_interactions", "at least one interaction"),
+    ],
+    ids=["no_edges", "no_eval_rows"],
+)
+def test_an_empty_graph_or_evaluation_window_fails_the_marts_gate(
+    cfg: Config, sql: str, mart: str, phrase: str
+):
+    db = write_warehouse(cfg.data_dir / "warehouse" / "build.duckdb")
+    corrupt_warehouse(db, MartCorruption("empty", sql, mart, None, phrase, None))
+
+    with pytest.raises(GateFailed) as info:
+        run_marts_gate(db, cfg)
+
+    (failure,) = info.value.result.failures
+    assert (failure.table, failure.examples) == (mart, ["0"])
+    assert phrase in failure.description and f"{mart} (" in str(info.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fixtures.raw_batch import NOW, clean_frames, manifest, write_raw_batch
 
@@ -100,3 +101,21 @@ def test_clean_fixture_batch_round_trips_through_load_raw(tmp_path: Path):
     assert len(tables.interactions) == 400
     pd_types = tables.interactions.dtypes.astype(str).to_dict()
     assert pd_types["event_at"] == "datetime64[ns, UTC]"
+
+
+def test_signup_after_the_first_event_fails_but_a_second_of_rounding_passes(tmp_path: Path):
+    cfg = Config(data_dir=tmp_path / "data")
+    frames = clean_frames()
+    events, users = frames["interactions"], frames["users"]
+    first = events.groupby("user_id")["event_at"].min()
+    rounding, late = users.index[0], users.index[1:3]
+    users.loc[rounding, "signup_at"] = first[users.loc[rounding, "user_id"]] + pd.Timedelta(milliseconds=600)
+    users.loc[late, "signup_at"] = users.loc[late, "user_id"].map(first) + pd.Timedelta(hours=1)
+
+    with pytest.raises(GateFailed) as info:
+        run_raw_gate(_tables(frames), manifest(), cfg, now=NOW)
+
+    (failure,) = info.value.result.failures
+    assert (failure.table, failure.column, failure.unexpected_count) == ("users", "signup_at", 2)
+    shown = sorted(int(e.split(":")[0].split()[-1]) for e in failure.examples)
+    assert shown == sorted(users.loc[late, "user_id"])
