@@ -79,8 +79,8 @@ def docs_command(
         index = dbt_docs(cfg)
         console.print(f"dbt docs: [bold]{index}[/]  (or `gfm docs --serve`)", highlight=False)
         return
-    from gfm.docs_server import DocsServer, dbt_docs_stale
     from gfm.errors import StageError
+    from pipeline.docs_server import DocsServer, dbt_docs_stale
 
     if dbt_docs_stale(cfg.reports_dir, cfg.warehouse_path):
         try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gfm.docs_server import ASSETS_DIR, CSP, DocsServer, dbt_docs_stale, find_pages, offline_html
+from pipeline.docs_server import ASSETS_DIR, CSP, DocsServer, dbt_docs_stale, find_pages, offline_html
 
 V_OLD, V_NEW = "v20261130t013200_ab12cd", "v20261201t013200_cd34ef"
 
