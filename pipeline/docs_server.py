@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
+from gfm.errors import GfmError
 from gfm.versioning import list_versions
 
 __all__ = ["DocsServer", "Page", "dbt_docs_index", "dbt_docs_stale", "find_pages", "offline_html"]
@@ -160,13 +161,19 @@ class DocsServer:
         host: Bind address; keep ``127.0.0.1`` unless the pages may be read from elsewhere.
         port: Port; 0 picks a free one.
 
+    Raises:
+        GfmError: If the address cannot be bound (e.g. the port is taken).
+
     """
 
     def __init__(self, reports_dir: Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.reports_dir = reports_dir
         self.pages, self.missing = find_pages(reports_dir)
         handler = type("Handler", (_Handler,), {"pages": self.pages, "missing": self.missing})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), handler)
+        except OSError as exc:  # port taken, address not on this machine, ...
+            raise GfmError(f"cannot serve the docs on {host}:{port}: {exc.strerror or exc}") from exc
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gfm.errors import GfmError
 from pipeline.docs_server import ASSETS_DIR, CSP, DocsServer, dbt_docs_stale, find_pages, offline_html
 
 V_OLD, V_NEW = "v20261130t013200_ab12cd", "v20261201t013200_cd34ef"
@@ -152,3 +153,9 @@ def test_dbt_docs_are_stale_when_missing_or_older_than_the_warehouse(tmp_path: P
     warehouse.write_text("db")
     os.utime(index, (time.time() - 60, time.time() - 60))
     assert dbt_docs_stale(reports, warehouse)
+
+
+def test_a_taken_port_is_a_clear_error(site: DocsServer, tmp_path: Path) -> None:
+    port = int(site.url.rsplit(":", 1)[1].strip("/"))
+    with pytest.raises(GfmError, match=f"cannot serve the docs on 127.0.0.1:{port}"):
+        DocsServer(tmp_path / "reports", port=port)
