@@ -1,14 +1,20 @@
 """Train the HGNN by link prediction on the co-consumption graph, checkpoint it, export vectors.
 
-Loss: a margin (hinge) loss ``max(0, margin - s(u, v) + s(u, n))`` between each co-consumed pair
-``(u, v)`` and ``negatives`` random nodes ``n`` of ``v``'s type, with ``s`` the cosine of the
-L2-normalised embeddings. Batches come from the balanced multi-link sampler; neighbours are
-re-sampled at every step, with the batch's own target links hidden from the sampled messages
-(``hgnn.hide_target_edges``): otherwise the model learns to find ``v`` among ``u``'s neighbours,
-which scores training pairs well but says nothing about the pairs it must generalise to, and
-treats every low-degree or new item (which has no such shortcut) as an outlier. A held-out tenth
-of each relation's edges (removed from message passing) gives the link AUC on the card. The
-exported vectors use the full graph and cover every item.
+Loss (``hgnn.loss``): by default a sampled softmax. Each co-consumed pair ``(u, v)`` is scored
+against ``shared_negatives`` nodes of ``v``'s type drawn once per batch (uniformly, or by
+``degree ** negative_power``), with ``s`` the cosine of the L2-normalised embeddings over a
+temperature; ``"margin"`` is the first version's hinge ``max(0, margin - s(u, v) + s(u, n))``
+against ``negatives`` per-edge negatives. With ``edge_weights`` an epoch draws each relation's
+edges in proportion to their co-user counts, so the softmax learns P(v | u) as co-consumption gives
+it. Batches come from the balanced multi-link sampler; neighbours are re-sampled at every step,
+with the batch's own target links hidden from the sampled messages (``hgnn.hide_target_edges``):
+otherwise the model learns to find ``v`` among ``u``'s neighbours, which scores training pairs
+well but says nothing about the pairs it must generalise to.
+
+Health check: a held-out tenth of each relation's edges (removed from message passing) is ranked
+item to item among all items of the partner's type (``embedding_jobs.hgnn_check``), beside
+Popularity and item-kNN on the same pairs; the card also keeps the older link AUC against random
+pairs, which popularity alone passes. The exported vectors use the full graph and cover every item.
 """
 
 from __future__ import annotations

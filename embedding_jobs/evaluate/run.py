@@ -212,6 +212,7 @@ def _task_summary(task: EvalTask) -> dict[str, Any]:
     return {
         "n_users": len(task.user_ids),
         "n_cold_users": int(task.is_cold_user.sum()),
+        "n_cold_in_type_users": int(task.is_cold_in_type.sum()),
         "n_items": len(task.item_ids),
         "n_relevant": len(task.relevant.rows),
         "n_excluded": len(task.excluded.rows),

@@ -132,7 +132,7 @@ def test_body_over_the_limit_gets_413_before_it_is_read(api: TestClient, cfg: Co
         "content_length": len(big),
     }
 
-    def chunks():  # no Content-Length: the limit counts the bytes as they arrive
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts the bytes as they arrive
         for start in range(0, len(big), 64 << 10):
             yield big[start : start + (64 << 10)]
 

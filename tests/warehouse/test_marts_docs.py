@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -25,7 +26,7 @@ def _documented() -> dict[str, dict[str, str]]:
     return models
 
 
-def test_every_mart_column_in_the_warehouse_has_a_description(built):
+def test_every_mart_column_in_the_warehouse_has_a_description(built: Any) -> None:  # conftest.Built
     documented = _documented()
     assert {"dim_items", "dim_users", "fct_item_edges", "user_features_daily"} <= set(documented)
     columns = built.query(
