@@ -25,7 +25,7 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy gfm ingest embedding_jobs vector_index validation
+	$(VENV)/bin/mypy gfm ingest warehouse validation feature_repo embedding_jobs vector_index pipeline
 
 clean:
 	rm -rf .gfm

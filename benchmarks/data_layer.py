@@ -65,8 +65,8 @@ class PeakMemory:
 def run_scale(scale: float, data_dir: str) -> list[dict[str, Any]]:
     """Generate and transform one scale in ``data_dir``; one row per stage."""
     from gfm.config import Config
-    from gfm.warehouse import run_transform
     from ingest.generate import generate
+    from warehouse import run_transform
 
     base = Config().generate
     sizes = {

@@ -4,7 +4,7 @@
     python benchmarks/features.py --historical 100000 --materialize 200000   # quicker
     python benchmarks/features.py --out bench_results/features.json
 
-Measures, on synthetic marts with the contract's columns (gfm.features.synthetic):
+Measures, on synthetic marts with the contract's columns (tests.fixtures.synthetic_marts):
 
 - online retrieval latency (p50/p99 over ``--repeats`` calls, after warm-up) of every
   ``user_activity`` feature for 1 and for 100 users, on SQLite (local mode) and on Redis
@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import platform
+import sys
 import tempfile
 import time
 import uuid
@@ -32,8 +33,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gfm.config import Config
-from gfm.features.synthetic import SyntheticMarts, write_synthetic_marts
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the synthetic marts are test fixtures (tests/fixtures/)
+
+from gfm.config import Config  # noqa: E402
+from tests.fixtures.synthetic_marts import SyntheticMarts, write_synthetic_marts  # noqa: E402
 
 END = datetime(2026, 10, 17, tzinfo=UTC)
 
@@ -48,7 +52,7 @@ def _config(data_dir: Path, mode: str) -> Config:
 
 
 def online_latency(cfg: Config, users: int, repeats: int) -> dict[str, float]:
-    from gfm.features import get_store
+    from feature_repo.store import get_store
 
     store = get_store(cfg)
     refs = [f"user_activity:{f.name}" for f in store.get_feature_view("user_activity").features]
@@ -68,7 +72,7 @@ def online_latency(cfg: Config, users: int, repeats: int) -> dict[str, float]:
 
 
 def historical(cfg: Config, spec: SyntheticMarts, rows: int) -> float:
-    from gfm.features import get_training_frame
+    from feature_repo.store import get_training_frame
 
     rng = np.random.default_rng(1)
     seconds = rng.integers(0, spec.days * 86_400, rows)
@@ -88,7 +92,7 @@ def historical(cfg: Config, spec: SyntheticMarts, rows: int) -> float:
 
 
 def materialize_rate(root: Path, rows: int) -> dict[str, float]:
-    from gfm.features import apply_definitions, materialize
+    from feature_repo.store import apply_definitions, materialize
 
     cfg = _config(root / "materialize", "local")
     write_synthetic_marts(cfg.marts_dir, SyntheticMarts(users=rows, items=100, days=1, end=END))
@@ -114,7 +118,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench_results/features.json"))
     args = parser.parse_args()
 
-    from gfm.features import apply_definitions, materialize, remove_project
+    from feature_repo.store import apply_definitions, materialize, remove_project
 
     results: dict[str, Any] = {"machine": platform.processor() or platform.machine(), "online": {}}
     spec = SyntheticMarts(users=args.users, items=args.items, days=args.days, end=END)

@@ -273,7 +273,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> list[dict
     server = None
     uri = None
     if backend == "server":
-        from vector_index.server import MilvusStandalone
+        from tests.fixtures.milvus_server import MilvusStandalone
 
         # already inside a private network namespace (see main), so no forwarder is needed
         server = MilvusStandalone(work / "milvus_server", isolate_network=False, startup_timeout=300)

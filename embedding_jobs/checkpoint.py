@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from gfm.errors import NotFoundError, StageError
-from gfm.versioning import fingerprint_files, is_version
+from gfm.errors import NotFoundError
+from gfm.versioning import fingerprint_files
 
 __all__ = [
     "ModelCard",
-    "checkpoint_dir",
     "data_fingerprint",
     "load_checkpoint",
     "save_checkpoint",
@@ -58,18 +57,6 @@ class ModelCard:
     timings: dict[str, float] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def checkpoint_dir(models_dir: Path, model: str, version: str) -> Path:
-    """Return the folder of one checkpoint, ``<models_dir>/<model>/<version>``.
-
-    Raises:
-        StageError: If ``version`` is not a well-formed version id (it names folders and indexes).
-
-    """
-    if not is_version(version):
-        raise StageError(f"not a version id: {version!r} (expected e.g. v20261130t013200_ab12cd)")
-    return models_dir / model / version
 
 
 def data_fingerprint(paths: list[Path]) -> str:

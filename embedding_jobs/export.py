@@ -1,6 +1,6 @@
 """The one writer (and reader) of exported vectors, docs/contracts.md section 3.
 
-``embeddings/<model>/<version>/items.parquet`` and ``users.parquet`` hold
+``embeddings/<model>/<version>/items.parquet`` and ``users.parquet`` (paths: ``gfm.naming``) hold
 (``item_id``|``user_id`` BIGINT, ``version`` VARCHAR, ``vector`` list<float32>, ``created_at``
 TIMESTAMP UTC). Text features use the same vector encoding without version/created_at.
 """
@@ -17,14 +17,9 @@ import pyarrow.parquet as pq
 
 from gfm.errors import DimensionError, NotFoundError
 
-__all__ = ["export_path", "read_vectors", "vector_array", "write_vectors"]
+__all__ = ["read_vectors", "vector_array", "write_vectors"]
 
 KeyColumn = Literal["item_id", "user_id"]
-
-
-def export_path(embeddings_dir: Path, model: str, version: str, kind: Literal["items", "users"]) -> Path:
-    """``<embeddings_dir>/<model>/<version>/<kind>.parquet``."""
-    return embeddings_dir / model / version / f"{kind}.parquet"
 
 
 def vector_array(vectors: np.ndarray) -> pa.Array:

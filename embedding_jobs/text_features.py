@@ -26,6 +26,7 @@ import pandas as pd
 from embedding_jobs.export import read_vectors, write_vectors
 from gfm.config import Config, TextConfig
 from gfm.errors import DimensionError, NotFoundError, StageError
+from gfm.naming import text_export_path
 from gfm.progress import make_progress
 
 __all__ = [
@@ -107,7 +108,7 @@ def model_key(model_path: Path) -> str:
 
 def text_features_path(cfg: Config) -> Path:
     """Where ``build_text_features`` writes the item vectors for the configured model."""
-    return cfg.embeddings_dir / "text" / model_key(resolve_model_path(cfg.text)) / "items.parquet"
+    return text_export_path(cfg.embeddings_dir, model_key(resolve_model_path(cfg.text)))
 
 
 def item_texts(items: pd.DataFrame) -> pd.Series:
@@ -233,8 +234,8 @@ def build_text_features(cfg: Config) -> TextFeatures:
             "set text.dim to match the model"
         )
     key = model_key(model_path)
-    out_dir = cfg.embeddings_dir / "text" / key
-    cache_path = out_dir / "cache.parquet"
+    items_path = text_export_path(cfg.embeddings_dir, key)
+    cache_path = items_path.parent / "cache.parquet"
     texts = item_texts(items)
     hashes = [_text_hash(key, t) for t in texts]
     cache = _read_cache(cache_path, hidden)
@@ -255,7 +256,7 @@ def build_text_features(cfg: Config) -> TextFeatures:
     cache = {h: v for h, v in cache.items() if h in current}
     _write_cache(cache_path, cache, hidden)
     matrix = np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, hidden), np.float32)
-    path = write_vectors(out_dir / "items.parquet", "item_id", items["item_id"].to_numpy(), matrix, None)
+    path = write_vectors(items_path, "item_id", items["item_id"].to_numpy(), matrix, None)
     fresh = {h for h, _ in missing}
     n_embedded = len(missing)
     n_cached = sum(1 for h in hashes if h not in fresh)

@@ -29,7 +29,6 @@ import torch
 
 from embedding_jobs.checkpoint import (
     ModelCard,
-    checkpoint_dir,
     data_fingerprint,
     load_checkpoint,
     save_checkpoint,
@@ -39,11 +38,12 @@ from embedding_jobs.data.graph import HeteroGraph, build_graph
 from embedding_jobs.data.link_sampler import LinkPart, LinkSampler
 from embedding_jobs.data.sampler import NeighborSampler
 from embedding_jobs.device import describe_device, resolve_device
-from embedding_jobs.export import export_path, write_vectors
+from embedding_jobs.export import write_vectors
 from embedding_jobs.hgnn_check import heldout_item_ranking
 from embedding_jobs.models.hgnn import HGNN, HGNNSpec
 from gfm.config import Config, HGNNConfig
 from gfm.errors import StageError
+from gfm.naming import checkpoint_dir, export_path
 from gfm.progress import make_progress
 
 __all__ = ["HGNNResult", "embed_all", "export_hgnn", "fit_hgnn", "link_auc", "load_hgnn_graph", "train_hgnn"]
@@ -273,7 +273,7 @@ def _write_items(cfg: Config, graph: HeteroGraph, emb: dict[str, torch.Tensor], 
     vectors = torch.cat([emb[t] for t in graph.node_types]).numpy()
     order = np.argsort(ids)
     return write_vectors(
-        export_path(cfg.embeddings_dir, MODEL, version, "items"),
+        export_path(cfg.embeddings_dir, MODEL, version, "item"),
         "item_id",
         ids[order],
         vectors[order],

@@ -21,7 +21,6 @@ import torch
 
 from embedding_jobs.checkpoint import (
     ModelCard,
-    checkpoint_dir,
     data_fingerprint,
     load_checkpoint,
     save_checkpoint,
@@ -40,11 +39,12 @@ from embedding_jobs.data.interactions import (
     to_nanos,
 )
 from embedding_jobs.device import describe_device, resolve_device
-from embedding_jobs.export import export_path, read_vectors, write_vectors
+from embedding_jobs.export import read_vectors, write_vectors
 from embedding_jobs.models.two_tower import TowerSpec, TwoTowerModel, TwoTowerRetriever
 from embedding_jobs.two_tower_fit import Inputs, Rows, Validation, select_and_fit
 from gfm.config import Config, TwoTowerConfig
 from gfm.errors import StageError
+from gfm.naming import checkpoint_dir, export_path
 from gfm.progress import console
 from gfm.versioning import latest_version
 
@@ -81,7 +81,7 @@ def train_two_tower(
         hgnn_version: The HGNN export to use as shared input (latest when None); ignored when
             ``cfg.two_tower.use_hgnn`` is False.
         role: Recorded in the card: ``main``, or ``baseline``/``ablation`` for evaluation-only runs.
-        retrieve: The point-in-time feature retrieval; ``gfm.features.get_training_frame`` when None.
+        retrieve: The point-in-time feature retrieval; ``feature_repo.store.get_training_frame`` when None.
 
     Returns:
         Paths and training metrics.
@@ -90,7 +90,7 @@ def train_two_tower(
         StageError: Missing marts, text or HGNN vectors, or no training example.
 
     """
-    from gfm.features.materialize import training_window_end
+    from feature_repo.store.materialize import training_window_end
 
     retrieve = retrieve or _feast_retrieve()
     tc = cfg.two_tower
@@ -214,7 +214,7 @@ def _validation(
 
 
 def _feast_retrieve() -> Retrieve:
-    from gfm.features import get_training_frame
+    from feature_repo.store import get_training_frame
 
     return get_training_frame
 
@@ -232,7 +232,7 @@ def _prepare(
 
     paths = [text_features_path(cfg)]
     if hgnn_version is not None:
-        paths.append(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "items"))
+        paths.append(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "item"))
     hgnn = read_vectors(paths[1]) if hgnn_version is not None else None
     cat = build_catalogue(dim_items, enc.types, read_vectors(paths[0]), hgnn, cfg.two_tower.history_vectors)
     hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
@@ -246,7 +246,7 @@ def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = N
         NotFoundError: If the checkpoint is missing.
 
     """
-    from gfm.features.materialize import training_window_end
+    from feature_repo.store.materialize import training_window_end
 
     state, card = load_checkpoint(checkpoint_dir(cfg.models_dir, MODEL, version))
     tc = TwoTowerConfig(**state["two_tower"])
@@ -294,8 +294,8 @@ def _export(
         user_rows = inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
     item_vecs = retriever.encode_items(inputs.item_batch(item_rows, torch.arange(len(inputs.cat.item_ids))))
     user_vecs = retriever.encode_users(inputs.user_batch(user_rows, torch.arange(len(users)), False, None))
-    items_path = export_path(cfg.embeddings_dir, MODEL, version, "items")
-    users_path = export_path(cfg.embeddings_dir, MODEL, version, "users")
+    items_path = export_path(cfg.embeddings_dir, MODEL, version, "item")
+    users_path = export_path(cfg.embeddings_dir, MODEL, version, "user")
     write_vectors(items_path, "item_id", inputs.cat.item_ids, item_vecs.numpy(), version)
     write_vectors(users_path, "user_id", inputs.hist.user_ids, user_vecs.numpy(), version)
     return items_path, users_path

@@ -1,7 +1,7 @@
 """Sources: one Parquet file per dbt mart (``<data_dir>/marts/<mart>.parquet``), read by DuckDB."""
 
+from feature_repo.store.definitions import mart_sources
 from gfm.config import Config
-from gfm.features.definitions import mart_sources
 
 _sources = mart_sources(Config.load().marts_dir)
 

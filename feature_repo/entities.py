@@ -1,11 +1,11 @@
 """Entities: what features describe. Their join keys are the dbt keys (BIGINT).
 
-Definitions live in gfm.features.definitions (functions of the configured paths); these modules
+Definitions live in feature_repo.store.definitions (functions of the configured paths); these modules
 expose them as module-level objects for the `feast` CLI. Paths come from gfm.config
 (GFM_DATA_DIR / GFM_CONFIG), never from this folder.
 """
 
-from gfm.features.definitions import entities
+from feature_repo.store.definitions import entities
 
 _entities = entities()
 

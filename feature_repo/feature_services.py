@@ -6,8 +6,8 @@
 
 import feature_views
 
+from feature_repo.store.repo import training_objects
 from gfm.config import Config
-from gfm.features.store import training_objects
 
 _core = [
     feature_views.user_profile,

@@ -10,9 +10,9 @@ catalog under ``<data_dir>/feast/published``.
 import data_sources
 import entities
 
+from feature_repo.store.definitions import core_feature_views
+from feature_repo.store.repo import published_objects
 from gfm.config import Config
-from gfm.features.definitions import core_feature_views
-from gfm.features.store import published_objects
 
 _cfg = Config.load()
 _ents = {"user": entities.user, "item": entities.item}

@@ -7,7 +7,12 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-_VERSION_RE = re.compile(r"^v\d{8}t\d{6}_[0-9a-f]{6}$")
+from gfm.errors import StageError
+
+# ``v<UTC time>_<6 hex>``; sorts by time, and is safe inside Milvus and Feast names
+VERSION_PATTERN = r"v\d{8}t\d{6}_[0-9a-f]{6}"
+_TIME_FORMAT = "%Y%m%dt%H%M%S"
+_VERSION_RE = re.compile(f"^{VERSION_PATTERN}$")
 
 
 def new_version(seed_text: str = "", now: datetime | None = None) -> str:
@@ -20,7 +25,29 @@ def new_version(seed_text: str = "", now: datetime | None = None) -> str:
     """
     now = now or datetime.now(UTC)
     digest = hashlib.sha1(f"{now.isoformat()}|{seed_text}".encode()).hexdigest()[:6]
-    return f"v{now:%Y%m%dt%H%M%S}_{digest}"
+    return f"v{now.strftime(_TIME_FORMAT)}_{digest}"
+
+
+def version_time(version: str) -> datetime:
+    """The UTC time a version id was made at (to the second).
+
+    Raises:
+        StageError: If ``version`` is not a version id.
+
+    """
+    return datetime.strptime(check_version(version)[1:16], _TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def check_version(version: str) -> str:
+    """Return ``version`` if it is a well-formed version id.
+
+    Raises:
+        StageError: If it is not (a version names folders and indexes, so it is never free text).
+
+    """
+    if not is_version(version):
+        raise StageError(f"not a version id: {version!r} (expected e.g. v20261130t013200_ab12cd)")
+    return version
 
 
 def is_version(text: str) -> bool:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from gfm.config import IndexConfig
 from gfm.errors import DimensionError, NotFoundError, StageError
+from gfm.naming import export_path
 from gfm.versioning import fingerprint_files
 from vector_index.client import ensure_loaded
 from vector_index.schema import ITEM_FIELDS, build_schema, collection_name, index_params, index_type_for
@@ -69,7 +70,7 @@ def read_version(embeddings_dir: Path, marts_dir: Path, entity: str, model: str,
         StageError: If the file's ``version`` column names another version.
 
     """
-    path = embeddings_dir / model / version / f"{entity}s.parquet"
+    path = export_path(embeddings_dir, model, version, entity)
     if not path.exists():
         raise NotFoundError(f"no exported {entity} vectors for {model} {version}: {path}")
     table = pq.read_table(path)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from gfm.config import IndexConfig
-from gfm.errors import NotFoundError
-from gfm.versioning import is_version
+from gfm.naming import ENTITIES, MODELS, alias_name, collection_name
+from gfm.versioning import VERSION_PATTERN
 
 if TYPE_CHECKING:
     from pymilvus import CollectionSchema
@@ -32,8 +32,6 @@ __all__ = [
 ]
 
 Entity = Literal["item", "user"]
-ENTITIES: tuple[str, ...] = ("item", "user")
-MODELS: tuple[str, ...] = ("two_tower", "hgnn")
 
 ID_FIELD = "id"
 VECTOR_FIELD = "vector"
@@ -41,7 +39,7 @@ VECTOR_FIELD = "vector"
 ITEM_FIELDS: tuple[str, ...] = ("content_type", "language", "genre")
 MAX_VARCHAR = 256
 
-_NAME_RE = re.compile(r"^(item|user)_(two_tower|hgnn)_(v\d{8}t\d{6}_[0-9a-f]{6})$")
+_NAME_RE = re.compile(f"^({'|'.join(ENTITIES)})_({'|'.join(MODELS)})_({VERSION_PATTERN})$")
 
 
 @dataclass(frozen=True)
@@ -63,27 +61,6 @@ class CollectionRef:
         return alias_name(self.entity, self.model)
 
 
-def _check(entity: str, model: str) -> None:
-    if entity not in ENTITIES:
-        raise NotFoundError(f"unknown entity {entity!r}; expected one of {list(ENTITIES)}")
-    if model not in MODELS:
-        raise NotFoundError(f"unknown model {model!r}; expected one of {list(MODELS)}")
-
-
-def collection_name(entity: str, model: str, version: str) -> str:
-    """``<entity>_<model>_<version>``, after checking every part (names are never free text)."""
-    _check(entity, model)
-    if not is_version(version):
-        raise NotFoundError(f"not a version id: {version!r} (expected e.g. v20261130t013200_ab12cd)")
-    return f"{entity}_{model}_{version}"
-
-
-def alias_name(entity: str, model: str) -> str:
-    """``<entity>_<model>``: the alias of the live version."""
-    _check(entity, model)
-    return f"{entity}_{model}"
-
-
 def parse_collection_name(name: str) -> CollectionRef | None:
     """Split a gfm collection name into its parts, or None for any other collection."""
     match = _NAME_RE.match(name)
@@ -93,7 +70,7 @@ def parse_collection_name(name: str) -> CollectionRef | None:
 def parse_alias(alias: str) -> tuple[str, str]:
     """``(entity, model)`` of an alias such as ``item_two_tower``."""
     entity, _, model = alias.partition("_")
-    _check(entity, model)
+    alias_name(entity, model)  # checks both parts
     return entity, model
 
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gfm.config import Config
 from gfm.errors import DimensionError, GfmError, NotFoundError
+from gfm.naming import export_path
 from vector_index.body_limit import BodySizeLimit
 from vector_index.filters import FilterError, check_content_type
 from vector_index.search import VectorSearcher
@@ -87,7 +88,7 @@ def create_app(
     Args:
         cfg: The effective config (``index``, ``serve``, data paths).
         user_vectors: Where user vectors come from: a source, a factory called at startup, or
-            None for the Feast online store (``gfm.client.EmbeddingClient``).
+            None for the Feast online store (``feature_repo.client.EmbeddingClient``).
 
     Returns:
         The FastAPI app (OpenAPI docs at ``/docs``).
@@ -231,9 +232,9 @@ def _user_source(
     try:
         return FeastUserVectors(cfg)
     except (ImportError, GfmError) as exc:
-        # The Feast online store is the production source; without it (no gfm.client, no
+        # The Feast online store is the production source; without it (no feature_repo.client, no
         # materialized store) the live two-tower version's exported users.parquet is used.
         version = live_version(client, "item_two_tower")
-        path = cfg.embeddings_dir / "two_tower" / str(version) / "users.parquet"
+        path = export_path(cfg.embeddings_dir, "two_tower", str(version), "user")
         log.warning("Feast user vectors unavailable (%s); reading %s", exc, path)
         return ParquetUserVectors(path) if path.exists() else ParquetUserVectors.empty()

@@ -1,7 +1,7 @@
 """Where the service gets user vectors and the items each user already consumed.
 
 The user vector source is injectable: production reads the Feast online store
-(``FeastUserVectors``, through ``gfm.client.EmbeddingClient``); tests and offline tools can read
+(``FeastUserVectors``, through ``feature_repo.client.EmbeddingClient``); tests and offline tools can read
 an exported ``users.parquet`` (``ParquetUserVectors``) with the same interface.
 """
 
@@ -68,7 +68,7 @@ class FeastUserVectors:
     """User vectors from the Feast online store (the production path)."""
 
     def __init__(self, cfg: Config, model: str = "two_tower") -> None:
-        from gfm.client import EmbeddingClient  # heavy (imports feast); only when serving
+        from feature_repo.client import EmbeddingClient  # heavy (imports feast); only when serving
 
         self._client = EmbeddingClient(cfg)
         self._model = model

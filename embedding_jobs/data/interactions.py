@@ -71,7 +71,7 @@ def fetch_features(cfg: Config, entity_df: pd.DataFrame, refs: list[str], retrie
         cfg: The config (passed on to ``retrieve``).
         entity_df: ``user_id`` and/or ``item_id`` plus ``event_timestamp`` (UTC).
         refs: Feature references, see ``feature_refs``.
-        retrieve: ``gfm.features.get_training_frame`` (a test double only in fast unit tests).
+        retrieve: ``feature_repo.store.get_training_frame`` (a test double only in fast unit tests).
 
     """
     rows = entity_df.reset_index(drop=True).assign(_row=lambda d: np.arange(len(d)))

@@ -14,11 +14,12 @@ import pandas as pd
 from embedding_jobs.evaluate import baselines
 from embedding_jobs.evaluate.protocol import ALL_TYPES, SEGMENTS, TIERS, EvalTask, Scores, build_tasks, score
 from embedding_jobs.evaluate.report import target_checks, write_report
-from embedding_jobs.export import export_path, read_vectors
+from embedding_jobs.export import read_vectors
 from gfm.config import Config
 from gfm.errors import NotFoundError
+from gfm.naming import checkpoint_dir, export_path
 from gfm.progress import console, make_progress
-from gfm.versioning import new_version
+from gfm.versioning import new_version, version_time
 
 __all__ = ["ABLATION", "evaluate", "evaluate_version", "report_dir"]
 
@@ -57,7 +58,7 @@ def evaluate(
     """
     from embedding_jobs.data.interactions import read_mart
     from embedding_jobs.text_features import text_features_path
-    from gfm.features.materialize import training_window_end
+    from feature_repo.store.materialize import training_window_end
     from ingest.manifest import read_manifest
 
     started = time.perf_counter()
@@ -76,7 +77,7 @@ def evaluate(
         scorers["text-kNN"] = lambda t: baselines.mean_vector(t, text, consumed, weak, pop)
     except NotFoundError as exc:  # ID-only datasets have no text
         skipped["text-kNN"] = str(exc)
-    hgnn = read_vectors(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "items"))
+    hgnn = read_vectors(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "item"))
     scorers["HGNN"] = lambda t: baselines.mean_vector(t, hgnn, consumed, weak, pop)
     towers = {"2T": baseline_two_tower_version, "2T-HGNN": two_tower_version, **(ablation_versions or {})}
     for name, version in towers.items():
@@ -185,8 +186,8 @@ def _reference_scorers(
 
 
 def _two_tower_scorer(cfg: Config, version: str, pop: pd.Series) -> Scorer:
-    users = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "users"), "user_id")
-    items = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "items"))
+    users = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "user"), "user_id")
+    items = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "item"))
     return lambda t: baselines.two_tower(t, users, items, pop)
 
 
@@ -247,7 +248,7 @@ def evaluate_version(
         The path of ``report.json``.
 
     """
-    from embedding_jobs.checkpoint import checkpoint_dir, load_checkpoint
+    from embedding_jobs.checkpoint import load_checkpoint
     from embedding_jobs.train_hgnn import train_hgnn
     from embedding_jobs.train_two_tower import train_two_tower
 
@@ -259,7 +260,7 @@ def evaluate_version(
     companions_path = folder / "companions.json"
     companions = json.loads(companions_path.read_text()) if companions_path.exists() else {}
     companions.update({k: v for k, v in {"2T": baseline_version, ABLATION: ablation_version}.items() if v})
-    stamp = datetime.strptime(version[1:16], "%Y%m%dt%H%M%S").replace(tzinfo=UTC) - timedelta(seconds=1)
+    stamp = version_time(version) - timedelta(seconds=1)
     if train_missing and "2T" not in companions:
         aux = new_version(f"{version}|2T", now=stamp)
         tc = cfg.two_tower.model_copy(update={"use_hgnn": False})

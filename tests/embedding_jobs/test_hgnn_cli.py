@@ -4,7 +4,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from gfm.cli import app
+from pipeline.cli import app
 
 VERSION = "v20261130t000000_cccccc"
 ENV = {

@@ -87,7 +87,7 @@ def test_without_hgnn_the_2t_baseline_needs_no_hgnn_export(world, tmp_path):
 @pytest.mark.slow
 def test_real_feast_retrieval_matches_the_double_and_trains(tmp_path):
     from embedding_jobs.data.interactions import feature_refs, fetch_features
-    from gfm.features import apply_definitions, get_training_frame
+    from feature_repo.store import apply_definitions, get_training_frame
 
     cfg = build_world(tmp_path)
     apply_definitions(cfg)

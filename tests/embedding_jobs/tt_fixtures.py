@@ -2,7 +2,7 @@
 
 Users and items belong to latent topics; users consume items of their topic, so a model can
 learn something in a few steps. Also a point-in-time feature retrieval written with pandas
-``merge_asof``: a test double of ``gfm.features.get_training_frame`` for fast unit tests only
+``merge_asof``: a test double of ``feature_repo.store.get_training_frame`` for fast unit tests only
 (the slow test beside them runs the real Feast retrieval).
 """
 
@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embedding_jobs.export import export_path, write_vectors
+from embedding_jobs.export import write_vectors
 from embedding_jobs.text_features import text_features_path
 from gfm.config import Config
+from gfm.naming import export_path
 from ingest.manifest import RawManifest, write_manifest
 
 TRAIN_END = datetime(2026, 10, 17, tzinfo=UTC)
@@ -186,7 +187,7 @@ def build_world(
     hgnn = centres[i_topic][:, :8] + 0.3 * rng.normal(size=(items, 8))
     hgnn /= np.linalg.norm(hgnn, axis=1, keepdims=True)
     write_vectors(
-        export_path(cfg.embeddings_dir, "hgnn", HGNN_VERSION, "items"),
+        export_path(cfg.embeddings_dir, "hgnn", HGNN_VERSION, "item"),
         "item_id",
         item_ids,
         hgnn.astype(np.float32),
@@ -205,7 +206,7 @@ _VIEWS = {
 
 
 def pandas_point_in_time(cfg: Config, entity_df: pd.DataFrame, features: list[str] | None) -> pd.DataFrame:
-    """Test double of ``gfm.features.get_training_frame``: a point-in-time join with merge_asof."""
+    """Test double of ``feature_repo.store.get_training_frame``: a point-in-time join with merge_asof."""
     assert features is not None
     out = entity_df.copy()
     out["_order"] = np.arange(len(out))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixtures.small_raw import make_small_raw
 
 from gfm.config import ValidationConfig
 from ingest.raw_io import RawTables, load_raw
-from ingest.testing import make_small_raw
 
 
 @pytest.fixture(scope="session")

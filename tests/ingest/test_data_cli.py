@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from gfm.cli import app
 from ingest.manifest import read_manifest
+from pipeline.cli import app
 
 runner = CliRunner()
 

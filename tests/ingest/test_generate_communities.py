@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.small_raw import make_small_raw
 
 from gfm.config import GenerateConfig, ValidationConfig
 from gfm.errors import StageError
 from ingest.generate import generate
 from ingest.manifest import read_manifest
 from ingest.raw_io import RawTables, load_raw
-from ingest.testing import make_small_raw
 
 COMMUNITIES: dict[str, Any] = {"tastes": "communities"}
 SMALL: dict[str, Any] = {

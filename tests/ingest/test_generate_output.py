@@ -6,12 +6,12 @@ import importlib
 from pathlib import Path
 
 import pytest
+from fixtures.small_raw import make_small_raw
 
 from gfm.config import GenerateConfig, ValidationConfig
 from gfm.errors import StageError
 from ingest.generate import generate
 from ingest.raw_io import load_raw
-from ingest.testing import make_small_raw
 
 generate_module = importlib.import_module("ingest.generate")  # the package exports a function of that name
 SMALL = {"users": 200, "podcasts": 120, "audiobooks": 40, "topics": 6}

@@ -10,11 +10,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fixtures.small_raw import FILE_CORRUPTIONS
 
 from gfm.config import Config, ValidationConfig
 from gfm.errors import RawInputError
 from ingest.raw_io import load_raw, table_files, write_landing
-from ingest.testing import FILE_CORRUPTIONS
 
 CFG = ValidationConfig()
 

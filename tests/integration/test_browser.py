@@ -103,7 +103,7 @@ def pages_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from fixtures.raw_batch import write_raw_batch
 
     from embedding_jobs.evaluate.report import write_report
-    from gfm.warehouse import run_transform
+    from warehouse import run_transform
 
     cfg = Config.load(data_dir=tmp_path_factory.mktemp("pages") / "data", environ={})
     write_raw_batch(cfg.raw_dir)

@@ -62,8 +62,9 @@ def _registry_views(cfg: Config) -> set[str]:
 
 @pytest.fixture(scope="module")
 def scale_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Config]:
-    from gfm.features import apply_definitions, materialize, publish_embeddings, remove_project
-    from gfm.features.synthetic import write_synthetic_marts
+    from fixtures.synthetic_marts import write_synthetic_marts
+
+    from feature_repo.store import apply_definitions, materialize, publish_embeddings, remove_project
 
     project = f"gfmtest_{uuid.uuid4().hex[:10]}"
     cfg = Config(
@@ -91,7 +92,7 @@ def test_registry_lives_in_postgresql(scale_out: Config) -> None:
 
 
 def test_online_values_are_served_from_redis(scale_out: Config) -> None:
-    from gfm.client import EmbeddingClient
+    from feature_repo.client import EmbeddingClient
 
     assert _redis_keys(scale_out) > 0
     client = EmbeddingClient(scale_out)
@@ -106,7 +107,7 @@ def test_online_values_are_served_from_redis(scale_out: Config) -> None:
 
 
 def test_materialize_twice_is_idempotent_on_redis(scale_out: Config) -> None:
-    from gfm.features import materialize
+    from feature_repo.store import materialize
 
     keys = _redis_keys(scale_out)
     again = materialize(scale_out)
@@ -114,7 +115,7 @@ def test_materialize_twice_is_idempotent_on_redis(scale_out: Config) -> None:
 
 
 def test_removing_the_project_clears_its_keys_and_registry_rows(scale_out: Config) -> None:
-    from gfm.features import remove_project
+    from feature_repo.store import remove_project
 
     remove_project(scale_out)
     assert _redis_keys(scale_out) == 0

@@ -2,7 +2,7 @@
 
 The server (PyPI ``milvus==2.3.5``) is started once for the session in a private network
 namespace (it listens on all interfaces otherwise) and reached through a loopback forwarder; see
-``vector_index/server.py``. Each test starts from an empty server (its gfm collections dropped).
+``tests/fixtures/milvus_server.py``. Each test starts from an empty server (its gfm collections dropped).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from fixtures.milvus_server import MilvusStandalone
 
 from gfm.config import Config
 from vector_index import close_clients, ops
-from vector_index.server import MilvusStandalone
 from vector_index.service import create_app
 from vector_index.users import ParquetUserVectors
 from vector_index.versions import META

@@ -15,7 +15,7 @@ import pytest
 
 from gfm.config import Config
 from gfm.errors import GateFailedError
-from gfm.pipeline import run_pipeline
+from pipeline.run import run_pipeline
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -68,7 +68,7 @@ def test_run_publishes_a_searchable_version_with_a_full_provenance_card(publishe
     podcasts = set(items.loc[items["content_type"] == "podcast", "item_id"])
     assert {h.id for h in hits} <= podcasts
 
-    from gfm.client import EmbeddingClient
+    from feature_repo.client import EmbeddingClient
 
     emb = EmbeddingClient(cfg).get_item_embeddings([first, second, 10**9], model="hgnn")
     assert emb.version == result.version

@@ -21,9 +21,9 @@ from fixtures.bad_corpus import CORPUS, Case
 from fixtures.raw_batch import clean_frames, write_raw_batch
 from typer.testing import CliRunner, Result
 
-from gfm.cli import app
 from gfm.config import Config
 from gfm.errors import GfmError, RawInputError
+from pipeline.cli import app
 from validation.results import GateFailed
 from validation.volume import ShrinkRefused
 
@@ -53,7 +53,7 @@ def fingerprint(data_dir: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Live:
-    from gfm.warehouse import run_transform
+    from warehouse import run_transform
 
     cfg = Config(data_dir=tmp_path_factory.mktemp("corpus") / "data")
     write_raw_batch(cfg.raw_dir)

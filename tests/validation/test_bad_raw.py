@@ -72,7 +72,7 @@ def _snapshot(cfg: Config) -> dict[str, bytes]:
 def test_refused_batches_leave_the_previous_good_warehouse_and_marts_untouched(tmp_path: Path):
     from fixtures.raw_batch import write_raw_batch
 
-    from gfm.warehouse.transform import run_transform
+    from warehouse.transform import run_transform
 
     cfg = Config(data_dir=tmp_path / "data")
     write_raw_batch(cfg.raw_dir)

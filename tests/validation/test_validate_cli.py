@@ -12,7 +12,7 @@ from fixtures.marts import write_warehouse
 from fixtures.raw_batch import write_raw_batch
 from typer.testing import CliRunner
 
-from gfm.cli import app
+from pipeline.cli import app
 
 runner = CliRunner()
 

@@ -10,8 +10,8 @@ import pytest
 from index_suite import V1, write_export
 from typer.testing import CliRunner
 
-from gfm.cli import app
 from gfm.config import Config
+from pipeline.cli import app
 from vector_index import close_clients
 
 

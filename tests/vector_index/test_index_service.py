@@ -199,9 +199,9 @@ def test_alias_swap_is_seen_by_the_running_service(tmp_path: Path, monkeypatch: 
 @pytest.mark.slow
 @pytest.mark.slow  # Feast apply + materialize: ~30 s on 2 shared cores
 def test_recommendations_with_feast_user_vectors(tmp_path: Path) -> None:
-    """The production path: user vectors from the Feast online store (gfm.client.EmbeddingClient)."""
+    """The production path: user vectors from the Feast online store (feature_repo.client.EmbeddingClient)."""
     pytest.importorskip("feast")
-    from gfm.features.publish import publish_export
+    from feature_repo.store.publish import publish_export
 
     cfg = Config.load(data_dir=tmp_path, environ={}, overrides={"two_tower": {"dim": DIM}})
     write_export(cfg, "two_tower", V1)

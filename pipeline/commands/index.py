@@ -1,0 +1,134 @@
+"""CLI commands: ``gfm index load | search | versions | publish`` and ``gfm serve``.
+
+pymilvus, numpy and FastAPI are imported inside the commands, so ``gfm --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from gfm.errors import GfmError
+from gfm.progress import console, make_progress
+from pipeline.commands._common import echo_json, get_config, handle_errors
+
+index_app = typer.Typer(
+    help="Milvus vector index: load versions, search, list and publish.", no_args_is_help=True
+)
+
+
+@index_app.command("load")
+@handle_errors
+def load(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", help="two_tower or hgnn."),
+    version: str = typer.Option(..., "--version", help="Version id of the exported vectors."),
+    entity: str = typer.Option("both", "--entity", help="item, user or both."),
+    live: bool = typer.Option(False, "--live", help="Point the alias at this version after loading."),
+) -> None:
+    """Load a version's exported vectors into its own collection (idempotent)."""
+    from vector_index import ops
+
+    cfg = get_config(ctx)
+    entities = ("item", "user") if entity == "both" else (entity,)
+    with make_progress() as progress:
+        tasks: dict[str, object] = {}
+
+        def on_batch(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(f"load {name}s", total=total)
+            progress.update(tasks[name], completed=done)  # type: ignore[arg-type]
+
+        results = ops.index_version(cfg, model, version, entities=entities, on_batch=on_batch)
+    for r in results:
+        what = "already complete" if r.skipped else ("rebuilt" if r.rebuilt else "loaded")
+        console.print(f"{r.collection}: {r.rows} rows, {r.index_type}, {what} ({r.seconds:.1f} s)")
+    if live:
+        previous = ops.publish_version(cfg, model, version, entities=entities)
+        for alias, old in previous.items():
+            console.print(f"alias [cyan]{alias}[/] -> {version} (was {old})")
+    console.print(f"Milvus: {cfg.milvus_uri}")
+
+
+@index_app.command("publish")
+@handle_errors
+def publish(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", help="two_tower or hgnn."),
+    version: str = typer.Option(..., "--version", help="A loaded, complete version."),
+    entity: str = typer.Option("both", "--entity", help="item, user or both."),
+) -> None:
+    """Point the (entity, model) aliases at a loaded version (rollback = publish an older one)."""
+    from vector_index import ops
+
+    entities = ("item", "user") if entity == "both" else (entity,)
+    for alias, old in ops.publish_version(get_config(ctx), model, version, entities=entities).items():
+        console.print(f"alias [cyan]{alias}[/] -> {version} (was {old})")
+
+
+@index_app.command("versions")
+@handle_errors
+def versions(ctx: typer.Context) -> None:
+    """List loaded versions: rows, completeness, which one is live."""
+    from vector_index import ops
+
+    echo_json(ops.list_versions(get_config(ctx)))
+
+
+@index_app.command("search")
+@handle_errors
+def search(
+    ctx: typer.Context,
+    item_id: int | None = typer.Option(None, "--item-id", help="Items similar to this item."),
+    user_id: int | None = typer.Option(None, "--user-id", help="Recommendations for this user."),
+    content_type: str | None = typer.Option(None, "--type", help="Keep one content type."),
+    k: int = typer.Option(10, "-k", min=1, help="Number of results."),
+    model: str = typer.Option("two_tower", "--model", help="two_tower or hgnn."),
+) -> None:
+    """Search the live version (users: their vector from the user collection, consumed items excluded)."""
+    from vector_index import ops
+    from vector_index.search import VectorSearcher
+    from vector_index.users import ConsumedItems
+
+    if (item_id is None) == (user_id is None):
+        raise typer.BadParameter("give exactly one of --item-id or --user-id")
+    cfg = get_config(ctx)
+    if k > cfg.serve.max_k:
+        raise GfmError(f"k must be <= serve.max_k ({cfg.serve.max_k}), got {k}")
+    client = ops.client_for(cfg)
+    items = VectorSearcher(client, cfg.index, "item", model)
+    if item_id is not None:
+        hits = items.search(items.get_vector(item_id), k, content_type=content_type, exclude_ids=[item_id])
+    else:
+        assert user_id is not None
+        vector = VectorSearcher(client, cfg.index, "user", model).get_vector(user_id)
+        consumed = ConsumedItems.from_marts(cfg.marts_dir).get(user_id)
+        hits = items.search(vector, k, content_type=content_type, exclude_ids=consumed)
+    echo_json(
+        {"alias": items.alias, "version": items.info().version, "results": [h.__dict__ for h in hits[0]]}
+    )
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", help="Bind address (default serve.host, 127.0.0.1)."),
+    port: int | None = typer.Option(None, "--port", help="Port (default serve.port, 8000)."),
+) -> None:
+    """Run the HTTP search service (OpenAPI docs at /docs). It owns the Milvus Lite file."""
+    import uvicorn
+
+    from vector_index.client import close_clients
+    from vector_index.service import create_app
+
+    cfg = get_config(ctx)
+    bind_host, bind_port = host or cfg.serve.host, port or cfg.serve.port
+    console.print(f"gfm serve on http://{bind_host}:{bind_port} (docs: /docs), Milvus {cfg.milvus_uri}")
+    try:
+        uvicorn.run(create_app(cfg), host=bind_host, port=bind_port, log_level="info")
+    finally:
+        close_clients()
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.add_typer(index_app, name="index")
+    app.command("serve")(handle_errors(serve))
