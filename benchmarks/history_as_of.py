@@ -26,6 +26,9 @@ features and an HGNN export (``gfm train hgnn``; the latest is used unless ``--h
 names one). Prints HR@10 (all / warm / cold) per model and content type as mean ± sd over the
 seeds, each variant's paired difference from the old histories, and the epoch count each run
 chose on its validation slice.
+
+``--scale N ...`` times the history index alone on random logs of N events instead (building it,
+then one epoch of as-of lookups), with ``--out`` for its JSON.
 """
 
 from __future__ import annotations
@@ -178,6 +181,61 @@ def print_tables(summary: dict[str, Any], runs: list[dict[str, Any]], metric: st
         print(f"seed {r['seed']}: " + ", ".join(parts))
 
 
+def time_histories(n_events: int, dim: int = 512, n_types: int = 2, seed: int = 0) -> dict[str, Any]:
+    """Cost of the as-of histories on a random log of ``n_events`` (user, item) rows.
+
+    Builds ``Histories`` (sort, running sums) and looks up one epoch of examples, one per event,
+    in batches of 1024, as training does. Users: ``n_events / 10``; items: ``n_events / 100``.
+    """
+    import numpy as np
+    import torch
+
+    from embedding_jobs.data.interactions import Catalogue, build_histories
+
+    rng = np.random.default_rng(seed)
+    n_users, n_items = max(n_events // 10, 1), max(n_events // 100, 1)
+    vectors = torch.randn(n_items, dim)
+    cat = Catalogue(
+        np.arange(n_items),
+        torch.from_numpy(rng.integers(0, n_types, n_items)),
+        vectors,
+        vectors[:, :0],
+        vectors,
+    )
+    start = pd.Timestamp("2026-07-01", tz="UTC").value
+    facts = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, n_users, n_events),
+            "item_id": rng.integers(0, n_items, n_events),
+            "is_consumed": True,
+            "n_follows": (rng.random(n_events) < 0.3).astype(int),
+            "first_event_at": pd.to_datetime(
+                rng.integers(start, start + 90 * 86_400 * 10**9, n_events), utc=True
+            ),
+        }
+    )
+    began = time.perf_counter()
+    hist = build_histories(np.arange(n_users), facts, cat, n_types)
+    build_s = time.perf_counter() - began
+    users = torch.from_numpy(hist.rows(facts["user_id"]))
+    at = torch.from_numpy(facts["first_event_at"].astype("int64").to_numpy())
+    began = time.perf_counter()
+    for lo in range(0, n_events, 1024):
+        hist.as_of(users[lo : lo + 1024], at[lo : lo + 1024])
+    lookup_s = time.perf_counter() - began
+    return {
+        "n_events": n_events,
+        "n_users": n_users,
+        "n_items": n_items,
+        "dim": dim,
+        "build_s": build_s,
+        "epoch_lookup_s": lookup_s,
+        "lookups_per_s": n_events / lookup_s,
+        "running_sum_bytes": int(hist.consumed.cum.numel() + hist.weak.cum.numel()) * 4,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -194,7 +252,22 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="write per-seed values and the summary as JSON"
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="+",
+        default=None,
+        help="instead: time building and looking up histories on random logs of these many events",
+    )
     args = parser.parse_args()
+    if args.scale:
+        rows = []
+        for n in args.scale:
+            rows.append(time_histories(n))
+            print(json.dumps(rows[-1]), flush=True)
+        if args.out:
+            args.out.write_text(json.dumps({"scale": rows}, indent=2) + "\n")
+        return
 
     cfg = Config.load(data_dir=args.data_dir)
     metric = f"hr@{cfg.evaluate.k}"

@@ -269,7 +269,8 @@ class Timeline:
         keys: ``(E,)`` ascending ``run * (M + 1) + rank``, ``rank`` the position of the event's
             time among the ``M`` distinct event times.
         times: ``(M,)`` the distinct event times (ns since the epoch, UTC), ascending.
-        cum: ``(E, D)`` running sum of the items' history vectors within each run.
+        cum: ``(E + 1, D)`` running sum of the items' history vectors within each run, after
+            a zero row: ``cum[e + 1]`` is the sum up to and including event ``e``.
 
     """
 
@@ -283,10 +284,7 @@ class Timeline:
         rank = np.searchsorted(self.times, at, side="left")  # distinct event times before `at`
         end = np.searchsorted(self.keys, runs * (len(self.times) + 1) + rank, side="left")
         count = end - self.start[runs]
-        sums = torch.zeros(len(runs), self.cum.shape[1])
-        has = count > 0
-        sums[torch.from_numpy(has)] = self.cum[torch.from_numpy(end[has] - 1)]
-        return sums, torch.from_numpy(count).float()
+        return self.cum[torch.from_numpy(np.where(count > 0, end, 0))], torch.from_numpy(count).float()
 
 
 def _timeline(
@@ -309,10 +307,11 @@ def _run_cumsum(
 ) -> torch.Tensor:
     """Running sums of ``vectors[items]`` that restart at each event's run start ``first``.
 
-    Summed in float64 a chunk at a time, so memory stays at ``chunk x D`` beyond the output and
-    no long float32 sum is differenced.
+    Returns ``(E + 1, D)``: a zero row, then the sum of each event's run up to the event. Summed
+    in float64 a chunk at a time, so memory stays at ``chunk x D`` beyond the output and no long
+    float32 sum is differenced.
     """
-    out = torch.empty(len(items), vectors.shape[1])
+    out = torch.zeros(len(items) + 1, vectors.shape[1])
     carry = torch.zeros(vectors.shape[1], dtype=torch.float64)  # running sum of the event before `lo`
     for lo in range(0, len(items), chunk):
         x = vectors[torch.from_numpy(items[lo : lo + chunk])].double()
@@ -321,7 +320,7 @@ def _run_cumsum(
         base = cs[f.clamp(min=0)]
         base[f < 0] = -carry  # a run that began in an earlier chunk continues from `carry`
         run = cs[1:] - base
-        out[lo : lo + len(x)] = run.float()
+        out[lo + 1 : lo + 1 + len(x)] = run.float()
         carry = run[-1]
     return out
 
