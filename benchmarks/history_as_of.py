@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -233,6 +234,7 @@ def time_histories(n_events: int, dim: int = 512, n_types: int = 2, seed: int = 
         "lookups_per_s": n_events / lookup_s,
         "running_sum_bytes": int(hist.consumed.cum.numel() + hist.weak.cum.numel()) * 4,
         "torch_threads": torch.get_num_threads(),
+        "load_avg_1m": os.getloadavg()[0],  # the machine is shared: other jobs slow every figure
     }
 
 

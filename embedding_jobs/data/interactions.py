@@ -302,26 +302,22 @@ def _timeline(
     return Timeline(start, keys, times, _run_cumsum(cat.history, items, start[runs]))
 
 
-def _run_cumsum(
-    vectors: torch.Tensor, items: np.ndarray, first: np.ndarray, chunk: int = 1 << 16
-) -> torch.Tensor:
+def _run_cumsum(vectors: torch.Tensor, items: np.ndarray, first: np.ndarray) -> torch.Tensor:
     """Running sums of ``vectors[items]`` that restart at each event's run start ``first``.
 
-    Returns ``(E + 1, D)``: a zero row, then the sum of each event's run up to the event. Summed
-    in float64 a chunk at a time, so memory stays at ``chunk x D`` beyond the output and no long
-    float32 sum is differenced.
+    Returns ``(E + 1, D)``: a zero row, then the sum of each event's run up to the event. Step
+    ``p`` adds the ``p``-th event of every run at once to the sum before it, so there are as many
+    steps as the longest run has events, each over every run that long: O(E x D) work, exact
+    running sums (no long sum is differenced), no memory beyond the output and one step.
     """
     out = torch.zeros(len(items) + 1, vectors.shape[1])
-    carry = torch.zeros(vectors.shape[1], dtype=torch.float64)  # running sum of the event before `lo`
-    for lo in range(0, len(items), chunk):
-        x = vectors[torch.from_numpy(items[lo : lo + chunk])].double()
-        cs = torch.cat([torch.zeros(1, x.shape[1], dtype=torch.float64), x.cumsum(0)])
-        f = torch.from_numpy(first[lo : lo + chunk] - lo)
-        base = cs[f.clamp(min=0)]
-        base[f < 0] = -carry  # a run that began in an earlier chunk continues from `carry`
-        run = cs[1:] - base
-        out[lo + 1 : lo + 1 + len(x)] = run.float()
-        carry = run[-1]
+    pos = np.arange(len(items)) - first  # place of each event in its run
+    order = torch.from_numpy(np.argsort(pos, kind="stable"))
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(pos))]) if len(pos) else np.zeros(1, np.int64)
+    rows = torch.from_numpy(items)
+    for p in range(len(bounds) - 1):
+        e = order[bounds[p] : bounds[p + 1]]  # the p-th event of every run that long
+        out[e + 1] = out[e] + vectors[rows[e]]  # at p = 0, out[e] is read before any write: zero
     return out
 
 
