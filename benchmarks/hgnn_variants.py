@@ -87,8 +87,13 @@ def hgnn_knn(cfg: Config, items_path: Path) -> dict[str, float | None]:
     return out
 
 
-def run(cfg: Config, seeds: list[int], variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Train every variant for every seed; returns per-seed rows and their means."""
+def run(
+    cfg: Config, seeds: list[int], variants: dict[str, dict[str, Any]], out: Path | None = None
+) -> dict[str, Any]:
+    """Train every variant for every seed; returns per-seed rows and their means.
+
+    With ``out``, the JSON is rewritten after every row, so a run cut short keeps what it measured.
+    """
     rows: list[dict[str, Any]] = []
     for name, overrides in variants.items():
         for seed in seeds:
@@ -109,7 +114,14 @@ def run(cfg: Config, seeds: list[int], variants: dict[str, dict[str, Any]]) -> d
             }
             rows.append(row)
             print(json.dumps({k: row[k] for k in ("variant", "seed", "check", "hgnn_knn")}), flush=True)
-    return {"rows": rows, "summary": summarise(rows)}
+            if out is not None:
+                _write(out, {"rows": rows, "summary": summarise(rows), "data_dir": str(cfg.data_dir)})
+    return {"rows": rows, "summary": summarise(rows), "data_dir": str(cfg.data_dir)}
+
+
+def _write(out: Path, result: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -175,11 +187,9 @@ def main() -> None:
         _read_text_features_from(args.text_features)
     every = {**VARIANTS, **EXTRA}
     variants = {k: v for k, v in every.items() if k in args.variants} if args.variants else dict(VARIANTS)
-    result = run(cfg, args.seeds, variants)
-    result["data_dir"] = str(args.data_dir)
+    result = run(cfg, args.seeds, variants, args.out)
     print_table(result["summary"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    _write(args.out, result)
     print(f"written to {args.out}")
 
 
