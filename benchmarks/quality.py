@@ -96,6 +96,11 @@ def run_seed(cfg: Config, seed: int, ablation: bool) -> dict[str, Any]:
     no_hgnn = seeded.model_copy(update={"two_tower": tc.model_copy(update={"use_hgnn": False})})
     train_two_tower(no_hgnn, baseline, None, role="baseline")
     path = evaluate_version(seeded, main, baseline_version=baseline, train_missing=ablation)
+    return from_report(path, seed, cfg)
+
+
+def from_report(path: Path, seed: int, cfg: Config) -> dict[str, Any]:
+    """A seed's entry built from a report that ``run_seed`` wrote earlier (same layout)."""
     report = json.loads(path.read_text())
     return {
         "seed": seed,
@@ -300,6 +305,13 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="write the per-seed values and summary as JSON"
     )
+    parser.add_argument(
+        "--reports",
+        type=Path,
+        nargs="+",
+        help="summarise these existing per-seed report.json files (one per seed, in --seeds order) "
+        "instead of training: for a run that was stopped before its last seed",
+    )
     args = parser.parse_args()
 
     tastes = args.tastes or args.prepare or "topics"
@@ -314,9 +326,13 @@ def main() -> None:
     metric = f"hr@{cfg.evaluate.k}"
     sparser = sparser_type(cfg)
     runs = []
-    for seed in args.seeds:
+    if args.reports and len(args.reports) != len(args.seeds):
+        parser.error(f"{len(args.reports)} reports for {len(args.seeds)} seeds: give one per seed")
+    for i, seed in enumerate(args.seeds):
         start = time.perf_counter()
-        runs.append(run_seed(cfg, seed, args.ablation))
+        runs.append(
+            from_report(args.reports[i], seed, cfg) if args.reports else run_seed(cfg, seed, args.ablation)
+        )
         runs[-1]["seconds"] = time.perf_counter() - start
         runs[-1]["checks"] = target_checks(runs[-1]["cells"], tastes, sparser)
         print(f"seed {seed}: {runs[-1]['report']} ({runs[-1]['seconds']:.0f} s)", flush=True)
