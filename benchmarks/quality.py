@@ -87,7 +87,7 @@ def run_seed(cfg: Config, seed: int, ablation: bool) -> dict[str, Any]:
 
     hc = cfg.hgnn.model_copy(update={"seed": seed})
     tc = cfg.two_tower.model_copy(update={"seed": seed})
-    ec = cfg.evaluate.model_copy(update={"seed": seed, "peers": True, "lightgcn": True})
+    ec = cfg.evaluate.model_copy(update={"seed": seed, "peers": True, "lightgcn": True, "ablation": ablation})
     seeded = cfg.model_copy(update={"hgnn": hc, "two_tower": tc, "evaluate": ec})
     hgnn = train_hgnn(seeded, new_version(f"quality-hgnn-{seed}")).version
     main = new_version(f"quality-2t-hgnn-{seed}")

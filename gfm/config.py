@@ -178,7 +178,10 @@ class EvaluateConfig(_Section):
     k: int = 10
     coverage_k: int = 100
     recall_k: int = 20
-    train_companions: bool = True  # train the 2T baseline and the no-multi-link ablation for the report
+    train_companions: bool = True  # train the comparison runs the report needs (the 2T baseline)
+    # Also train the no-multi-link-sampler ablation (one more HGNN and two-tower); off in the
+    # pipeline to keep a run's evaluation cheaper than its training, on in quality.py --ablation.
+    ablation: bool = False
     # Collaborative-filtering peers trained on the same split: item-kNN (cosine of training
     # co-consumption, seconds) and, when ``lightgcn`` is on, LightGCN (PyG, BPR, paper defaults).
     # LightGCN is off in the pipeline: on the 2-core CPU it costs more than the rest of the

@@ -242,7 +242,8 @@ def evaluate_version(
         hgnn_version: Its HGNN version (default: the one recorded in its checkpoint card).
         baseline_version: An existing 2T version (default: from companions.json, else trained).
         ablation_version: An existing ablation two-tower version (idem).
-        train_missing: Train the comparison runs that are missing; else leave them out.
+        train_missing: Train the comparison runs that are missing; else leave them out. The
+            ablation is trained only when ``evaluate.ablation`` is on as well.
 
     Returns:
         The path of ``report.json``.
@@ -266,7 +267,7 @@ def evaluate_version(
         tc = cfg.two_tower.model_copy(update={"use_hgnn": False})
         train_two_tower(cfg.model_copy(update={"two_tower": tc}), aux, None, role="baseline")
         companions["2T"] = aux
-    if train_missing and ABLATION not in companions:
+    if train_missing and cfg.evaluate.ablation and ABLATION not in companions:
         hgnn_aux = new_version(f"{version}|hgnn-unbalanced", now=stamp)
         hc = cfg.hgnn.model_copy(update={"balanced_sampler": False})
         train_hgnn(cfg.model_copy(update={"hgnn": hc}), hgnn_aux)
