@@ -139,7 +139,8 @@ def test_id_embeddings_train_without_text_and_reexport_identically(tmp_path: Pat
     np.testing.assert_array_equal(read_vectors(export_hgnn(cfg, VERSION))[1], vectors)
 
 
-def test_layer_equals_pyg_heteroconv_of_max_sage_convs() -> None:
+@pytest.mark.parametrize("aggr", ["max", "mean"])
+def test_layer_equals_pyg_heteroconv_of_sage_convs(aggr: str) -> None:
     from torch_geometric.nn import HeteroConv, SAGEConv
 
     from embedding_jobs.data.sampler import CSR, NeighborSampler
@@ -156,8 +157,8 @@ def test_layer_equals_pyg_heteroconv_of_max_sage_convs() -> None:
         {"a": torch.tensor([0, 1, 2, 3]), "b": torch.tensor([0, 1, 2])}
     )[0]
     h = {t: torch.randn(len(nodes), 6) for t, nodes in block.src_nodes.items()}
-    ours = HeteroSAGEConv(ets, in_dim=6, proj_dim=6, out_dim=4)
-    pyg = HeteroConv({et: SAGEConv((6, 6), 4, aggr="max", project=True) for et in ets}, aggr="sum")
+    ours = HeteroSAGEConv(ets, in_dim=6, proj_dim=6, out_dim=4, aggr=aggr)
+    pyg = HeteroConv({et: SAGEConv((6, 6), 4, aggr=aggr, project=True) for et in ets}, aggr="sum")
     with torch.no_grad():
         for et in ets:
             key, conv = "__".join(et), pyg.convs[et]
