@@ -59,6 +59,7 @@ EXTRA: dict[str, dict[str, Any]] = {  # candidates beyond the one-at-a-time ladd
     "default + degree^0.75 negatives": {"negative_power": 0.75},
     "default + item ID vectors (64-d, dropout .5)": {"item_id_dim": 64},
     "default, max aggregation": {"aggr": "max"},
+    "default + isolated seeds (.2)": {"isolate_share": 0.2},
 }
 
 
@@ -78,13 +79,28 @@ def hgnn_knn(cfg: Config, items_path: Path) -> dict[str, float | None]:
     knn = ItemKNN.fit(facts, dim_items["item_id"].to_numpy(dtype="int64"))
     metric = f"hr@{cfg.evaluate.k}"
     out: dict[str, float | None] = {}
+    text = _text_vectors(cfg)
     for task in tasks:
-        out[task.name] = score(task, baselines.mean_vector(task, vectors, consumed, weak, pop), cfg.evaluate)[
-            metric
-        ]
+        scored = score(task, baselines.mean_vector(task, vectors, consumed, weak, pop), cfg.evaluate)
+        out[task.name] = scored[metric]
+        out[f"{task.name} new-item tier"] = scored["by_tier"]["new"][metric]
+        if text is not None:
+            scored = score(task, baselines.mean_vector(task, text, consumed, weak, pop), cfg.evaluate)
+            out[f"{task.name} new-item tier (text-kNN)"] = scored["by_tier"]["new"][metric]
         out[f"{task.name} (Popularity)"] = score(task, baselines.popularity(task, pop), cfg.evaluate)[metric]
         out[f"{task.name} (item-kNN)"] = score(task, knn.scorer(task, pop), cfg.evaluate)[metric]
     return out
+
+
+TEXT_FEATURES: list[Path] = []  # set by --text-features
+
+
+def _text_vectors(cfg: Config) -> tuple[np.ndarray, np.ndarray] | None:
+    """The text vectors, for text-kNN on the new-item tier (None where there are none)."""
+    from embedding_jobs.text_features import text_features_path
+
+    path = TEXT_FEATURES[0] if TEXT_FEATURES else text_features_path(cfg)
+    return read_vectors(path) if path.exists() else None
 
 
 def run(
@@ -160,7 +176,8 @@ def _read_text_features_from(path: Path) -> None:
             path,
         ]
 
-    module.load_hgnn_graph = load  # type: ignore[assignment]
+    module.load_hgnn_graph = load
+    TEXT_FEATURES.append(path)
 
 
 def main() -> None:

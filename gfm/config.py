@@ -139,6 +139,10 @@ class HGNNConfig(_Section):
     # Draw training edges in proportion to their co-user count (``n_co_users``) rather than each
     # once: the conditional P(b | a) that co-consumption gives, and that item-kNN's counts encode.
     edge_weights: bool = True
+    # Share of each batch's seed items trained with every message into them dropped, as a new item
+    # has no edge yet (DropoutNet's cold-start simulation): new items are then embedded where
+    # their partners look. 0: off (new items then scored 0.000 HR@10).
+    isolate_share: float = 0.0
     seed: int = 13
     device: str = "auto"
 

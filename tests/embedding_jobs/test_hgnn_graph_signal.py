@@ -112,3 +112,28 @@ def test_training_loss_falls_with_each_loss(tmp_path: Path, loss: str) -> None:
     graph = build_graph(cfg.marts_dir)
     _, stats = fit_hgnn(graph, cfg.hgnn, torch.device("cpu"), show_progress=False)
     assert stats.epoch_losses[-1] < stats.epoch_losses[0]
+
+
+def test_isolated_seeds_lose_every_message_at_every_hop_and_the_rest_keep_theirs(tmp_path: Path) -> None:
+    from embedding_jobs.data.sampler import NeighborSampler
+    from embedding_jobs.train_hgnn import isolate_seeds
+
+    write_marts(tmp_path)
+    graph = build_graph(tmp_path)
+    seeds = {t: torch.arange(n) for t, n in graph.num_nodes.items()}
+
+    def sample() -> list:  # type: ignore[type-arg]
+        return NeighborSampler(graph.csr, [5, 3], generator=torch.Generator().manual_seed(0)).sample(seeds)
+
+    before, after = sample(), sample()
+    isolate_seeds(after, seeds, 0.5, torch.Generator().manual_seed(1))
+    for t, nodes in seeds.items():
+        n = nodes.numel()
+        # a seed is dropped if it has no message left anywhere; it must have lost them all
+        kept = torch.stack([b.mask[et][:n].any(1) for b in after for et in b.mask if et[2] == t]).any(0)
+        had = torch.stack([b.mask[et][:n].any(1) for b in before for et in b.mask if et[2] == t]).any(0)
+        assert 0.3 < float((had & ~kept).sum()) / float(had.sum()) < 0.7
+        for b_before, b_after in zip(before, after, strict=True):
+            for et in (et for et in b_after.mask if et[2] == t):
+                assert torch.equal(b_after.mask[et][:n][kept], b_before.mask[et][:n][kept])
+                assert not b_after.mask[et][:n][~kept].any()
