@@ -99,6 +99,13 @@ def run_seed(cfg: Config, seed: int, ablation: bool) -> dict[str, Any]:
     return from_report(path, seed, cfg)
 
 
+def recorded_tastes(data_dir: Path) -> str:
+    """The generator mode recorded in the raw manifest (``topics`` when none is recorded)."""
+    path = data_dir / "raw" / "_manifest.json"
+    generator = json.loads(path.read_text()).get("generator") if path.exists() else None
+    return str((generator or {}).get("tastes", "topics"))
+
+
 def from_report(path: Path, seed: int, cfg: Config) -> dict[str, Any]:
     """A seed's entry built from a report that ``run_seed`` wrote earlier (same layout)."""
     report = json.loads(path.read_text())
@@ -314,7 +321,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    tastes = args.tastes or args.prepare or "topics"
+    tastes = args.tastes or args.prepare or recorded_tastes(args.data_dir)
     if args.prepare:
         start = time.perf_counter()
         prepare(args.data_dir, args.prepare)
