@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 
 from gfm.config import Config
 from gfm.errors import GfmError
@@ -49,7 +50,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except GfmError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            # escaped: gate messages carry [expect_...] tags that Rich would read as markup
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(code=2) from exc
 
     return wrapper
