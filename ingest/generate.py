@@ -57,7 +57,7 @@ from rich.progress import Progress
 
 from gfm.config import GenerateConfig
 from gfm.errors import StageError
-from ingest.manifest import RawManifest, SuggestedSplit
+from ingest.manifest import RawManifest, SourceTraits, SuggestedSplit
 from ingest.schema import EVENT_TYPES
 from ingest.synthetic.catalog import CONTENT_TYPES, Catalog, build_catalog, render_items
 from ingest.synthetic.communities import build_community_catalog, render_community_items
@@ -69,6 +69,15 @@ ITEM_SLICE = 200_000  # items rendered and written per file
 TRUTH_DIR = "_truth"  # beside the contract folders; the raw reader and the gates never open it
 TRUTH_FILE = "item_groups.parquet"
 COMMUNITY_KNOBS = frozenset({"communities", "content_types", "audio_courses", "text_signal"})
+# the generator writes every kind of signal the contract has
+TRAITS = SourceTraits(
+    has_item_text=True,
+    has_item_metadata=True,
+    has_user_profiles=True,
+    has_weak_signals=True,
+    has_play_time=True,
+    has_event_times=True,
+)
 
 
 def window(cfg: GenerateConfig) -> tuple[datetime, datetime]:
@@ -140,6 +149,7 @@ def generate(cfg: GenerateConfig, raw_dir: Path, *, show_progress: bool = True) 
                 fixed_split=False,
                 suggested_split=SuggestedSplit(train_days=90, eval_days=14),
                 generator=cfg.model_dump(exclude=None if communities else set(COMMUNITY_KNOBS)),
+                traits=TRAITS,
             )
         )
     return dict(out.counts)

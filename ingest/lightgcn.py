@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from gfm.errors import RawInputError
 from ingest._source import UNKNOWN, require_files, write_batch
-from ingest.manifest import RawManifest, SuggestedSplit
+from ingest.manifest import RawManifest, SourceTraits, SuggestedSplit
 from ingest.schema import TIMESTAMP
 
 WINDOW_END = datetime(2019, 1, 1, tzinfo=UTC)  # after the Yelp 2018 challenge data
@@ -33,6 +33,15 @@ TRAIN_DAYS = 90
 EVAL_DAYS = 14
 VISIT_MS = 600_000
 SEED = 2018
+# user-item pairs only: no text, attributes, weak signals or play time; times drawn to map the split
+TRAITS = SourceTraits(
+    has_item_text=False,
+    has_item_metadata=False,
+    has_user_profiles=False,
+    has_weak_signals=False,
+    has_play_time=False,
+    has_event_times=False,
+)
 
 
 def import_lightgcn(src: Path, raw_dir: Path) -> dict[str, int]:
@@ -98,6 +107,7 @@ def import_lightgcn(src: Path, raw_dir: Path) -> dict[str, int]:
         content_types=["business"],
         fixed_split=True,
         suggested_split=SuggestedSplit(train_days=None, eval_days=EVAL_DAYS),
+        traits=TRAITS,
     )
     return write_batch(raw_dir, {"interactions": events, "items": items_t, "users": users_t}, manifest)
 

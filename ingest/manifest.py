@@ -1,13 +1,13 @@
-"""``raw/_manifest.json``: what a raw batch is (source, time window, content types, split)."""
+"""``raw/_manifest.json``: what a raw batch is (source, time window, content types, split, traits)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gfm.errors import RawInputError
 
@@ -23,12 +23,34 @@ class SuggestedSplit(BaseModel):
     eval_days: int = 14
 
 
+class SourceTraits(BaseModel):
+    """What the source's logs carry, so later stages can choose their setup without guessing.
+
+    Each flag is ``True`` when the batch holds real values of that kind, ``False`` when the
+    importer had to fill a placeholder (``unknown``, empty text, a nominal play time, made-up times).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    has_item_text: bool  # a non-empty title or description for some items
+    has_item_metadata: bool  # language, genre or creator known for some items
+    has_user_profiles: bool  # country or age bucket known for some users
+    has_weak_signals: bool  # follow, preview or intent_to_pay events present
+    has_play_time: bool  # ms_played measured, not a nominal constant
+    has_event_times: bool  # event_at observed, not drawn to map a fixed split onto time
+
+
+#: A source's name: free text (one line, printable), e.g. ``synthetic`` or ``acme listening logs``.
+SourceName = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
 class RawManifest(BaseModel):
     """The manifest of one raw batch (docs/contracts.md, section 1)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["synthetic", "movielens", "lightgcn"]
+    # synthetic, movielens, lightgcn, or the free text an imported batch was given
+    source: SourceName
     created_at: AwareDatetime
     seed: int | None = None
     window_start: AwareDatetime
@@ -38,6 +60,8 @@ class RawManifest(BaseModel):
     suggested_split: SuggestedSplit = SuggestedSplit()
     # synthetic batches: the generator's settings (GenerateConfig: mode, sizes, knobs); None otherwise
     generator: dict[str, str | int | float] | None = None
+    # what the source carries; None in batches written before traits were recorded (assume all)
+    traits: SourceTraits | None = None
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> RawManifest:

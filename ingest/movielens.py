@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ingest._source import UNKNOWN, require_files, write_batch
-from ingest.manifest import RawManifest, SuggestedSplit
+from ingest.manifest import RawManifest, SourceTraits, SuggestedSplit
 
 STREAM_MIN_RATING = 3.5
 FILM_MS = 2 * 3600 * 1000  # a nominal two-hour film
@@ -40,6 +40,15 @@ MIN_EVAL_USERS = 100
 MAX_TAGS = 20
 _DAY = pd.Timedelta(days=1)
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
+# titles, genres and tags; no user profiles; play time is derived from the rating, not measured
+TRAITS = SourceTraits(
+    has_item_text=True,
+    has_item_metadata=True,
+    has_user_profiles=False,
+    has_weak_signals=True,
+    has_play_time=False,
+    has_event_times=True,
+)
 
 
 def import_movielens(src: Path, raw_dir: Path) -> dict[str, int]:
@@ -81,6 +90,7 @@ def import_movielens(src: Path, raw_dir: Path) -> dict[str, int]:
         content_types=sorted(items["content_type"].unique()),
         fixed_split=False,
         suggested_split=SuggestedSplit(train_days=None, eval_days=eval_days),
+        traits=TRAITS,
     )
     tables = {"interactions": events.sort_values("event_at", kind="stable"), "items": items, "users": users}
     return write_batch(raw_dir, tables, manifest, partition_by_day=False)

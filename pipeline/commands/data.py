@@ -1,6 +1,6 @@
-"""CLI commands of the data stage: ``gfm generate`` and ``gfm import``.
+"""CLI commands of the data stage: ``gfm generate`` and ``gfm import movielens|lightgcn|logs``.
 
-Both write ``raw/`` (the raw log contract) under the data directory, replacing it atomically.
+Each writes ``raw/`` (the raw log contract) under the data directory, replacing it atomically.
 """
 
 from __future__ import annotations
@@ -27,17 +27,20 @@ class Tastes(StrEnum):
     communities = "communities"
 
 
-class Source(StrEnum):
-    """Real datasets ``gfm import`` can map into the raw contract."""
-
-    movielens = "movielens"
-    lightgcn = "lightgcn"
+import_app = typer.Typer(
+    help="Import real data into raw/ in the same contract as generated data: a public dataset "
+    "(movielens, lightgcn) or your own logs (logs).",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command("generate")(generate_command)
-    app.command("import")(import_command)
+    app.add_typer(import_app, name="import")
+    import_app.command("movielens")(import_movielens_command)
+    import_app.command("lightgcn")(import_lightgcn_command)
+    import_app.command("logs")(import_logs_command)
 
 
 @handle_errors
@@ -92,32 +95,96 @@ def generate_command(
     _report(f"generated (seed {gen_cfg.seed})", counts, cfg.raw_dir)
 
 
+_PATH_HELP = "Source folder (default ../shared/data/<dataset> from the current directory)."
+
+
 @handle_errors
-def import_command(
+def import_movielens_command(
+    ctx: typer.Context, path: Annotated[Path | None, typer.Option(help=_PATH_HELP)] = None
+) -> None:
+    """MovieLens: ratings >= 3.5 become streams, lower ratings previews, tags follows; content types come from genres (animation, documentary, feature_film)."""
+    from ingest.movielens import import_movielens
+
+    cfg = get_config(ctx)
+    src = path or DEFAULT_PATHS["movielens"]
+    _report(f"imported movielens from {src}", import_movielens(src, cfg.raw_dir), cfg.raw_dir)
+
+
+@handle_errors
+def import_lightgcn_command(
+    ctx: typer.Context, path: Annotated[Path | None, typer.Option(help=_PATH_HELP)] = None
+) -> None:
+    """LightGCN format: train.txt/test.txt pairs become streams, keeping the published split as a fixed split (train before the last 14 days, test inside them)."""
+    from ingest.lightgcn import import_lightgcn
+
+    cfg = get_config(ctx)
+    src = path or DEFAULT_PATHS["lightgcn"]
+    _report(f"imported lightgcn from {src}", import_lightgcn(src, cfg.raw_dir), cfg.raw_dir)
+
+
+@handle_errors
+def import_logs_command(
     ctx: typer.Context,
-    source: Annotated[Source, typer.Argument(help="Which dataset: movielens or lightgcn.")],
-    path: Annotated[
+    paths: Annotated[list[Path], typer.Argument(help="Event files (.csv, .parquet) or folders of them.")],
+    mapping: Annotated[
         Path | None,
-        typer.Option(help="Source folder (default ../shared/data/<dataset> from the current directory)."),
+        typer.Option(help="YAML mapping: your column names and event values -> the raw contract."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Free-text name of the source, kept in the manifest.")
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="Time zone of times without an offset (e.g. UTC).")
+    ] = None,
+    content_type: Annotated[str | None, typer.Option(help="One content type for every item.")] = None,
+    items: Annotated[
+        Path | None, typer.Option(help="Items file (item_id, content_type, title, ...).")
+    ] = None,
+    users: Annotated[
+        Path | None, typer.Option(help="Users file (user_id, country, age_bucket, signup_at).")
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(help="CONTRACT=YOURS for an event column, e.g. user_id=listener (repeat)."),
+    ] = None,
+    event: Annotated[
+        list[str] | None, typer.Option(help="YOURS=CONTRACT for an event value, e.g. play=stream (repeat).")
     ] = None,
 ) -> None:
-    """Import a real dataset into raw/ in the same contract as generated data.
+    """Your own logs: Parquet or CSV files mapped into the raw contract by a YAML mapping or flags.
 
-    movielens: ratings >= 3.5 become streams, lower ratings previews, tags follows; content types come from genres (animation, documentary, feature_film).
-
-    lightgcn: train.txt/test.txt pairs become streams, keeping the published split as a fixed split (train before the last 14 days, test inside them).
+    Flags override the mapping file. Times without an offset need a time zone (--tz or timezone:);
+    every event value must be mapped (or listed under events.ignore); what the logs lack (text,
+    profiles, weak signals, play time) is filled with placeholders and recorded in the manifest's
+    traits. `gfm run --source existing` then runs the pipeline on the batch.
     """
+    from ingest.importing import import_logs, load_mapping
+
     cfg = get_config(ctx)
-    src = path or DEFAULT_PATHS[source.value]
-    if source is Source.movielens:
-        from ingest.movielens import import_movielens
+    overrides: dict[str, object] = {}
+    for key, value in (("source", source), ("timezone", tz), ("items.content_type", content_type)):
+        if value is not None:
+            overrides[key] = value
+    for key, file in (("items.path", items), ("users.path", users)):
+        if file is not None:
+            overrides[key] = str(file.resolve())
+    for pair in column or []:
+        contract, theirs = _pair(pair, "--column")
+        overrides[f"events.columns.{contract}"] = theirs
+    if event:
+        overrides["events.event_types"] = dict(_pair(pair, "--event") for pair in event)
+    loaded, base_dir = load_mapping(mapping, overrides)
+    counts = import_logs(
+        paths, loaded, cfg.raw_dir, base_dir=base_dir, max_examples=cfg.validation.max_examples
+    )
+    _report(f"imported {loaded.source!r}", counts, cfg.raw_dir)
 
-        counts = import_movielens(src, cfg.raw_dir)
-    else:
-        from ingest.lightgcn import import_lightgcn
 
-        counts = import_lightgcn(src, cfg.raw_dir)
-    _report(f"imported {source.value} from {src}", counts, cfg.raw_dir)
+def _pair(text: str, flag: str) -> tuple[str, str]:
+    left, sep, right = text.partition("=")
+    if not sep or not left.strip() or not right.strip():
+        raise typer.BadParameter(f"{flag} takes A=B, got {text!r}")
+    return left.strip(), right.strip()
 
 
 def _report(title: str, counts: dict[str, int], raw_dir: Path) -> None:
@@ -143,3 +210,7 @@ def _report(title: str, counts: dict[str, int], raw_dir: Path) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if manifest.traits is not None:
+        lacks = [name.removeprefix("has_") for name, has in manifest.traits.model_dump().items() if not has]
+        if lacks:
+            console.print(f"the source lacks: {', '.join(lacks)} (placeholders; see traits in the manifest)")
