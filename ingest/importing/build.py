@@ -18,11 +18,12 @@ from gfm.errors import RawInputError
 from ingest._source import UNKNOWN, write_batch
 from ingest.importing.columns import SourceFile, expand
 from ingest.importing.mapping import Mapping
-from ingest.manifest import RawManifest, SourceTraits
+from ingest.manifest import RawManifest, SourceTraits, SuggestedSplit
 from ingest.schema import COLUMNS, FREE_TEXT
 
 _DAY = pd.Timedelta(days=1)
 _WEAK = ("follow", "preview", "intent_to_pay")
+EVAL_DAYS = 14
 _PARTITION_MAX_DAYS = 400  # longer logs go in one file: daily partitions would be many tiny files
 
 
@@ -60,12 +61,19 @@ def import_logs(
         window_start=start.to_pydatetime(),
         window_end=end.to_pydatetime(),
         content_types=sorted(str(t) for t in items["content_type"].dropna().unique()),
-        suggested_split=mapping.split,
+        suggested_split=mapping.split or default_split(int((end - start) / _DAY)),
         traits=_traits(events, items, users, has_play_time=all(f.has("ms_played") for f in files)),
     )
     tables = {"interactions": events[list(COLUMNS["interactions"])], "items": items, "users": users}
     long_log = (end - start) / _DAY > _PARTITION_MAX_DAYS
     return write_batch(raw_dir, tables, manifest, partition_by_day=not long_log)
+
+
+def default_split(days: int) -> SuggestedSplit:
+    """All history for training, the last 14 days for evaluation; a quarter of a log under 8 weeks."""
+    return SuggestedSplit(
+        train_days=None, eval_days=EVAL_DAYS if days >= 4 * EVAL_DAYS else max(1, days // 4)
+    )
 
 
 def _events(file: SourceFile, index: int, mapping: Mapping) -> pd.DataFrame:

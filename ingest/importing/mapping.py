@@ -17,7 +17,7 @@ A mapping is a YAML file (or the same keys given as CLI flags)::
     users:                             # optional; without it every user with an event, attributes unknown
       path: listeners.parquet
       columns: {user_id: listener, country: cc}
-    split: {train_days: null, eval_days: 14}
+    split: {train_days: null, eval_days: 14}   # the default; short logs get a quarter of their days
 
 Every contract column left out of ``columns`` is the contract's own name if the file has it,
 otherwise a placeholder (``unknown``, empty text, the first event) that the manifest's traits record.
@@ -128,7 +128,7 @@ class Mapping(BaseModel):
     events: EventsMapping = EventsMapping()
     items: ItemsMapping = ItemsMapping()
     users: UsersMapping | None = None
-    split: SuggestedSplit = SuggestedSplit(train_days=None, eval_days=14)
+    split: SuggestedSplit | None = None  # None: all history, then the last 14 days (less for short logs)
 
     @field_validator("timezone")
     @classmethod

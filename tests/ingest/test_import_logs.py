@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from gfm.config import Config, ValidationConfig
 from gfm.errors import RawInputError
 from ingest.importing import import_logs, load_mapping
+from ingest.importing.build import default_split
 from ingest.importing.mapping import EventType
 from ingest.manifest import RawManifest, read_manifest
 from ingest.raw_io import load_raw
@@ -103,6 +104,7 @@ def test_a_mapped_csv_becomes_a_raw_batch_that_passes_the_raw_gate(logs: Path, t
     assert manifest.content_types == ["audio_course", "audiobook", "podcast"]
     assert manifest.window_start == datetime(2026, 9, 1, tzinfo=UTC)
     assert manifest.window_end == datetime(2026, 9, 7, tzinfo=UTC)
+    assert manifest.suggested_split.eval_days == 1  # six days of logs: a quarter of them
     assert manifest.traits is not None
     assert manifest.traits.model_dump() == {
         "has_item_text": True,
@@ -235,3 +237,9 @@ def test_the_manifest_source_is_free_text_but_one_printable_line(tmp_path: Path)
 def test_generated_batches_record_that_they_lack_nothing(small_raw: Path):
     traits = read_manifest(small_raw).traits
     assert traits is not None and all(traits.model_dump().values())
+
+
+@pytest.mark.parametrize(("days", "eval_days"), [(6, 1), (27, 6), (56, 14), (400, 14)])
+def test_short_logs_get_a_proportionate_evaluation_window(days: int, eval_days: int):
+    split = default_split(days)
+    assert split.eval_days == eval_days and split.train_days is None
