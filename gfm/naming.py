@@ -15,14 +15,18 @@ from gfm.versioning import check_version, is_version
 __all__ = [
     "ENTITIES",
     "MODELS",
+    "STABLE_SERVICES",
     "TEXT_VIEW",
     "alias_name",
+    "audit_log_path",
     "checkpoint_dir",
     "collection_name",
     "embedding_view_name",
     "embeddings_service_name",
+    "entity_service_name",
     "export_dir",
     "export_path",
+    "release_record_path",
     "text_export_path",
     "training_service_name",
 ]
@@ -32,6 +36,18 @@ ENTITIES: tuple[str, ...] = ("item", "user")
 MODELS: tuple[str, ...] = ("two_tower", "hgnn")
 # the text vectors have one Feast view, keyed by the current text model rather than a version
 TEXT_VIEW = "item_text_embedding"
+# the Feast services that always resolve to the live version's vectors, one entity each
+STABLE_SERVICES: dict[str, str] = {"item": "item_embeddings", "user": "user_embeddings"}
+
+
+def release_record_path(data_dir: Path) -> Path:
+    """``<data_dir>/releases.json``: the one record of which version is live (``gfm.releases``)."""
+    return data_dir / "releases.json"
+
+
+def audit_log_path(data_dir: Path) -> Path:
+    """``<data_dir>/audit.jsonl``: who published, rolled back or removed what, when and why."""
+    return data_dir / "audit.jsonl"
 
 
 def checkpoint_dir(models_dir: Path, model: str, version: str) -> Path:
@@ -91,6 +107,19 @@ def embedding_view_name(model: str, entity: str, version: str) -> str:
 def embeddings_service_name(version: str) -> str:
     """``embeddings_<version>``: the Feast service of the vectors one version produced."""
     return f"embeddings_{version}"
+
+
+def entity_service_name(entity: str, version: str | None = None) -> str:
+    """One entity's vectors: ``item_embeddings`` (the live version) or ``item_embeddings_<version>``.
+
+    Raises:
+        NotFoundError: If the entity is unknown.
+
+    """
+    if entity not in STABLE_SERVICES:
+        raise NotFoundError(f"unknown entity {entity!r}; expected one of {list(STABLE_SERVICES)}")
+    base = STABLE_SERVICES[entity]
+    return base if version is None else f"{base}_{version}"
 
 
 def training_service_name(version: str) -> str:
