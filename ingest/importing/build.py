@@ -46,7 +46,8 @@ def import_logs(
         RawInputError: A file that cannot be mapped (naming the file, column and value).
 
     """
-    files = [SourceFile(p, mapping.events.columns, mapping, max_examples) for p in expand(paths)]
+    columns = _event_file_columns(mapping)
+    files = [SourceFile(p, columns, mapping, max_examples) for p in expand(paths)]
     events = pd.concat([_events(f, i, mapping) for i, f in enumerate(files)], ignore_index=True)
     events = events[events["event_type"].notna()].sort_values("event_at", kind="stable")
     if events.empty:
@@ -111,6 +112,14 @@ def _events(file: SourceFile, index: int, mapping: Mapping) -> pd.DataFrame:
             kind = COLUMNS["items"][column]
             out[f"item__{column}"] = file.typed(column, kind).to_pandas()
     return out
+
+
+def _event_file_columns(mapping: Mapping) -> dict[str, str]:
+    """The event files' column mapping; without an items file, the item attributes' too."""
+    columns = dict(mapping.events.columns)
+    if mapping.items.path is None:
+        columns |= {c: theirs for c, theirs in mapping.items.columns.items() if c != "item_id"}
+    return columns
 
 
 def _item_columns(mapping: Mapping) -> list[str]:

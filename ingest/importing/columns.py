@@ -94,6 +94,8 @@ class SourceFile:
 
     def event_types(self, events: EventsMapping) -> pa.ChunkedArray:
         """The event column in the contract's vocabulary (null where the value is ignored)."""
+        if events.event_type is not None:
+            return pa.chunked_array([pa.array([events.event_type] * self.rows, pa.string())])
         arr, theirs = self.raw("event_type")
         text = cast_column(arr, "text", file=self.name, column=theirs, max_examples=self.max_examples)
         values = pd.Series(text.to_pandas(), dtype="object")

@@ -10,6 +10,7 @@ A mapping is a YAML file (or the same keys given as CLI flags)::
       play_time_unit: s
       event_types: {play: stream, subscribe: follow, sample: preview, buy: intent_to_pay}
       ignore: [pause]                  # event values dropped on purpose
+      # event_type: stream             # instead of a column: every row is this event
     items:                             # optional; without a path, item columns come from the events
       path: shows.csv                  # relative to the mapping file
       columns: {item_id: show, title: name, description: blurb, content_type: kind}
@@ -58,6 +59,7 @@ class EventsMapping(BaseModel):
     ignore: list[str] = []
     play_time_unit: Literal["ms", "s"] = "ms"
     nominal_stream_ms: int = Field(default=NOMINAL_STREAM_MS, gt=0)
+    event_type: EventType | None = None  # logs of one kind of event (e.g. plays): no event column
 
     @field_validator("columns")
     @classmethod
@@ -69,6 +71,8 @@ class EventsMapping(BaseModel):
         both = sorted(set(self.ignore) & set(self.event_types))
         if both:
             raise ValueError(f"event value(s) {both} are both mapped and ignored")
+        if self.event_type is not None and "event_type" in self.columns:
+            raise ValueError("give events.event_type (a constant) or events.columns.event_type, not both")
         return self
 
     @property

@@ -243,3 +243,35 @@ def test_generated_batches_record_that_they_lack_nothing(small_raw: Path):
 def test_short_logs_get_a_proportionate_evaluation_window(days: int, eval_days: int):
     split = default_split(days)
     assert split.eval_days == eval_days and split.train_days is None
+
+
+def test_without_an_items_file_item_attributes_come_from_mapped_event_columns(tmp_path: Path):
+    (tmp_path / "log.csv").write_text(
+        "who,what,when,kind,name\n"
+        "1,7,2026-09-01T10:00:00Z,podcast,Daily\n"
+        "2,7,2026-09-02T10:00:00+02:00,podcast,Daily\n"
+        "2,8,2026-09-03T10:00:00Z,audiobook,\n"
+    )
+    columns = {"user_id": "who", "item_id": "what", "event_at": "when"}
+    overrides = {"events.columns": columns, "events.event_type": "stream"}  # a log of plays only
+    overrides["items.columns"] = {"content_type": "kind", "title": "name"}
+    mapping, base = load_mapping(None, overrides)
+    import_logs([tmp_path / "log.csv"], mapping, tmp_path / "raw", base_dir=base)
+    items = load_raw(tmp_path / "raw", ValidationConfig()).items.set_index("item_id")
+    assert items.loc[7, "content_type"] == "podcast" and items.loc[7, "title"] == "Daily"
+    assert items.loc[8, "content_type"] == "audiobook" and items.loc[8, "title"] == ""
+    events = load_raw(tmp_path / "raw", ValidationConfig()).interactions
+    assert events["event_at"].iloc[1] == pd.Timestamp("2026-09-02 08:00", tz="UTC")  # its offset kept
+    assert set(events["event_type"]) == {"stream"}
+
+
+def test_an_item_with_two_content_types_in_the_events_is_refused(tmp_path: Path):
+    (tmp_path / "log.csv").write_text(
+        "user_id,item_id,event_at,event_type,kind\n1,7,2026-09-01T10:00:00Z,stream,podcast\n"
+        "2,7,2026-09-02T10:00:00Z,stream,audiobook\n"
+    )
+    mapping, base = load_mapping(None, {"items.columns": {"content_type": "kind"}})
+    with pytest.raises(
+        RawInputError, match=r"item 7 has more than one content type \['audiobook', 'podcast'\]"
+    ):
+        import_logs([tmp_path / "log.csv"], mapping, tmp_path / "raw", base_dir=base)
