@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from gfm.errors import NotFoundError
+from gfm.errors import NotFoundError, StageError
 
 MODELS: tuple[str, ...] = ("hgnn", "two_tower", "text")
 ENTITIES: dict[str, tuple[str, ...]] = {"hgnn": ("item",), "two_tower": ("item", "user"), "text": ("item",)}
@@ -131,3 +131,39 @@ def record(feast_dir: Path, entry: Published, make_current: bool = True) -> Cata
             catalog.current[entry.model] = entry.version
         _write_atomic(catalog_path(feast_dir), catalog.model_dump(mode="json"))
         return catalog
+
+
+def set_current(feast_dir: Path, versions: dict[str, str]) -> Catalog:
+    """Point several models at versions in one atomic write (``{"hgnn": v, "two_tower": v}``).
+
+    Raises:
+        NotFoundError: If a model has no published entry for its version (nothing is written).
+
+    """
+    with _locked(feast_dir):
+        catalog = read_catalog(feast_dir)
+        for model, version in versions.items():
+            if not any(p.model == model and p.version == version for p in catalog.published):
+                raise NotFoundError(f"model {model!r} has no published version {version!r}")
+        catalog.current.update(versions)
+        _write_atomic(catalog_path(feast_dir), catalog.model_dump(mode="json"))
+        return catalog
+
+
+def forget(feast_dir: Path, version: str) -> list[Published]:
+    """Remove every entry of ``version`` (never a current one); return the entries removed.
+
+    Raises:
+        StageError: If ``version`` is current for a model.
+
+    """
+    with _locked(feast_dir):
+        catalog = read_catalog(feast_dir)
+        current = [m for m, v in catalog.current.items() if v == version]
+        if current:
+            raise StageError(f"version {version} is current for {', '.join(current)}; not removed")
+        gone = [p for p in catalog.published if p.version == version]
+        if gone:
+            catalog.published = [p for p in catalog.published if p.version != version]
+            _write_atomic(catalog_path(feast_dir), catalog.model_dump(mode="json"))
+        return gone

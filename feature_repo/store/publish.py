@@ -10,7 +10,9 @@ consumes it, not a time series.
 
 Order of a publish: validate (nothing touches the store before the vectors pass), write the
 Parquet file atomically, register the view and the version's feature services, materialize the
-view online, then mark the version current in the catalog (feature_repo.store.catalog).
+view online, then mark the version current in the catalog (feature_repo.store.catalog). ``gfm run``
+publishes with ``make_current=False`` and moves the pointer with the other stores
+(``pipeline.release``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from feature_repo.store import catalog, definitions
+from feature_repo.store import catalog, definitions, services
 from feature_repo.store.materialize import EPOCH
 from feature_repo.store.repo import get_store, published_objects, training_objects
 from gfm.config import Config
@@ -168,13 +170,27 @@ def _register_and_serve(cfg: Config, entry: catalog.Published) -> None:
         if set(definitions.CORE_VIEW_NAMES) <= registered:
             core = [store.get_feature_view(name) for name in definitions.CORE_VIEW_NAMES]
             objects += training_objects(cfg, core, [entry.version])
+    # item_embeddings_<version> / user_embeddings_<version>: one entity each, for pinning
+    mine = [o for o in objects if o.tags.get("version") == entry.version and o.tags.get("model") != "text"]
+    objects += services.entity_services([o for o in mine if "entity" in o.tags], entry.version)
     store.apply(objects)
     view = embedding_view_name(entry.model, entry.entity, entry.version)
     store.materialize(EPOCH, datetime.now(UTC), feature_views=[view])
 
 
-def publish_export(cfg: Config, model: str, version: str) -> list[Path]:
+def publish_export(
+    cfg: Config,
+    model: str,
+    version: str,
+    *,
+    make_current: bool = True,
+    inputs: dict[str, str] | None = None,
+) -> list[Path]:
     """Publish the export files of docs/contracts.md section 3 (``embeddings/<model>/<version>/``).
+
+    ``make_current=False`` writes, registers and materializes without moving the catalog's current
+    pointer: ``gfm run`` moves every store's pointer together afterwards (``pipeline.release``).
+    ``inputs`` is passed to ``publish_embeddings``.
 
     Raises:
         NotFoundError: If the version has no export files.
@@ -186,7 +202,16 @@ def publish_export(cfg: Config, model: str, version: str) -> list[Path]:
         if path.exists():
             ids, vectors = _read_vectors(path, definitions.ENTITY_KEYS[entity])
             out.append(
-                publish_embeddings(cfg, model=model, entity=entity, version=version, ids=ids, vectors=vectors)
+                publish_embeddings(
+                    cfg,
+                    model=model,
+                    entity=entity,
+                    version=version,
+                    ids=ids,
+                    vectors=vectors,
+                    inputs=inputs,
+                    make_current=make_current,
+                )
             )
     if not out:
         folder = export_dir(cfg.embeddings_dir, model, version)
