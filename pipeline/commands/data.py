@@ -150,6 +150,12 @@ def import_logs_command(
     event: Annotated[
         list[str] | None, typer.Option(help="YOURS=CONTRACT for an event value, e.g. play=stream (repeat).")
     ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option(help="An event value to drop on purpose, e.g. pause (repeat).")
+    ] = None,
+    event_type: Annotated[
+        str | None, typer.Option(help="Every row is this event (stream, ...): logs without an event column.")
+    ] = None,
 ) -> None:
     """Your own logs: Parquet or CSV files mapped into the raw contract by a YAML mapping or flags.
 
@@ -162,7 +168,13 @@ def import_logs_command(
 
     cfg = get_config(ctx)
     overrides: dict[str, object] = {}
-    for key, value in (("source", source), ("timezone", tz), ("items.content_type", content_type)):
+    given = {
+        "source": source,
+        "timezone": tz,
+        "items.content_type": content_type,
+        "events.event_type": event_type,
+    }
+    for key, value in given.items():
         if value is not None:
             overrides[key] = value
     for key, file in (("items.path", items), ("users.path", users)):
@@ -173,6 +185,8 @@ def import_logs_command(
         overrides[f"events.columns.{contract}"] = theirs
     if event:
         overrides["events.event_types"] = dict(_pair(pair, "--event") for pair in event)
+    if ignore:
+        overrides["events.ignore"] = ignore
     loaded, base_dir = load_mapping(mapping, overrides)
     counts = import_logs(
         paths, loaded, cfg.raw_dir, base_dir=base_dir, max_examples=cfg.validation.max_examples

@@ -208,13 +208,24 @@ def test_import_logs_from_the_cli_with_flags_only(logs: Path, tmp_path: Path):
     args = ["--data-dir", str(tmp_path / "d"), "import", "logs", str(logs / "events.csv"), "--tz", "UTC"]
     args += ["--column", "user_id=listener", "--column", "item_id=show", "--column", "event_at=played_at"]
     args += ["--column", "event_type=action", "--event", "play=stream", "--event", "subscribe=follow"]
-    args += ["--event", "sample=preview", "--event", "buy=intent_to_pay", "--event", "skip=preview"]
+    args += ["--event", "sample=preview", "--event", "buy=intent_to_pay", "--ignore", "skip"]
     args += ["--content-type", "podcast", "--source", "acme (flags)"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     manifest = read_manifest(tmp_path / "d" / "raw")
     assert manifest.source == "acme (flags)" and manifest.content_types == ["podcast"]
     assert manifest.window_start == datetime(2026, 9, 1, tzinfo=UTC)
+    assert load_raw(tmp_path / "d" / "raw", ValidationConfig()).interactions.shape[0] == 6  # skip dropped
+
+
+def test_import_logs_from_the_cli_with_one_event_type_for_every_row(logs: Path, tmp_path: Path):
+    args = ["--data-dir", str(tmp_path / "d"), "import", "logs", str(logs / "events.csv"), "--tz", "UTC"]
+    args += ["--column", "user_id=listener", "--column", "item_id=show", "--column", "event_at=played_at"]
+    result = runner.invoke(app, [*args, "--event-type", "stream", "--content-type", "podcast"])
+    assert result.exit_code == 0, result.output
+    events = load_raw(tmp_path / "d" / "raw", ValidationConfig()).interactions
+    assert set(events["event_type"]) == {"stream"} and len(events) == 7
+    assert "weak_signals" in "".join(result.output.split())  # listed among what the source lacks
 
 
 def test_import_logs_from_the_cli_reports_an_unmapped_value_without_a_traceback(logs: Path, tmp_path: Path):
