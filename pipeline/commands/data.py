@@ -203,12 +203,14 @@ def _pair(text: str, flag: str) -> tuple[str, str]:
 
 def _report(title: str, counts: dict[str, int], raw_dir: Path) -> None:
     """Print a small table of row counts and where the files went."""
+    from rich.markup import escape
     from rich.table import Table
 
     from ingest.manifest import read_manifest
 
     manifest = read_manifest(raw_dir)
-    table = Table(title=f"raw batch {title}", title_justify="left")
+    # the title may hold a free-text source name: escaped, so brackets are not read as markup
+    table = Table(title=f"raw batch {escape(title)}", title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
     table.add_column("files")

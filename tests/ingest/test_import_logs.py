@@ -209,11 +209,12 @@ def test_import_logs_from_the_cli_with_flags_only(logs: Path, tmp_path: Path):
     args += ["--column", "user_id=listener", "--column", "item_id=show", "--column", "event_at=played_at"]
     args += ["--column", "event_type=action", "--event", "play=stream", "--event", "subscribe=follow"]
     args += ["--event", "sample=preview", "--event", "buy=intent_to_pay", "--ignore", "skip"]
-    args += ["--content-type", "podcast", "--source", "acme (flags)"]
+    args += ["--content-type", "podcast", "--source", "acme [/] (flags)"]  # not Rich markup
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     manifest = read_manifest(tmp_path / "d" / "raw")
-    assert manifest.source == "acme (flags)" and manifest.content_types == ["podcast"]
+    assert manifest.source == "acme [/] (flags)" and manifest.content_types == ["podcast"]
+    assert "acme [/] (flags)" in result.output
     assert manifest.window_start == datetime(2026, 9, 1, tzinfo=UTC)
     assert load_raw(tmp_path / "d" / "raw", ValidationConfig()).interactions.shape[0] == 6  # skip dropped
 
