@@ -91,6 +91,13 @@ class Pending(BaseModel):
     target: str
     previous: str | None
     started_at: str = Field(default_factory=_now)
+    pid: int | None = None  # the process moving the stores: a live one is not interrupted
+    host: str = ""
+    pid_start: str = ""
+
+    def mover_alive(self) -> bool:
+        """Whether the process that began the move still runs."""
+        return process_alive(self.pid, self.host, self.pid_start)
 
 
 class ReleaseRecord(BaseModel):
@@ -232,7 +239,15 @@ def begin_move(data_dir: Path, action: Literal["publish", "rollback"], target: s
         wanted = "gated" if action == "publish" else "retired|rolled_back"
         if release.status not in wanted.split("|"):
             raise StageError(f"cannot {action} {target}: it is {release.status}, not {wanted}")
-        record.pending = Pending(action=action, target=target, previous=record.live)
+        pid = os.getpid()
+        record.pending = Pending(
+            action=action,
+            target=target,
+            previous=record.live,
+            pid=pid,
+            host=socket.gethostname(),
+            pid_start=_pid_start(pid),
+        )
         return record.pending
 
 
