@@ -11,7 +11,19 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands import audit, data, drift, evaluate, features, index, models, run, validate, warehouse
+from pipeline.commands import (
+    audit,
+    data,
+    drift,
+    evaluate,
+    features,
+    index,
+    models,
+    run,
+    tokens,
+    validate,
+    warehouse,
+)
 from pipeline.commands._common import CliState
 
 app = typer.Typer(
@@ -46,7 +58,7 @@ def main(
     ctx.obj = CliState(config_path=config, data_dir=data_dir)
 
 
-for module in (data, warehouse, validate, features, models, evaluate, drift, index, run, audit):
+for module in (data, warehouse, validate, features, models, evaluate, drift, index, tokens, run, audit):
     module.register(app)
 
 

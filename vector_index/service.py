@@ -8,6 +8,8 @@ The OpenAPI page (``/docs``, Swagger UI) loads its JavaScript and CSS from the `
 package, served by the app itself: it needs nothing outside the machine.
 Every id path parameter is checked against the int64 range (422 outside it), and request bodies
 larger than ``serve.max_body_bytes`` are refused with 413 before they are read.
+Access: bearer tokens with scopes (``vector_index.auth``), required whenever a token exists or
+the service is public (bound to a non-loopback address).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from gfm.config import Config
 from gfm.errors import DimensionError, GfmError, NotFoundError
 from gfm.naming import export_path
+from vector_index.auth import AUTH_HELP, Access
 from vector_index.body_limit import BodySizeLimit
 from vector_index.filters import FilterError, check_content_type
 from vector_index.search import VectorSearcher
+from vector_index.tokens import TokenStore
 from vector_index.users import CachedUserVectors, ConsumedItems, UserVectorSource
 
 __all__ = ["create_app"]
@@ -82,6 +86,8 @@ def _forbid_unknown_query(allowed: set[str]) -> Callable[[Request], None]:
 def create_app(
     cfg: Config,
     user_vectors: UserVectorSource | Callable[[], UserVectorSource] | None = None,
+    *,
+    public: bool = False,
 ) -> FastAPI:
     """Build the service.
 
@@ -89,6 +95,8 @@ def create_app(
         cfg: The effective config (``index``, ``serve``, data paths).
         user_vectors: Where user vectors come from: a source, a factory called at startup, or
             None for the Feast online store (``feature_repo.client.EmbeddingClient``).
+        public: The service is bound to a non-loopback address: every endpoint but ``/healthz``
+            requires a token even when none exists (``vector_index.auth.check_bind``).
 
     Returns:
         The FastAPI app (OpenAPI docs at ``/docs``).
@@ -106,11 +114,17 @@ def create_app(
         app.state.user_cache = CachedUserVectors(app.state.user_source)
         log.info("serving %s (%d users with consumed items)", cfg.milvus_uri, len(app.state.consumed))
         yield
+        for token_id, n in sorted(access.counts.items()):
+            log.info("access summary token=%s requests=%d", token_id, n)
         # the client is process-wide (client.get_client); `gfm serve` closes it on exit
 
     # FastAPIOffline: FastAPI whose /docs page loads Swagger UI from this app. No ReDoc: its page
     # always fetches a logo from the vendor's CDN (tests/integration/test_browser.py caught it).
-    app = FastAPIOffline(title="gfm search", version="1", lifespan=lifespan, redoc_url=None)
+    access = Access(TokenStore(cfg.data_dir), public=public)
+    app = FastAPIOffline(
+        title="gfm search", version="1", lifespan=lifespan, redoc_url=None, description=AUTH_HELP
+    )
+    app.state.access = access
     app.add_middleware(BodySizeLimit, max_bytes=cfg.serve.max_body_bytes)
     max_k = cfg.serve.max_k
     k_query = Query(10, ge=1, le=max_k, description=f"Results to return (1..{max_k}).")
@@ -160,7 +174,7 @@ def create_app(
             "user_vectors": type(app.state.user_source).__name__,
         }
 
-    @app.get("/v1/versions")
+    @app.get("/v1/versions", dependencies=[Depends(access.scope("any"))])
     def versions() -> dict[str, Any]:
         """List the live version per alias, with its provenance card when the pipeline wrote one."""
         from vector_index.versions import collection_info, live_version
@@ -180,7 +194,10 @@ def create_app(
     @app.get(
         "/v1/items/{item_id}/similar",
         response_model=SearchOut,
-        dependencies=[Depends(_forbid_unknown_query({"type", "k", "model"}))],
+        dependencies=[
+            Depends(access.scope("search")),
+            Depends(_forbid_unknown_query({"type", "k", "model"})),
+        ],
     )
     def similar(
         item_id: int = _ITEM_ID, type: str | None = _TYPE, k: int = k_query, model: Model = "two_tower"
@@ -193,7 +210,7 @@ def create_app(
     @app.get(
         "/v1/users/{user_id}/recommendations",
         response_model=SearchOut,
-        dependencies=[Depends(_forbid_unknown_query({"type", "k"}))],
+        dependencies=[Depends(access.scope("recommend")), Depends(_forbid_unknown_query({"type", "k"}))],
     )
     def recommendations(user_id: int = _USER_ID, type: str | None = _TYPE, k: int = k_query) -> SearchOut:
         """Items for a user (two-tower user vector), without the items they already consumed."""
@@ -208,7 +225,7 @@ def create_app(
         # consumed items are over-fetched and dropped in Python (VectorSearcher.search)
         return answer(s, s.search(vector, k, content_type=type, exclude_ids=consumed)[0], info.version)
 
-    @app.post("/v1/search", response_model=SearchOut)
+    @app.post("/v1/search", response_model=SearchOut, dependencies=[Depends(access.scope("search"))])
     def search(body: SearchIn) -> SearchOut:
         """Nearest items to a vector."""
         if body.k > max_k:

@@ -113,17 +113,27 @@ def serve(
     host: str | None = typer.Option(None, "--host", help="Bind address (default serve.host, 127.0.0.1)."),
     port: int | None = typer.Option(None, "--port", help="Port (default serve.port, 8000)."),
 ) -> None:
-    """Run the HTTP search service (OpenAPI docs at /docs). It owns the Milvus Lite file."""
+    """Run the HTTP search service (OpenAPI docs at /docs). It owns the Milvus Lite file.
+
+    Tokens (`gfm tokens create`) are required whenever one exists; a non-loopback --host is
+    refused until one does.
+    """
     import uvicorn
 
+    from vector_index.auth import check_bind
     from vector_index.client import close_clients
     from vector_index.service import create_app
+    from vector_index.tokens import TokenStore
 
     cfg = get_config(ctx)
     bind_host, bind_port = host or cfg.serve.host, port or cfg.serve.port
+    store = TokenStore(cfg.data_dir)
+    public = check_bind(bind_host, store)
+    access = "required" if public or store.any_active() else "open (no token exists; loopback only)"
     console.print(f"gfm serve on http://{bind_host}:{bind_port} (docs: /docs), Milvus {cfg.milvus_uri}")
+    console.print(f"access: bearer tokens {access}")
     try:
-        uvicorn.run(create_app(cfg), host=bind_host, port=bind_port, log_level="info")
+        uvicorn.run(create_app(cfg, public=public), host=bind_host, port=bind_port, log_level="info")
     finally:
         close_clients()
 
