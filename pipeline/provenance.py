@@ -107,3 +107,22 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def mark_card(cfg: Config, version: str, status: str, reason: str) -> bool:
+    """Set a written card's status and reason (a run found dead); False when it has no card."""
+    path = card_path(cfg, version)
+    if not path.exists():
+        return False
+    data = json.loads(path.read_text())
+    data["status"], data["reason"] = status, reason
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+    return True
+
+
+def read_card(cfg: Config, version: str) -> dict[str, Any] | None:
+    """One version's card, or None."""
+    path = card_path(cfg, version)
+    return json.loads(path.read_text()) if path.exists() else None

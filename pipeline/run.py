@@ -2,7 +2,10 @@
 
 Stages run in order; each is timed and recorded on the version's provenance card. A failed gate
 stops the run, leaves the previous version live, and says why. Publishing (Feast online store and
-the Milvus alias swap) happens only after every gate has passed.
+the Milvus alias swap) happens only after every gate has passed. The release record
+(``gfm.releases``) follows the version: running, then failed or gated, then published; moving the
+stores is ``pipeline.release``, which also repairs and cleans up after a killed run at the start
+of the next one.
 """
 
 from __future__ import annotations
@@ -72,22 +75,30 @@ def run_pipeline(cfg: Config, source: Source = "synthetic", source_path: Path | 
     Raises:
         GfmError: A stage failed (a gate, bad input, a missing file); the card says which.
     """
-    from pipeline import stages
+    from gfm import releases
+    from pipeline import release, stages
 
+    release.prepare(cfg)  # repair an interrupted publish, fail dead runs, remove their leftovers
     ctx = RunContext.start(cfg, source)
+    releases.start_run(cfg.data_dir, ctx.version)
     step = _Recorder(ctx)
     console.print(f"[bold]gfm run[/] version [cyan]{ctx.version}[/] data dir [cyan]{cfg.data_dir}[/]")
 
-    step("1. raw data", lambda: stages.ingest(ctx, source, source_path))
-    step("2-3. transform (dbt) + raw and mart gates", lambda: stages.transform(ctx))
-    step("4. features: apply + materialize", lambda: stages.features(ctx))
-    step("5. text features", lambda: stages.text(ctx))
-    step("6. HGNN", lambda: stages.hgnn(ctx))
-    step("7. two-tower", lambda: stages.two_tower(ctx))
-    step("8. embedding gate", lambda: stages.embedding_gate(ctx))
-    report = step("9. evaluation", lambda: stages.evaluate(ctx))
-    step("10. quality gate", lambda: stages.quality_gate(ctx))
-    step("11. publish: Feast + Milvus alias swap", lambda: stages.publish(ctx))
+    try:
+        step("1. raw data", lambda: stages.ingest(ctx, source, source_path))
+        step("2-3. transform (dbt) + raw and mart gates", lambda: stages.transform(ctx))
+        step("4. features: apply + materialize", lambda: stages.features(ctx))
+        step("5. text features", lambda: stages.text(ctx))
+        step("6. HGNN", lambda: stages.hgnn(ctx))
+        step("7. two-tower", lambda: stages.two_tower(ctx))
+        step("8. embedding gate", lambda: stages.embedding_gate(ctx))
+        report = step("9. evaluation", lambda: stages.evaluate(ctx))
+        step("10. quality gate", lambda: stages.quality_gate(ctx))
+        releases.transition(cfg.data_dir, ctx.version, "gated")
+        step("11. publish: Feast + Milvus, every pointer moved together", lambda: stages.publish(ctx))
+    except BaseException as exc:  # also Ctrl-C: the record must not say "running" forever
+        release.fail(cfg, ctx.version, ctx.card.reason or f"{type(exc).__name__}: {exc}")
+        raise
     ctx.card.status = "published"
     path = ctx.write_card()
     step("12. report", lambda: stages.report(ctx, report))

@@ -16,7 +16,7 @@ from gfm.errors import GateFailedError, StageError
 from gfm.naming import export_dir, export_path
 from gfm.progress import console
 from pipeline.context import RunContext
-from pipeline.provenance import card_path, read_cards
+from pipeline.provenance import card_path, read_card, read_cards
 
 # the headline model and the models it must not fall below in the quality gate
 HEADLINE_MODEL = "2T-HGNN"
@@ -185,23 +185,34 @@ def quality_gate(ctx: RunContext) -> None:
 
 
 def live_card(cfg: Config) -> dict[str, Any] | None:
-    """The provenance card of the newest published version, if any."""
+    """The provenance card of the live version per the release record, if any.
+
+    A data dir from before the release record has no ``live`` there: the newest published card
+    stands in for it.
+    """
+    from gfm.releases import read_record
+
+    live = read_record(cfg.data_dir).live
+    if live is not None:
+        return read_card(cfg, live)
     published = [c for c in read_cards(cfg) if c.get("status") == "published"]
     return published[-1] if published else None
 
 
 def publish(ctx: RunContext) -> None:
-    """Feast online store, then Milvus collections and the atomic alias swap."""
-    from feature_repo.store.publish import publish_export
-    from vector_index.ops import index_version, publish_version
+    """Feast and Milvus data, then every pointer together (``pipeline.release.publish``)."""
+    from pipeline.release import publish as publish_release
 
     cfg, card, version = ctx.cfg, ctx.card, ctx.version
-    feast_paths = [str(p) for model in ("hgnn", "two_tower") for p in publish_export(cfg, model, version)]
-    card.feast["published"] = feast_paths
-    loads = index_version(cfg, "two_tower", version) + index_version(cfg, "hgnn", version, entities=("item",))
-    previous = publish_version(cfg, "two_tower", version)
-    previous.update(publish_version(cfg, "hgnn", version, entities=("item",)))
-    card.index = {"loaded": [_jsonable(r) for r in loads], "previous_live": previous, "uri": cfg.milvus_uri}
+    quality = card.gates.get("quality", {})
+    why = f"gfm run: quality gate passed (HR@10 {quality.get('new')} vs live {quality.get('live')})"
+    result = publish_release(cfg, version, why)
+    card.feast["published"] = result["feast"]
+    card.index = {
+        "loaded": [_jsonable(r) for r in result["loaded"]],
+        "previous_live": result["previous_live"],
+        "uri": cfg.milvus_uri,
+    }
 
 
 def report(ctx: RunContext, report_path: Path | None) -> None:

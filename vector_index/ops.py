@@ -17,7 +17,17 @@ from vector_index.schema import alias_name, collection_name
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
-__all__ = ["client_for", "index_version", "list_versions", "publish_version", "rollback"]
+__all__ = [
+    "check_complete",
+    "client_for",
+    "drop_version",
+    "index_version",
+    "list_versions",
+    "live_versions",
+    "publish_version",
+    "rollback",
+    "unpublish_version",
+]
 
 
 def client_for(cfg: Config) -> MilvusClient:
@@ -71,6 +81,48 @@ def publish_version(
         if not info.complete:
             _versions.publish(client, entity, model, version)  # raises with the reason
     return {alias_name(e, model): _versions.publish(client, e, model, version) for e in entities}
+
+
+def check_complete(cfg: Config, targets: Sequence[tuple[str, str]], version: str) -> None:
+    """Refuse unless every ``(entity, model)`` collection of ``version`` is complete.
+
+    Raises:
+        NotFoundError: A collection does not exist.
+        StageError: A collection is incomplete.
+
+    """
+    client = client_for(cfg)
+    for entity, model in targets:
+        info = _versions.collection_info(client, collection_name(entity, model, version))
+        if not info.complete:
+            _versions.publish(client, entity, model, version)  # raises with the reason
+
+
+def live_versions(cfg: Config) -> dict[str, str | None]:
+    """``{alias: live version}`` for every (entity, model) alias gfm knows."""
+    client = client_for(cfg)
+    return {
+        alias_name(e, m): _versions.live_version(client, alias_name(e, m))
+        for m in ("two_tower", "hgnn")
+        for e in ("item", "user")
+    }
+
+
+def unpublish_version(cfg: Config, targets: Sequence[tuple[str, str]], version: str) -> list[str]:
+    """Drop the aliases of ``targets`` that point at ``version``; return the aliases dropped."""
+    client = client_for(cfg)
+    return [alias_name(e, m) for e, m in targets if _versions.unpoint(client, e, m, version)]
+
+
+def drop_version(cfg: Config, version: str) -> list[str]:
+    """Drop every collection of ``version`` that no alias points at; return the names dropped."""
+    client = client_for(cfg)
+    return [
+        collection_name(e, m, version)
+        for m in ("two_tower", "hgnn")
+        for e in ("item", "user")
+        if _versions.drop_version(client, e, m, version)
+    ]
 
 
 def list_versions(cfg: Config) -> list[dict[str, object]]:

@@ -7,6 +7,7 @@ an exported ``users.parquet`` (``ParquetUserVectors``) with the same interface.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -65,7 +66,12 @@ class ParquetUserVectors:
 
 
 class FeastUserVectors:
-    """User vectors from the Feast online store (the production path)."""
+    """User vectors from the Feast online store (the production path).
+
+    ``get(user_id, version)`` reads the given version's view, so the service pairs a user vector
+    with the item collection of the same version (the one its Milvus alias points at), whatever
+    Feast's current pointer says at that instant.
+    """
 
     def __init__(self, cfg: Config, model: str = "two_tower") -> None:
         from feature_repo.client import EmbeddingClient  # heavy (imports feast); only when serving
@@ -73,10 +79,10 @@ class FeastUserVectors:
         self._client = EmbeddingClient(cfg)
         self._model = model
 
-    def get(self, user_id: int) -> np.ndarray | None:
-        """Return the user's vector from the online store, or None if Feast has none."""
+    def get(self, user_id: int, version: str | None = None) -> np.ndarray | None:
+        """Return the user's vector of ``version`` (None: Feast's current), or None if it has none."""
         try:
-            vector = self._client.get_user_embedding(int(user_id), model=self._model)
+            vector = self._client.get_user_embedding(int(user_id), model=self._model, version=version)
         except NotFoundError:
             return None
         if vector is None:
@@ -86,6 +92,9 @@ class FeastUserVectors:
 
 class CachedUserVectors:
     """An LRU cache in front of a user vector source, emptied when the live version changes.
+
+    The version given to ``get`` is passed on to a source that takes one, so the vector comes from
+    that version and never from another embedding space.
 
     A Feast online read costs 0.1-0.4 s (STACK-NOTES); a user's vector only changes with a new
     published version, so the service asks once per (live version, user). Unknown users are not
@@ -99,6 +108,8 @@ class CachedUserVectors:
 
     def __init__(self, source: UserVectorSource, maxsize: int = 100_000) -> None:
         self.source = source
+        # a source whose get takes a version (FeastUserVectors) is asked for that version's vector
+        self._pins = "version" in inspect.signature(source.get).parameters
         self.maxsize = maxsize
         self._version: str | None = None
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -115,7 +126,8 @@ class CachedUserVectors:
             if vector is not None:
                 self._cache.move_to_end(key)
                 return vector
-        vector = self.source.get(key)  # outside the lock: misses of other users run in parallel
+        # outside the lock: misses of other users run in parallel
+        vector = self.source.get(key, version) if self._pins else self.source.get(key)  # type: ignore[call-arg]
         if vector is not None:
             with self._lock:
                 if version == self._version:

@@ -25,10 +25,12 @@ __all__ = [
     "CollectionInfo",
     "collection_info",
     "count_rows",
+    "drop_version",
     "list_versions",
     "live_version",
     "publish",
     "rollback",
+    "unpoint",
 ]
 
 META = "gfm_index_meta"
@@ -192,3 +194,39 @@ def rollback(client: MilvusClient, alias: str, version: str) -> str | None:
     """
     entity, model = parse_alias(alias)
     return publish(client, entity, model, version)
+
+
+def unpoint(client: MilvusClient, entity: str, model: str, version: str) -> bool:
+    """Drop the (entity, model) alias if it points at ``version`` (undoing a first publish).
+
+    Returns:
+        Whether an alias was dropped.
+
+    """
+    alias = alias_name(entity, model)
+    if live_version(client, alias) != version:
+        return False
+    client.drop_alias(alias)
+    return True
+
+
+def drop_version(client: MilvusClient, entity: str, model: str, version: str) -> bool:
+    """Drop one version's collection and its completeness row, unless an alias points at it.
+
+    Returns:
+        Whether a collection was dropped (False when there was none).
+
+    Raises:
+        StageError: If the collection is live behind an alias.
+
+    """
+    name = collection_name(entity, model, version)
+    if not client.has_collection(name):
+        clear_complete(client, name)
+        return False
+    aliases = client.describe_collection(name).get("aliases") or []
+    if aliases:
+        raise StageError(f"refusing to drop {name}: alias {', '.join(aliases)} points at it")
+    clear_complete(client, name)  # first: a drop stopped midway reads as incomplete, never complete
+    client.drop_collection(name)
+    return True

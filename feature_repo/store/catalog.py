@@ -167,3 +167,14 @@ def forget(feast_dir: Path, version: str) -> list[Published]:
             catalog.published = [p for p in catalog.published if p.version != version]
             _write_atomic(catalog_path(feast_dir), catalog.model_dump(mode="json"))
         return gone
+
+
+def unset_current(feast_dir: Path, version: str) -> list[str]:
+    """Drop the current pointer of every model that points at ``version``; return those models."""
+    with _locked(feast_dir):
+        catalog = read_catalog(feast_dir)
+        models = [m for m, v in catalog.current.items() if v == version]
+        if models:
+            catalog.current = {m: v for m, v in catalog.current.items() if v != version}
+            _write_atomic(catalog_path(feast_dir), catalog.model_dump(mode="json"))
+        return models

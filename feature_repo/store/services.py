@@ -34,7 +34,14 @@ if TYPE_CHECKING:
 
     from gfm.config import Config
 
-__all__ = ["entity_services", "live_service_version", "point_live", "remove_version", "version_views"]
+__all__ = [
+    "entity_services",
+    "live_service_version",
+    "point_live",
+    "remove_version",
+    "unpoint_live",
+    "version_views",
+]
 
 
 def version_views(cfg: Config, version: str, ents: dict[str, Any] | None = None) -> list[Any]:
@@ -84,6 +91,20 @@ def point_live(cfg: Config, version: str) -> None:
         raise NotFoundError(f"version {version} has no published vectors in Feast")
     get_store(cfg).apply([*ents.values(), *views, *entity_services(views, version, stable=True)])
     catalog.set_current(cfg.feast_dir, {m: version for m in {v.tags["model"] for v in views}})
+
+
+def unpoint_live(cfg: Config, version: str) -> None:
+    """Undo ``point_live`` of a first version: no stable services, no current pointer to it."""
+    from feature_repo.store.repo import get_store
+
+    store = get_store(cfg)
+    stable = {entity_service_name(e) for e in ENTITIES}
+    doomed: list[Any] = [
+        s for s in store.list_feature_services() if s.name in stable and s.tags.get("version") == version
+    ]
+    if doomed:
+        store.apply([], objects_to_delete=doomed, partial=False)
+    catalog.unset_current(cfg.feast_dir, version)
 
 
 def live_service_version(cfg: Config, entity: str = "item") -> str | None:

@@ -126,13 +126,21 @@ def publish_cmd(
     ),
     version: str = typer.Option(..., "--version", help="The version whose export files to publish."),
 ) -> None:
-    """Publish a version's exported vectors (embeddings/<model>/<version>/) to Feast and mark it current."""
+    """Publish a version's exported vectors (embeddings/<model>/<version>/) to Feast.
+
+    The version becomes current only while no release record has a live version; once `gfm run`
+    has published, the pointer follows the record (`gfm rollback` moves it with Milvus).
+    """
     from feature_repo.store import publish_export
+    from gfm.releases import read_record
 
     cfg = get_config(ctx)
+    managed = model != "text" and read_record(cfg.data_dir).live is not None
     with status(f"publishing {model} {version}"), _quiet():
-        paths = publish_export(cfg, model, version)
+        paths = publish_export(cfg, model, version, make_current=not managed)
     console.print(f"[green]published[/] {model} {version}: {', '.join(p.name for p in paths)}")
+    if managed:
+        console.print("  not made current: the release record decides (see `gfm versions`, `gfm rollback`)")
 
 
 @app.command("versions")

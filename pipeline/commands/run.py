@@ -1,4 +1,4 @@
-"""CLI commands: ``gfm run`` (the whole pipeline), ``gfm versions`` and ``gfm rollback``."""
+"""CLI commands: ``gfm run`` (the whole pipeline), ``gfm versions``, ``gfm rollback`` and ``gfm gc``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("versions")(versions)
     app.command("rollback")(rollback)
+    app.command("gc")(gc)
 
 
 @handle_errors
@@ -52,43 +53,90 @@ def run(
 
 @handle_errors
 def versions(ctx: typer.Context) -> None:
-    """List every version: its status, headline HR@10, and which aliases are live."""
+    """List every version: its status from the release record, headline HR@10, and what is live."""
     from rich.table import Table
 
     from gfm.progress import console
+    from gfm.releases import read_record
     from pipeline.provenance import read_cards
 
     cfg = get_config(ctx)
+    record = read_record(cfg.data_dir)
+    cards = {c["version"]: c for c in read_cards(cfg)}
     table = Table(title=f"versions in {cfg.data_dir}")
     for col in ("version", "source", "status", "2T-HGNN HR@10", "reason"):
         table.add_column(col)
-    for card in read_cards(cfg):
+    for version in sorted({*cards, *record.releases}):
+        card = cards.get(version, {})
+        release = record.releases.get(version)
+        # the record decides; a card without a release is from before the record existed
+        state = release.status if release else f"{card.get('status', '')} (card)"
+        if version == record.live:
+            state = f"[bold green]{state} (live)[/]"
         hr = card.get("metrics", {}).get("headline", {}).get("mean")
+        reason = (release.reason if release and release.reason else card.get("reason")) or ""
         table.add_row(
-            card["version"],
+            version,
             card.get("source", ""),
-            card.get("status", ""),
+            state,
             f"{hr:.4f}" if isinstance(hr, float) else "-",
-            (card.get("reason") or "")[:60],
+            reason[:60],
         )
     console.print(table)
-    if cfg.index.uri or (cfg.data_dir / "milvus").exists():
-        from vector_index.ops import list_versions
-
-        live = [v for v in list_versions(cfg) if v.get("live")]
-        for info in live:
-            console.print(f"live: {info.get('entity')}_{info.get('model')} -> {info.get('version')}")
+    console.print(f"live: {record.live or 'none'}")
+    if record.pending is not None:
+        p = record.pending
+        console.print(
+            f"[yellow]unfinished {p.action} to {p.target} (from {p.previous}); "
+            "`gfm gc` repairs it if its process is gone[/]"
+        )
 
 
 @handle_errors
 def rollback(
     ctx: typer.Context,
-    alias: Annotated[str, typer.Argument(help="entity/model, e.g. item/two_tower (or item_two_tower).")],
-    version: Annotated[str, typer.Argument(help="The version to make live again.")],
+    version: Annotated[str, typer.Argument(help="The version to make live again (see `gfm versions`).")],
+    extra: Annotated[str | None, typer.Argument(hidden=True)] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit log.")] = "",
 ) -> None:
-    """Re-point a live Milvus alias at an earlier, complete version."""
-    from vector_index.ops import rollback as do_rollback
+    """Make an earlier published version live again in every store (Feast and all Milvus aliases).
+
+    Refuses, changing nothing, when any store no longer holds the whole version.
+    """
+    from gfm.errors import InvalidInputError
+    from pipeline.release import rollback as do_rollback
+
+    if extra is not None:
+        raise InvalidInputError(
+            "every store moves together now: give only the version, e.g. `gfm rollback <version>`",
+            field="alias",
+            value=version,
+        )
+    cfg = get_config(ctx)
+    previous = do_rollback(cfg, version, why=reason or "gfm rollback")
+    typer.echo(f"live: {previous} -> {version} (Feast pointer, item_/user_embeddings, every Milvus alias)")
+
+
+@handle_errors
+def gc(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit log.")] = "",
+) -> None:
+    """Fail dead runs, repair an interrupted publish, and remove failed versions' leftovers.
+
+    Removes the Milvus collections, Feast views/files and exports of failed versions; never
+    those of a published, retired or rolled-back version, nor of a run still in progress.
+    """
+    from gfm.progress import console
+    from pipeline.release import gc as do_gc
 
     cfg = get_config(ctx)
-    previous = do_rollback(cfg, alias, version)
-    typer.echo(f"{alias}: {previous} -> {version}")
+    result = do_gc(cfg, why=reason or "gfm gc")
+    for version in result["failed"]:
+        console.print(f"marked failed: {version} (its process is gone)")
+    for version, gone in result["removed"].items():
+        console.print(f"removed {version}: {len(gone)} objects")
+        for name in gone:
+            console.print(f"  {name}")
+    if not result["failed"] and not result["removed"]:
+        console.print("nothing to remove")
