@@ -154,6 +154,8 @@ class TwoTowerConfig(_Section):
     hidden_dim: int = 256
     epochs: int = 16  # the most epochs; with val_days > 0 the best count is chosen on validation
     val_days: int = 7  # the last days of the training window pick the epoch count, then a refit on all
+    # the validation recall that picks it: the mean over content types (True) or pooled over examples
+    val_by_type: bool = True
     # epochs without a better validation recall before the selection run stops; 0: run every epoch.
     # Validation recall dips for the first epochs, then climbs (measured: best at 11-12 of 12), so
     # a short patience stops in the dip.
@@ -234,6 +236,7 @@ class ServeConfig(_Section):
     host: str = "127.0.0.1"
     port: int = 8000
     max_k: int = 100
+    max_query_chars: int = Field(default=512, ge=1)  # text search: longer queries get 422
     max_body_bytes: int = Field(default=1 << 20, ge=0)  # larger request bodies get 413 before they are read
 
 

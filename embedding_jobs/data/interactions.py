@@ -28,6 +28,7 @@ Retrieve = Callable[[Config, pd.DataFrame, "list[str] | None"], pd.DataFrame]
 USER_PROFILE = ("country", "age_bucket")
 ITEM_PROFILE = ("content_type", "genre", "language")
 ITEM_STATS = ("n_streams_1d", "n_listeners_1d", "n_streams_total", "n_listeners_total", "age_days")
+_DAY_NS = 86_400 * 1_000_000_000
 _NOT_FEATURES = {"user_id", "item_id", "feature_at", "created_at"}
 
 
@@ -177,6 +178,8 @@ class Catalogue:
         text: ``(I, text_dim)`` text vectors (zeros for an item without one).
         hgnn: ``(I, hgnn_dim)`` HGNN vectors, ``(I, 0)`` without HGNN inputs.
         history: ``(I, D)`` the vectors that summarise a user's history (text ++ HGNN, or text).
+        published_day: ``(I,)`` UTC day number (days since the epoch) of each item's publication,
+            NaN where unknown; None when the catalogue was built without dates.
 
     """
 
@@ -185,10 +188,32 @@ class Catalogue:
     text: torch.Tensor
     hgnn: torch.Tensor
     history: torch.Tensor
+    published_day: np.ndarray | None = None
 
     def rows(self, item_ids: np.ndarray | pd.Series) -> np.ndarray:
         """Row positions of item ids (all must be in the catalogue)."""
         return _positions(self.item_ids, item_ids, "items not in dim_items")
+
+    def with_exact_age(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with ``age_days`` recomputed from publication dates as of each row's time.
+
+        An item's age is known at every moment from its publication date, while the
+        ``item_stats`` row that carries it exists only on days near a consumption: outside them
+        the retrieved age is missing, and reading missing as 0 made an old item nobody consumed
+        look exactly like one published today. Same definition as the mart (whole UTC days from
+        the publication date to the row's date, at least 0); rows of items without a date keep
+        the retrieved value.
+        """
+        if self.published_day is None or "item_id" not in frame or "event_timestamp" not in frame:
+            return frame
+        published = self.published_day[self.rows(frame["item_id"])]
+        as_of = (to_nanos(frame["event_timestamp"]) // _DAY_NS).astype(np.float64)
+        age = np.maximum(as_of - published, 0.0)
+        known = ~np.isnan(published)
+        out = frame.copy()
+        retrieved = pd.to_numeric(out.get("age_days", pd.Series(np.nan, index=out.index)), errors="coerce")
+        out["age_days"] = np.where(known, age, retrieved.to_numpy(dtype=np.float64))
+        return out
 
 
 def build_catalogue(
@@ -222,7 +247,12 @@ def build_catalogue(
         history = hgnn_t
     else:
         history = torch.cat([text_t, hgnn_t], dim=1)
-    return Catalogue(item_ids, type_idx, text_t, hgnn_t, history)
+    published_day = None
+    if "published_at" in by_id.columns:
+        stamps = pd.to_datetime(by_id["published_at"], utc=True)
+        days = (stamps - pd.Timestamp(0, tz="UTC")).dt.days.to_numpy(dtype=np.float64, na_value=np.nan)
+        published_day = days
+    return Catalogue(item_ids, type_idx, text_t, hgnn_t, history, published_day)
 
 
 def consumption_times(facts: pd.DataFrame) -> pd.Series:
