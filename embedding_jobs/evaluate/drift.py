@@ -41,7 +41,7 @@ from embedding_jobs.export import read_vectors
 from gfm.errors import NotFoundError
 from gfm.naming import export_path
 
-__all__ = ["DRIFT_SCHEMA", "compare_vectors", "compare_versions", "render_html"]
+__all__ = ["DRIFT_SCHEMA", "compare_vectors", "compare_versions", "overlap_below", "render_html"]
 
 DRIFT_SCHEMA = 1
 _SCORES = 1 << 24  # scores held at once (64 MiB of float32): queries per chunk = this / pool size
@@ -123,6 +123,26 @@ def compare_vectors(
     if users is not None:
         out["users"] = _users(users, va, vb, types, k=k, sample=sample, seed=seed)
     return out
+
+
+def overlap_below(drift: dict[str, Any], floor: float) -> str | None:
+    """Why a version fails an item-neighbour overlap floor (overall or any content type), or None.
+
+    For a quality gate that refuses a reshuffle: ``overlap_below(compare_versions(...), 0.5)``.
+    """
+    items = drift["items"]
+    low = [("all", items)] + [(t, fig) for t, fig in items["by_type"].items()]
+    failing = [
+        (t, fig["overlap_at_k"])
+        for t, fig in low
+        if fig["overlap_at_k"] is not None and fig["overlap_at_k"] < floor
+    ]
+    if not failing:
+        return None
+    shown = ", ".join(f"{t} {v:.3f}" for t, v in failing)
+    return (
+        f"item neighbour overlap@{drift['k']} of {drift['b']} against {drift['a']} is under {floor}: {shown}"
+    )
 
 
 def _users(

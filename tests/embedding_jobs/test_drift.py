@@ -17,7 +17,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from embedding_jobs.evaluate.drift import DRIFT_SCHEMA, compare_vectors, compare_versions, render_html
+from embedding_jobs.evaluate.drift import (
+    DRIFT_SCHEMA,
+    compare_vectors,
+    compare_versions,
+    overlap_below,
+    render_html,
+)
 from embedding_jobs.export import write_vectors
 from gfm.naming import export_path
 from pipeline.cli import app
@@ -153,3 +159,13 @@ def test_gfm_drift_refuses_a_missing_version_without_a_traceback(two_versions: P
         app, ["--data-dir", str(tmp_path), "drift", A_VERSION, "v20261203t000000_cccccc"]
     )
     assert result.exit_code == 2 and "not found" in result.output and "Traceback" not in result.output
+
+
+def test_an_overlap_floor_names_the_types_under_it():
+    _, items, _, users, _ = _space()
+    swapped = items.copy()
+    swapped[[10, 32]] = swapped[[32, 10]]
+    drift = {"a": A_VERSION, "b": B_VERSION, **_compare(swapped, users)}
+    assert overlap_below(drift, 0.9) is None  # podcast 51/55 = 0.927, all 0.964
+    reason = overlap_below(drift, 0.95)
+    assert reason is not None and "podcast 0.927" in reason and "all 0." not in reason and B_VERSION in reason
