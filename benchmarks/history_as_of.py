@@ -191,7 +191,8 @@ def time_histories(n_events: int, dim: int = 512, n_types: int = 2, seed: int = 
     import numpy as np
     import torch
 
-    from embedding_jobs.data.interactions import Catalogue, build_histories
+    from embedding_jobs.data.histories import build_histories
+    from embedding_jobs.data.interactions import Catalogue
 
     rng = np.random.default_rng(seed)
     n_users, n_items = max(n_events // 10, 1), max(n_events // 100, 1)

@@ -26,13 +26,12 @@ from embedding_jobs.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
+from embedding_jobs.data.histories import build_histories, consumption_times
 from embedding_jobs.data.interactions import (
     Encoders,
     Retrieve,
     activity_columns,
     build_catalogue,
-    build_histories,
-    consumption_times,
     feature_refs,
     fetch_features,
     read_mart,

@@ -21,7 +21,8 @@ import pandas as pd
 import torch
 
 from embedding_jobs.checkpoint import seed_everything
-from embedding_jobs.data.interactions import NEVER, Catalogue, Encoders, Histories, to_nanos
+from embedding_jobs.data.histories import NEVER, Histories
+from embedding_jobs.data.interactions import Catalogue, Encoders, to_nanos
 from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel, TwoTowerRetriever, UserBatch
 from gfm.config import TwoTowerConfig
 from gfm.progress import console, make_progress

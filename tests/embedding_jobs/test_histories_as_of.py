@@ -16,15 +16,8 @@ import pytest
 import torch
 from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_time
 
-from embedding_jobs.data.interactions import (
-    NEVER,
-    Catalogue,
-    _run_cumsum,
-    build_histories,
-    consumption_times,
-    signal_times,
-    to_nanos,
-)
+from embedding_jobs.data.histories import NEVER, _run_cumsum, build_histories, consumption_times, signal_times
+from embedding_jobs.data.interactions import Catalogue, to_nanos
 from embedding_jobs.train_two_tower import train_two_tower
 from embedding_jobs.two_tower_fit import Inputs
 

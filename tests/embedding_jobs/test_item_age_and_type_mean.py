@@ -65,3 +65,12 @@ def test_each_type_weighs_the_same_in_the_mean() -> None:
     assert float(hit.float().mean()) == pytest.approx(0.9)
     assert mean_over_types(hit, types) == pytest.approx(0.5)
     assert mean_over_types(torch.zeros(0, dtype=torch.bool), torch.zeros(0, dtype=torch.long)) == 0.0
+
+
+def test_a_content_type_the_model_never_saw_is_refused_not_mapped_to_index_0() -> None:
+    from embedding_jobs.data.interactions import encode_types
+    from gfm.errors import StageError
+
+    assert encode_types(pd.Series(["podcast", "audiobook"]), ["audiobook", "podcast"]).tolist() == [1, 0]
+    with pytest.raises(StageError, match="'audio_course' is not one this model was trained on"):
+        encode_types(pd.Series(["podcast", "audio_course"]), ["audiobook", "podcast"])
