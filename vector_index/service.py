@@ -26,12 +26,13 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 
 from gfm.config import Config
-from gfm.errors import DimensionError, GfmError, NotFoundError
+from gfm.errors import DimensionError, GfmError, InvalidInputError, NotFoundError
 from gfm.naming import export_path
 from vector_index.auth import AUTH_HELP, Access
 from vector_index.body_limit import BodySizeLimit
 from vector_index.filters import FilterError, check_content_type
 from vector_index.search import VectorSearcher
+from vector_index.text_search import TextSearcher, TextSearchUnavailable
 from vector_index.tokens import TokenStore
 from vector_index.users import CachedUserVectors, ConsumedItems, UserVectorSource
 
@@ -145,6 +146,14 @@ def create_app(
     def _dim_error(_: Request, exc: DimensionError) -> JSONResponse:
         return JSONResponse({"detail": {"error": str(exc)}}, 422)
 
+    @app.exception_handler(InvalidInputError)
+    def _invalid(_: Request, exc: InvalidInputError) -> JSONResponse:
+        return JSONResponse({"detail": {"error": str(exc), "field": exc.field}}, 422)
+
+    @app.exception_handler(TextSearchUnavailable)
+    def _no_text(_: Request, exc: TextSearchUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": {"error": str(exc)}}, 503)
+
     @app.exception_handler(NotFoundError)
     def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse({"detail": {"error": str(exc)}}, 404)
@@ -232,6 +241,24 @@ def create_app(
             raise HTTPException(422, {"error": f"k must be <= {max_k}", "value": body.k})
         s = live("item", body.model)
         return answer(s, s.search(body.vector, body.k, content_type=body.type)[0])
+
+    @app.get(
+        "/v1/search",
+        response_model=SearchOut,
+        dependencies=[Depends(access.scope("search")), Depends(_forbid_unknown_query({"q", "type", "k"}))],
+    )
+    def text_search(
+        q: str = Query(description=f"Free text, 1..{cfg.serve.max_query_chars} characters."),
+        type: str | None = _TYPE,
+        k: int = k_query,
+    ) -> SearchOut:
+        """Items matching a text query: the text model and the live HGNN's text-only path."""
+        live("item", "hgnn")  # 503 before any encoding when no HGNN version is live
+        if getattr(app.state, "text", None) is None:
+            app.state.text = TextSearcher(app.state.client, cfg)
+        searcher: TextSearcher = app.state.text
+        version, hits = searcher.search(q, k, content_type=type)
+        return answer(searcher.items, hits, version)
 
     return app
 

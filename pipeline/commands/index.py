@@ -80,21 +80,35 @@ def search(
     ctx: typer.Context,
     item_id: int | None = typer.Option(None, "--item-id", help="Items similar to this item."),
     user_id: int | None = typer.Option(None, "--user-id", help="Recommendations for this user."),
+    text: str | None = typer.Option(
+        None, "--text", help="Items matching free text (the live HGNN's text-only path)."
+    ),
     content_type: str | None = typer.Option(None, "--type", help="Keep one content type."),
     k: int = typer.Option(10, "-k", min=1, help="Number of results."),
-    model: str = typer.Option("two_tower", "--model", help="two_tower or hgnn."),
+    model: str | None = typer.Option(
+        None, "--model", help="two_tower or hgnn (default two_tower; --text searches hgnn)."
+    ),
 ) -> None:
     """Search the live version (users: their vector from the user collection, consumed items excluded)."""
     from vector_index import ops
     from vector_index.search import VectorSearcher
+    from vector_index.text_search import TextSearcher
     from vector_index.users import ConsumedItems
 
-    if (item_id is None) == (user_id is None):
-        raise typer.BadParameter("give exactly one of --item-id or --user-id")
+    if sum(x is not None for x in (item_id, user_id, text)) != 1:
+        raise typer.BadParameter("give exactly one of --item-id, --user-id or --text")
     cfg = get_config(ctx)
     if k > cfg.serve.max_k:
         raise GfmError(f"k must be <= serve.max_k ({cfg.serve.max_k}), got {k}")
     client = ops.client_for(cfg)
+    if text is not None:
+        if model not in (None, "hgnn"):
+            raise typer.BadParameter("--text searches the hgnn item space only (no --model two_tower)")
+        searcher = TextSearcher(client, cfg)
+        version, found = searcher.search(text, k, content_type=content_type)
+        echo_json({"alias": searcher.items.alias, "version": version, "results": [h.__dict__ for h in found]})
+        return
+    model = model or "two_tower"
     items = VectorSearcher(client, cfg.index, "item", model)
     if item_id is not None:
         hits = items.search(items.get_vector(item_id), k, content_type=content_type, exclude_ids=[item_id])
