@@ -3,14 +3,19 @@
 dbt runs as a child Python process (what the ``dbt`` script runs) rather than through ``dbtRunner``:
 dbt keeps global state (flags, adapters, logging) per process, a child's memory is freed when it
 exits, and a crash there cannot take the caller down. Its ``run_results.json`` is the record of
-the build (per-node status, failures and timings), kept for provenance.
+the build (per-node status, failures and timings), kept for provenance. The child dies with its
+parent: it runs in its own process group (killed on any exception here, Ctrl-C included) and,
+on Linux, with ``PR_SET_PDEATHSIG`` so a ``kill -9`` of gfm takes dbt down too instead of
+leaving it to write the warehouse beside the rerun.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -28,6 +33,7 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 # "12 of 80 OK created sql table model main.dim_users ...": dbt's per-node progress lines
 _PROGRESS_RE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|FAIL|ERROR|WARN|SKIP)\b(.*)")
 _FAILED = {"error", "fail", "runtime error"}
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 # what the `dbt` console script runs (`python -m dbt.cli.main` warns from runpy)
 _DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
@@ -114,16 +120,28 @@ def run_dbt(
     done = 0
     started = time.perf_counter()
     with subprocess.Popen(
-        args, cwd=log_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        args,
+        cwd=log_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        preexec_fn=_die_with(os.getpid()),
+        process_group=0,
     ) as proc:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            tail.append(line.rstrip())
-            match = _PROGRESS_RE.search(line)
-            if match and on_progress is not None:
-                done += 1
-                on_progress(done, int(match.group(2)), line.strip())
-        returncode = proc.wait()
+        try:
+            for line in proc.stdout:
+                tail.append(line.rstrip())
+                match = _PROGRESS_RE.search(line)
+                if match and on_progress is not None:
+                    done += 1
+                    on_progress(done, int(match.group(2)), line.strip())
+            returncode = proc.wait()
+        except BaseException:
+            _kill_group(proc.pid)  # e.g. Ctrl-C: dbt's own group no longer gets the terminal's signal
+            raise
     invocation = DbtInvocation(
         command=" ".join(command),
         returncode=returncode,
@@ -134,6 +152,29 @@ def run_dbt(
         invocation.run_results_path = stale
         invocation.nodes = _read_nodes(stale)
     return invocation
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets SIGKILL when ``parent`` dies, even by ``kill -9``.
+
+    ``PR_SET_PDEATHSIG`` is Linux's; elsewhere only the process group (``_kill_group`` on an
+    exception) applies. dbt-duckdb builds in threads of the one child, so no grandchild is left.
+    """
+
+    def setup() -> None:
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+
+    return setup
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def raise_on_failure(invocation: DbtInvocation) -> None:

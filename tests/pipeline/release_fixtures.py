@@ -18,13 +18,13 @@ REPO = Path(__file__).resolve().parents[2]
 DIM = 16  # index_suite.write_export's vector dim
 
 
-def make_config(data_dir: Path) -> Config:
+def make_config(data_dir: Path, project: str | None = None) -> Config:
     """A Lite config with a private Feast project and 16-d models (the fixture vectors)."""
     return Config.load(
         data_dir=data_dir,
         environ={},
         overrides={
-            "features": {"project": f"gfmrel_{uuid.uuid4().hex[:10]}"},
+            "features": {"project": project or f"gfmrel_{uuid.uuid4().hex[:10]}"},
             "hgnn": {"out_dim": DIM},
             "two_tower": {"dim": DIM},
         },
