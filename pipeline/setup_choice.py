@@ -1,0 +1,119 @@
+"""The setup a dataset needs, chosen from what its manifest says it lacks and from its size.
+
+A real dataset should not need environment-variable incantations. Yelp2018 needed seven
+(docs/results.md, section 3): ID embeddings because it has no text, fixed epochs because its
+published split is mapped onto made-up times, and smaller budgets so that a CPU finishes. These
+are decided here, from facts the run already has:
+
+* ``traits.has_item_text`` false: every item's text is empty, so text vectors are identical and
+  carry nothing; the HGNN learns ID embeddings instead (``hgnn.id_embeddings``).
+* ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
+  window are not the days before the test, so a validation slice cut by time cannot choose the
+  two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``).
+* More than ``LARGE_PAIRS`` training pairs without a CUDA device: larger batches, fewer epochs
+  (HGNN 2, two-tower 3) and no comparison retrain of the 2T baseline, so the run fits about an
+  hour of CPU; with CUDA the defaults stay, only the batches grow.
+
+A field the user set (config file, ``GFM__`` variable or flag) is never changed. Every choice is
+returned with its reason, printed by the pipeline and recorded on the provenance card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gfm.config import Config
+from ingest.manifest import SourceTraits
+
+__all__ = ["LARGE_PAIRS", "Choice", "choose_setup"]
+
+LARGE_PAIRS = 500_000  # training pairs above which the CPU budget is cut
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One setting chosen for this dataset.
+
+    Attributes:
+        section: Config section (``hgnn``, ``two_tower``, ``evaluate``).
+        field: Field within the section.
+        value: The value chosen.
+        why: The reason, in words, for the run's output and the provenance card.
+
+    """
+
+    section: str
+    field: str
+    value: Any
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"setting": f"{self.section}.{self.field}", "value": self.value, "why": self.why}
+
+
+def choose_setup(
+    cfg: Config,
+    traits: SourceTraits | None,
+    *,
+    n_train_pairs: int,
+    cuda: bool,
+) -> tuple[Config, list[Choice]]:
+    """The config this dataset needs, and the choices that made it.
+
+    Args:
+        cfg: The config as loaded (its explicitly set fields are kept).
+        traits: The raw manifest's traits; None (an old batch) means the source has everything.
+        n_train_pairs: Training-window (user, item) consumption pairs.
+        cuda: Whether training will run on a CUDA device.
+
+    Returns:
+        The updated config and the choices applied (empty when nothing needed changing).
+
+    """
+    wanted: list[Choice] = []
+    if traits is not None and not traits.has_item_text:
+        wanted.append(
+            Choice(
+                "hgnn", "id_embeddings", True, "the source has no item text, so the HGNN learns ID embeddings"
+            )
+        )
+    if traits is not None and not traits.has_event_times:
+        wanted.append(
+            Choice(
+                "two_tower",
+                "val_days",
+                0,
+                "event times were drawn to map a fixed split onto time, so a time-cut validation "
+                "slice cannot choose the epochs",
+            )
+        )
+    if n_train_pairs > LARGE_PAIRS:
+        size = f"{n_train_pairs:,} training pairs"
+        wanted += [
+            Choice("hgnn", "batch_size", 2048, f"{size}: larger batches"),
+            Choice("two_tower", "batch_size", 4096, f"{size}: larger batches"),
+        ]
+        if not cuda:
+            cpu = f"{size} on a CPU"
+            wanted += [
+                Choice("hgnn", "epochs", 2, f"{cpu}: fewer epochs to finish in about an hour"),
+                Choice("two_tower", "epochs", 3, f"{cpu}: fewer epochs to finish in about an hour"),
+                Choice("evaluate", "train_companions", False, f"{cpu}: no retrain of the 2T baseline"),
+            ]
+    applied = [
+        c for c in wanted if _settable(cfg, c) and getattr(getattr(cfg, c.section), c.field) != c.value
+    ]
+    if not applied:
+        return cfg, []
+    updates: dict[str, dict[str, Any]] = {}
+    for c in applied:
+        updates.setdefault(c.section, {})[c.field] = c.value
+    sections = {name: getattr(cfg, name).model_copy(update=fields) for name, fields in updates.items()}
+    return cfg.model_copy(update=sections), applied
+
+
+def _settable(cfg: Config, choice: Choice) -> bool:
+    """True when the user did not set this field themselves."""
+    return choice.field not in getattr(cfg, choice.section).model_fields_set

@@ -1,0 +1,56 @@
+"""The setup chosen from a manifest's traits and the data's size, never over the user's settings."""
+
+from __future__ import annotations
+
+from gfm.config import Config
+from ingest.manifest import SourceTraits
+from pipeline.setup_choice import LARGE_PAIRS, choose_setup
+
+FULL = SourceTraits(
+    has_item_text=True,
+    has_item_metadata=True,
+    has_user_profiles=True,
+    has_weak_signals=True,
+    has_play_time=True,
+    has_event_times=True,
+)
+ID_ONLY_FIXED_SPLIT = FULL.model_copy(update={"has_item_text": False, "has_event_times": False})
+
+
+def _cfg(environ: dict[str, str] | None = None) -> Config:
+    return Config.load(environ=environ or {}, data_dir=None)
+
+
+def test_a_full_small_source_keeps_the_defaults() -> None:
+    cfg = _cfg()
+    out, choices = choose_setup(cfg, FULL, n_train_pairs=10_000, cuda=False)
+    assert choices == [] and out == cfg
+    assert choose_setup(cfg, None, n_train_pairs=10_000, cuda=False)[1] == []
+
+
+def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -> None:
+    out, choices = choose_setup(_cfg(), ID_ONLY_FIXED_SPLIT, n_train_pairs=1_237_259, cuda=False)
+    assert out.hgnn.id_embeddings is True
+    assert out.two_tower.val_days == 0
+    assert (out.hgnn.epochs, out.hgnn.batch_size) == (2, 2048)
+    assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
+    assert out.evaluate.train_companions is False
+    settings = {c.to_dict()["setting"] for c in choices}
+    assert "hgnn.id_embeddings" in settings and "evaluate.train_companions" in settings
+    assert all(c.why for c in choices)
+
+
+def test_on_cuda_a_large_source_keeps_its_epochs_and_companions() -> None:
+    cfg = _cfg()
+    out, _ = choose_setup(cfg, FULL, n_train_pairs=LARGE_PAIRS + 1, cuda=True)
+    assert out.hgnn.epochs == cfg.hgnn.epochs and out.two_tower.epochs == cfg.two_tower.epochs
+    assert out.evaluate.train_companions is True
+    assert out.two_tower.batch_size == 4096
+
+
+def test_what_the_user_set_is_never_overridden() -> None:
+    cfg = _cfg({"GFM__HGNN__EPOCHS": "7", "GFM__HGNN__ID_EMBEDDINGS": "false"})
+    out, choices = choose_setup(cfg, ID_ONLY_FIXED_SPLIT, n_train_pairs=2_000_000, cuda=False)
+    assert out.hgnn.epochs == 7 and out.hgnn.id_embeddings is False
+    assert "hgnn.epochs" not in {c.to_dict()["setting"] for c in choices}
+    assert out.two_tower.epochs == 3  # not set by the user: chosen
