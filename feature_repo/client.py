@@ -4,8 +4,10 @@ Example::
 
     from feature_repo.client import EmbeddingClient
 
-    client = EmbeddingClient(".gfm")                  # or a gfm.config.Config
+    client = EmbeddingClient()                        # GFM_DATA_DIR, else ./.gfm (or a path, a Config)
     client.current_versions()                        # {"hgnn": "v2026...", "two_tower": "v2026..."}
+    client.versions()                                # every published (model, entity, version)
+    client.content_types()                           # ["audiobook", "podcast"]
     found = client.get_item_embeddings([1, 2, 3])     # current HGNN version
     found.vectors[found.found]                        # rows of the ids that have a vector
     client.get_item_embeddings([1], version="v2026...")  # a pinned version
@@ -62,9 +64,16 @@ class Embeddings:
 class EmbeddingClient:
     """Read published embeddings and online features by key."""
 
-    def __init__(self, cfg: Config | Path | str) -> None:
-        """Open the store of a config, or of a data directory (config from the environment)."""
-        self._cfg = cfg if isinstance(cfg, Config) else Config.load(data_dir=Path(cfg))
+    def __init__(self, cfg: Config | Path | str | None = None) -> None:
+        """Open the store of a config, of a data directory, or (None) of the environment's.
+
+        With None the config is loaded as ``gfm`` loads it: ``GFM_DATA_DIR`` (else ``./.gfm``),
+        ``GFM_CONFIG`` and ``GFM__...`` overrides.
+        """
+        if isinstance(cfg, Config):
+            self._cfg = cfg
+        else:
+            self._cfg = Config.load(data_dir=Path(cfg) if cfg is not None else None)
         self._store: Any = None
 
     @property
@@ -84,6 +93,41 @@ class EmbeddingClient:
         """Every published version of each model, oldest first."""
         cat = catalog.read_catalog(self._cfg.feast_dir)
         return {m: cat.versions(m) for m in catalog.MODELS if cat.versions(m)}
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Every published (model, entity, version): dim, rows, when, and whether it is current.
+
+        Oldest first; an empty list before anything was published.
+        """
+        cat = catalog.read_catalog(self._cfg.feast_dir)
+        return [
+            {
+                "model": p.model,
+                "entity": p.entity,
+                "version": p.version,
+                "dim": p.dim,
+                "rows": p.rows,
+                "created_at": p.created_at,
+                "current": cat.current.get(p.model) == p.version,
+            }
+            for p in cat.published
+        ]
+
+    def content_types(self) -> list[str]:
+        """The content types of the catalogue (``dim_items``, the source of ``item_profile``).
+
+        Raises:
+            NotFoundError: If the marts have not been built (``gfm transform``).
+
+        """
+        path = self._cfg.marts_dir / "dim_items.parquet"
+        if not path.exists():
+            raise NotFoundError(f"{path} not found: run `gfm transform` first")
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        column = pq.read_table(path, columns=["content_type"]).column("content_type")
+        return sorted(str(t) for t in pc.unique(column).to_pylist() if t is not None)
 
     def get_item_embeddings(self, ids: Any, model: str = "hgnn", version: str | None = None) -> Embeddings:
         """Item vectors of a model version (None: the current version).

@@ -6,6 +6,7 @@ version. Milvus Lite (a local file) by default; any Milvus server URI works unch
 
 from vector_index.client import close_clients, ensure_loaded, get_client
 from vector_index.filters import FilterError, bind_filter
+from vector_index.http_client import GfmSearchClient
 from vector_index.load import LoadResult, load_version, read_version
 from vector_index.ops import client_for, index_version, list_versions, publish_version, rollback
 from vector_index.schema import alias_name, collection_name
@@ -15,6 +16,7 @@ from vector_index.versions import CollectionInfo, live_version, publish
 __all__ = [
     "CollectionInfo",
     "FilterError",
+    "GfmSearchClient",
     "Hit",
     "LoadResult",
     "VectorSearcher",
