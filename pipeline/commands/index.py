@@ -5,6 +5,8 @@ pymilvus, numpy and FastAPI are imported inside the commands, so ``gfm --help`` 
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from gfm.errors import GfmError
@@ -147,9 +149,26 @@ def serve(
     console.print(f"gfm serve on http://{bind_host}:{bind_port} (docs: /docs), Milvus {cfg.milvus_uri}")
     console.print(f"access: bearer tokens {access}")
     try:
-        uvicorn.run(create_app(cfg, public=public), host=bind_host, port=bind_port, log_level="info")
+        uvicorn.run(
+            create_app(cfg, public=public),
+            host=bind_host,
+            port=bind_port,
+            log_level="info",
+            log_config=serve_log_config(),
+        )
     finally:
         close_clients()
+
+
+def serve_log_config() -> dict[str, Any]:
+    """The uvicorn logging config plus the service's own loggers (start-up, per-token counts) at INFO."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["vector_index"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def register(app: typer.Typer) -> None:
