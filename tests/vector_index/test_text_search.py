@@ -25,6 +25,7 @@ from gfm.config import Config
 from gfm.naming import export_path
 from pipeline.cli import app as cli
 from vector_index import close_clients, ops
+from vector_index.http_client import GfmSearchClient
 from vector_index.service import create_app
 from vector_index.tokens import TokenStore
 from vector_index.users import ParquetUserVectors
@@ -180,6 +181,8 @@ def test_cli_text_search_matches_the_service(
     assert result.exit_code == 0, result.output
     served = api.get("/v1/search", params={"q": "Sourdough for Beginners", "k": 3}).json()
     assert [r["id"] for r in json.loads(result.stdout)["results"]] == [r["id"] for r in served["results"]]
+    over_http = GfmSearchClient(http=api).search_text("Sourdough for Beginners", k=3)  # api holds the token
+    assert over_http.ids == [r["id"] for r in served["results"]]
     blank = CliRunner().invoke(cli, [*args[:4], "--text", " "])
     assert blank.exit_code == 2 and "empty" in blank.output
 
