@@ -35,6 +35,10 @@ class RunResult:
     report_path: Path | None = None
 
 
+STAGE_HOOK: Callable[[str], None] | None = None
+"""Tests set this to kill the run at a stage boundary; called with each stage's name before it."""
+
+
 class _Recorder:
     """Runs stages, times them and records them on the card (written after every stage)."""
 
@@ -42,6 +46,8 @@ class _Recorder:
         self.ctx = ctx
 
     def __call__(self, name: str, func: Callable[[], Any]) -> Any:
+        if STAGE_HOOK is not None:
+            STAGE_HOOK(name)
         console.rule(f"[bold cyan]{name}")
         card = self.ctx.card
         start = time.perf_counter()
