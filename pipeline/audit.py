@@ -52,9 +52,12 @@ def append_audit(
     line = json.dumps(entry, sort_keys=True, default=str) + "\n"
     path = audit_log_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = "\n" + line  # a torn line from a crash stays alone; this entry starts fresh
         os.write(fd, line.encode())
         os.fsync(fd)
     finally:
