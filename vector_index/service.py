@@ -186,6 +186,7 @@ def create_app(
     @app.get("/v1/versions", dependencies=[Depends(access.scope("any"))])
     def versions() -> dict[str, Any]:
         """List the live version per alias, with its provenance card when the pipeline wrote one."""
+        from gfm.releases import read_record
         from vector_index.versions import collection_info, live_version
 
         client = app.state.client
@@ -198,7 +199,9 @@ def create_app(
             card = cfg.reports_dir / "provenance" / f"{version}.json"
             provenance = json.loads(card.read_text()) if card.exists() else None
             out.append({"alias": alias, **info.to_dict(), "provenance": provenance})
-        return {"live": out}
+        record = read_record(cfg.data_dir)
+        pending = record.pending.model_dump(mode="json") if record.pending is not None else None
+        return {"live": out, "release": record.live, "pending": pending}
 
     @app.get(
         "/v1/items/{item_id}/similar",

@@ -9,7 +9,8 @@ from typing import Any
 
 import typer
 
-from gfm.errors import GfmError
+from gfm.config import Config
+from gfm.errors import GfmError, StageError
 from gfm.progress import console, make_progress
 from pipeline.commands._common import echo_json, get_config, handle_errors
 
@@ -45,10 +46,23 @@ def load(
         what = "already complete" if r.skipped else ("rebuilt" if r.rebuilt else "loaded")
         console.print(f"{r.collection}: {r.rows} rows, {r.index_type}, {what} ({r.seconds:.1f} s)")
     if live:
+        _refuse_when_recorded(cfg)
         previous = ops.publish_version(cfg, model, version, entities=entities)
         for alias, old in previous.items():
             console.print(f"alias [cyan]{alias}[/] -> {version} (was {old})")
     console.print(f"Milvus: {cfg.milvus_uri}")
+
+
+def _refuse_when_recorded(cfg: Config) -> None:
+    """Aliases move by hand only while no release record decides what is live."""
+    from gfm.releases import read_record
+
+    live = read_record(cfg.data_dir).live
+    if live is not None:
+        raise StageError(
+            f"the release record decides what is live (now {live}): use `gfm rollback <version>`, "
+            "which moves Feast and every Milvus alias together"
+        )
 
 
 @index_app.command("publish")
@@ -63,7 +77,9 @@ def publish(
     from vector_index import ops
 
     entities = ("item", "user") if entity == "both" else (entity,)
-    for alias, old in ops.publish_version(get_config(ctx), model, version, entities=entities).items():
+    cfg = get_config(ctx)
+    _refuse_when_recorded(cfg)
+    for alias, old in ops.publish_version(cfg, model, version, entities=entities).items():
         console.print(f"alias [cyan]{alias}[/] -> {version} (was {old})")
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from pipeline.commands._common import get_config, handle_errors
 
@@ -77,10 +78,10 @@ def versions(ctx: typer.Context) -> None:
         reason = (release.reason if release and release.reason else card.get("reason")) or ""
         table.add_row(
             version,
-            card.get("source", ""),
+            escape(str(card.get("source", ""))),
             state,
             f"{hr:.4f}" if isinstance(hr, float) else "-",
-            reason[:60],
+            escape(reason[:60]),
         )
     console.print(table)
     console.print(f"live: {record.live or 'none'}")
