@@ -93,6 +93,7 @@ def run_pipeline(cfg: Config, source: Source = "synthetic", source_path: Path | 
     try:
         step("1. raw data", lambda: stages.ingest(ctx, source, source_path))
         step("2-3. transform (dbt) + raw and mart gates", lambda: stages.transform(ctx))
+        ctx = step.ctx = stages.choose_setup(ctx)  # from the manifest's traits and the data's size
         step("4. features: apply + materialize", lambda: stages.features(ctx))
         step("5. text features", lambda: stages.text(ctx))
         step("6. HGNN", lambda: stages.hgnn(ctx))

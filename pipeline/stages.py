@@ -67,6 +67,34 @@ def transform(ctx: RunContext) -> None:
     _print_counts("marts", result.row_counts)
 
 
+def choose_setup(ctx: RunContext) -> RunContext:
+    """The setup this dataset needs (``pipeline.setup_choice``), printed and put on the card.
+
+    Reads the raw manifest's traits and the training pairs in the marts; returns the context
+    with the chosen config (the same context when nothing needed changing).
+    """
+    import dataclasses
+
+    import pandas as pd
+
+    from embedding_jobs.device import resolve_device
+    from ingest.manifest import read_manifest
+    from pipeline.setup_choice import choose_setup as choose
+
+    cfg = ctx.cfg
+    consumed = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet", columns=["is_consumed"])
+    cuda = resolve_device(cfg.hgnn.device).type == "cuda"
+    traits = read_manifest(cfg.raw_dir).traits
+    chosen, choices = choose(cfg, traits, n_train_pairs=int(consumed["is_consumed"].sum()), cuda=cuda)
+    if not choices:
+        return ctx
+    for c in choices:
+        console.print(f"setup: {c.section}.{c.field} = {c.value!r}  ({c.why})")
+    ctx.card.config = chosen.model_dump(mode="json")
+    ctx.card.metrics["setup_choices"] = [c.to_dict() for c in choices]
+    return dataclasses.replace(ctx, cfg=chosen)
+
+
 def features(ctx: RunContext) -> None:
     """Register the Feast definitions and materialize the online store."""
     from feature_repo.store.materialize import materialize
