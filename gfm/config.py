@@ -246,6 +246,9 @@ class PublishConfig(_Section):
     """Quality gate before publishing a version."""
 
     hr_tolerance: float = 0.01
+    # refuse a version whose item-neighbour overlap@10 with the live one (overall or in any
+    # content type) is under this floor; None: drift is measured and recorded, never refused
+    min_neighbour_overlap: float | None = None
 
 
 class Config(_Section):

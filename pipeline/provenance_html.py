@@ -70,6 +70,16 @@ def _checkpoints(card: dict[str, Any]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _drift(card: dict[str, Any]) -> str:
+    """The drift section (``embedding_jobs.evaluate.drift.render_html``) when the card has one."""
+    drift = card.get("metrics", {}).get("drift")
+    if not drift:
+        return ""
+    from embedding_jobs.evaluate.drift import render_html
+
+    return f"<h3>Drift from the live version</h3>{render_html(drift)}"
+
+
 def render_provenance(card: dict[str, Any]) -> str:
     """Render a provenance card (the JSON form) as an HTML section."""
     dbt = card.get("dbt", {})
@@ -101,7 +111,7 @@ def render_provenance(card: dict[str, Any]) -> str:
     return (
         f"{_MARK}<h2>Provenance of {_e(card.get('version'))}</h2>{summary}"
         f"<h3>Stages</h3>{_stages(card)}<h3>Gates</h3>{_gates(card)}"
-        f"<h3>Checkpoints</h3>{_checkpoints(card)}"
+        f"<h3>Checkpoints</h3>{_checkpoints(card)}{_drift(card)}"
         f"<details><summary>The full card (JSON)</summary><pre>{full}</pre></details>"
     )
 

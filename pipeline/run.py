@@ -83,6 +83,7 @@ def run_pipeline(cfg: Config, source: Source = "synthetic", source_path: Path | 
     """
     from gfm import releases
     from pipeline import release, stages
+    from pipeline.quality_gate import quality_gate
 
     release.prepare(cfg)  # repair an interrupted publish, fail dead runs, remove their leftovers
     ctx = RunContext.start(cfg, source)
@@ -100,7 +101,7 @@ def run_pipeline(cfg: Config, source: Source = "synthetic", source_path: Path | 
         step("7. two-tower", lambda: stages.two_tower(ctx))
         step("8. embedding gate", lambda: stages.embedding_gate(ctx))
         report = step("9. evaluation", lambda: stages.evaluate(ctx))
-        step("10. quality gate", lambda: stages.quality_gate(ctx))
+        step("10. quality gate", lambda: quality_gate(ctx))
         releases.transition(cfg.data_dir, ctx.version, "gated")
         step("11. publish: Feast + Milvus, every pointer moved together", lambda: stages.publish(ctx))
     except BaseException as exc:  # also Ctrl-C: the record must not say "running" forever

@@ -16,10 +16,8 @@ from gfm.errors import GateFailedError, StageError
 from gfm.naming import export_dir, export_path
 from gfm.progress import console
 from pipeline.context import RunContext
-from pipeline.provenance import card_path, read_card, read_cards
-
-# the headline model and the models it must not fall below in the quality gate
-HEADLINE_MODEL = "2T-HGNN"
+from pipeline.provenance import card_path
+from pipeline.quality_gate import headline_metrics
 
 
 def ingest(ctx: RunContext, source: str, source_path: Path | None) -> None:
@@ -175,56 +173,6 @@ def evaluate(ctx: RunContext) -> Path:
     report = json.loads(report_path.read_text())
     card.metrics = {"report": str(report_path), "headline": headline_metrics(report)}
     return report_path
-
-
-def headline_metrics(report: dict[str, Any]) -> dict[str, float]:
-    """HR@10 of the headline model per content type, and their mean."""
-    by_type = report["models"][HEADLINE_MODEL]["by_type"]
-    out = {t: float(m["hr@10"]) for t, m in by_type.items() if m.get("n_users", 0) > 0}
-    out["mean"] = sum(out.values()) / max(len(out), 1)
-    return out
-
-
-def quality_gate(ctx: RunContext) -> None:
-    """Publish only if the headline HR@10 is not more than the tolerance below the live version's."""
-    cfg, card = ctx.cfg, ctx.card
-    live = live_card(cfg)
-    new = card.metrics["headline"]["mean"]
-    if live is None:
-        console.print(f"no live version yet: {HEADLINE_MODEL} HR@10 {new:.4f} is published as the first")
-        card.gates["quality"] = {"live_version": None, "new": new, "passed": True}
-        return
-    old = float(live["metrics"]["headline"]["mean"])
-    passed = new >= old - cfg.publish.hr_tolerance
-    card.gates["quality"] = {
-        "live_version": live["version"],
-        "live": old,
-        "new": new,
-        "tolerance": cfg.publish.hr_tolerance,
-        "passed": passed,
-    }
-    if not passed:
-        raise GateFailedError(
-            "quality",
-            f"{HEADLINE_MODEL} mean HR@10 {new:.4f} is more than {cfg.publish.hr_tolerance} below the live "
-            f"version {live['version']} ({old:.4f}); {live['version']} stays live",
-        )
-    console.print(f"{HEADLINE_MODEL} HR@10 {new:.4f} vs live {live['version']} {old:.4f}: passed")
-
-
-def live_card(cfg: Config) -> dict[str, Any] | None:
-    """The provenance card of the live version per the release record, if any.
-
-    A data dir from before the release record has no ``live`` there: the newest published card
-    stands in for it.
-    """
-    from gfm.releases import read_record
-
-    live = read_record(cfg.data_dir).live
-    if live is not None:
-        return read_card(cfg, live)
-    published = [c for c in read_cards(cfg) if c.get("status") == "published"]
-    return published[-1] if published else None
 
 
 def publish(ctx: RunContext) -> None:

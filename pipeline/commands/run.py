@@ -53,8 +53,23 @@ def run(
 
 
 @handle_errors
-def versions(ctx: typer.Context) -> None:
+def versions(
+    ctx: typer.Context,
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--compare",
+            metavar="A B",
+            help="Instead of the list, how far B's vectors moved from A's (as `gfm drift A B`; 'live' allowed).",
+        ),
+    ] = None,
+) -> None:
     """List every version: its status from the release record, headline HR@10, and what is live."""
+    if compare is not None:
+        from pipeline.commands.drift import drift_command
+
+        drift_command(ctx, compare[0], compare[1])
+        return
     from rich.table import Table
 
     from gfm.progress import console
