@@ -33,30 +33,62 @@ def headline_metrics(report: dict[str, Any]) -> dict[str, float]:
 
 
 def quality_gate(ctx: RunContext) -> None:
-    """Publish only if the headline HR@10 is not more than the tolerance below the live version's."""
+    """Publish only if the candidate's HR@10 is not more than the tolerance below the champion's.
+
+    The champion is the live version's published two-tower export, scored on the candidate's
+    evaluation window (``embedding_jobs.evaluate.champion``): same users, items and window. The
+    mean runs over the content types both have; a type that appeared or disappeared since the live
+    version's card is reported, not averaged in. Without the live export (removed, or a data dir
+    from before exports were kept) the gate falls back to the live card's own figure and says so.
+    """
+    from embedding_jobs.evaluate.champion import export_exists, score_export
+
     cfg, card = ctx.cfg, ctx.card
     live = live_card(cfg)
+    headline = {t: v for t, v in card.metrics["headline"].items() if t != "mean"}
     new = card.metrics["headline"]["mean"]
     if live is None:
         console.print(f"no live version yet: {HEADLINE_MODEL} HR@10 {new:.4f} is published as the first")
         card.gates["quality"] = {"live_version": None, "new": new, "passed": True}
         return
-    old = float(live["metrics"]["headline"]["mean"])
+    live_types = {t for t in live["metrics"]["headline"] if t != "mean"}
+    appeared, gone = sorted(set(headline) - live_types), sorted(live_types - set(headline))
+    if export_exists(cfg, live["version"]):
+        champion = score_export(cfg, live["version"])
+        common = sorted(set(headline) & set(champion))
+        old = sum(champion[t] for t in common) / max(len(common), 1)
+        new = sum(headline[t] for t in common) / max(len(common), 1)
+        basis = "champion on this window"
+    else:
+        champion, common = {}, sorted(set(headline) & live_types)
+        old = float(live["metrics"]["headline"]["mean"])
+        basis = "live card (its export is gone; another window)"
     passed = new >= old - cfg.publish.hr_tolerance
     card.gates["quality"] = {
         "live_version": live["version"],
+        "basis": basis,
         "live": old,
         "new": new,
+        "champion_by_type": champion,
+        "candidate_by_type": headline,
+        "types_compared": common,
+        "types_appeared": appeared,
+        "types_gone": gone,
         "tolerance": cfg.publish.hr_tolerance,
         "passed": passed,
     }
+    if appeared or gone:
+        console.print(
+            f"content types since {live['version']}: appeared {appeared or 'none'}, gone {gone or 'none'} "
+            "(not in the comparison)"
+        )
     if not passed:
         raise GateFailedError(
             "quality",
             f"{HEADLINE_MODEL} mean HR@10 {new:.4f} is more than {cfg.publish.hr_tolerance} below the live "
-            f"version {live['version']} ({old:.4f}); {live['version']} stays live",
+            f"version {live['version']} ({old:.4f}, {basis}); {live['version']} stays live",
         )
-    console.print(f"{HEADLINE_MODEL} HR@10 {new:.4f} vs live {live['version']} {old:.4f}: passed")
+    console.print(f"{HEADLINE_MODEL} HR@10 {new:.4f} vs live {live['version']} {old:.4f} ({basis}): passed")
     _drift_gate(ctx, live["version"])
 
 

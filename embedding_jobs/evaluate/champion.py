@@ -1,0 +1,50 @@
+"""The live version as champion: its published two-tower vectors scored on the candidate's window.
+
+A new version's evaluation uses the newest evaluation window; the live version's card holds
+figures from an older one, possibly over other content types. Comparing those numbers compares
+data, not models. ``score_export`` scores any exported two-tower version on the current marts
+with the same protocol (``protocol.build_tasks`` and ``protocol.score``), so the quality gate can
+set the candidate against the champion on the same users, items and window.
+"""
+
+from __future__ import annotations
+
+from embedding_jobs.data.interactions import read_mart
+from embedding_jobs.evaluate import baselines
+from embedding_jobs.evaluate.protocol import build_tasks, score
+from embedding_jobs.export import read_vectors
+from gfm.config import Config
+from gfm.naming import export_path
+
+__all__ = ["export_exists", "score_export"]
+
+
+def export_exists(cfg: Config, version: str) -> bool:
+    """Whether a two-tower version's user and item vectors are still on disk."""
+    return all(export_path(cfg.embeddings_dir, "two_tower", version, e).exists() for e in ("item", "user"))
+
+
+def score_export(cfg: Config, version: str) -> dict[str, float]:
+    """HR@k per content type of an exported two-tower version on the current evaluation window.
+
+    Users the export does not know get popularity, and items it does not know (published since)
+    score zero, as the published version would serve them. Types without evaluated users are left
+    out.
+
+    Raises:
+        StageError: If a mart is missing.
+        NotFoundError: If the version's vectors are missing.
+
+    """
+    items = read_mart(cfg, "dim_items")
+    train = read_mart(cfg, "fct_interactions")
+    tasks = build_tasks(items, train, read_mart(cfg, "fct_eval_interactions"))
+    pop = baselines.item_popularity(train)
+    users = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "user"), "user_id")
+    vecs = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "item"))
+    key = f"hr@{cfg.evaluate.k}"
+    out = {}
+    for task in tasks:
+        if len(task.user_ids):
+            out[task.name] = float(score(task, baselines.two_tower(task, users, vecs, pop), cfg.evaluate)[key])
+    return out
