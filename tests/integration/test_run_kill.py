@@ -66,7 +66,9 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Config, st
     close_clients()
 
 
-@pytest.mark.parametrize("stage", ["4. features", "7. two-tower", "11. publish"])
+@pytest.mark.parametrize(
+    "stage", ["2-3. transform", "4. features", "7. two-tower", "9. evaluation", "11. publish"]
+)
 def test_kill_9_at_a_stage_boundary_leaves_every_reader_on_the_published_version(
     first: tuple[Config, str], stage: str
 ) -> None:
