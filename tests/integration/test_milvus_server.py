@@ -99,3 +99,77 @@ def test_data_survives_a_server_restart_and_loads_again(cfg: Config, milvus_serv
 
     searcher = VectorSearcher(ops.client_for(cfg), cfg.index, "item", "two_tower")
     assert searcher.search([0.25] * suite.DIM, k=3)[0]
+
+
+_KILLED_PUBLISH = """
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from release_fixtures import gated, make_config
+from pipeline import release
+
+cfg = make_config(Path(sys.argv[1]), project=sys.argv[2])
+cfg = cfg.model_copy(update={"index": cfg.index.model_copy(update={"uri": sys.argv[3]})})
+
+def crash(name):
+    if name == "pointers":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+release.CRASH_HOOK = crash
+gated(cfg, sys.argv[5])
+release.publish(cfg, sys.argv[5], why="crash test on the server")
+"""
+
+
+def test_release_kill_repair_and_rollback_on_the_server(cfg: Config) -> None:
+    """kill -9 between the pointers and the record's flip, repair, then rollback: on the real server."""
+    import signal
+    import subprocess
+    import sys
+
+    from fastapi.testclient import TestClient
+
+    tests_pipeline = Path(__file__).resolve().parents[1] / "pipeline"
+    sys.path.insert(0, str(tests_pipeline))
+    from release_fixtures import REPO, all_on, expected_recommendations, export, make_config, publish, readers
+
+    from gfm import releases
+    from pipeline import release
+
+    rel = make_config(cfg.data_dir)
+    rel = rel.model_copy(update={"index": rel.index.model_copy(update={"uri": cfg.index.uri})})
+    v1, v2, v3 = "v20261201t000000_aaaaaa", "v20261202t000000_bbbbbb", "v20261203t000000_cccccc"
+    for seed, version in enumerate((v1, v2, v3), start=1):
+        export(rel, version, seed=seed)
+    publish(rel, v1)
+    publish(rel, v2)
+    assert readers(rel) == all_on(rel, v2)
+
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _KILLED_PUBLISH,
+            str(rel.data_dir),
+            rel.features.project,
+            rel.index.uri or "",
+            str(tests_pipeline),
+            v3,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    assert readers(rel)["item_two_tower"] == v3  # killed after the aliases moved, before the flip
+    assert releases.read_record(rel.data_dir).live == v2
+
+    assert release.gc(rel, why="after a killed publish")["failed"] == [v3]
+    assert readers(rel) == all_on(rel, v2)
+
+    release.rollback(rel, v1, why="rollback on the server")
+    assert readers(rel) == all_on(rel, v1)
+    with TestClient(create_app(rel)) as api:
+        body = api.get("/v1/users/7/recommendations", params={"k": 5}).json()
+    assert body["version"] == v1
+    assert [r["id"] for r in body["results"]] == expected_recommendations(rel, v1, 7, 5)
