@@ -98,3 +98,75 @@ def test_remove_version_refuses_the_current_one_and_removes_an_old_one(two_versi
     assert remove_version(cfg, V2) == []  # idempotent
     users = _online(cfg, "user_embeddings", "user_id", [5])
     assert users["two_tower__vector"][0] is not None  # the live version is untouched
+
+
+@pytest.mark.slow
+def test_feast_serve_answers_the_stable_names_over_http(two_versions: Config) -> None:
+    """Teams outside Python: `feast serve` on loopback, then POST /get-online-features by stable name."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from feature_repo.store.repo import write_feature_store_yaml
+    from feature_repo.store.services import point_live
+
+    cfg = two_versions
+    point_live(cfg, V2)
+    write_feature_store_yaml(cfg)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    feast = str(Path(sys.executable).with_name("feast"))
+    server = subprocess.Popen(
+        [feast, "-c", str(cfg.feast_dir), "serve", "-h", "127.0.0.1", "-p", str(port), "--no-access-log"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            assert time.monotonic() < deadline, "feast serve did not come up in 120 s"
+            time.sleep(1)
+        items = httpx.post(
+            f"{url}/get-online-features",
+            json={
+                "feature_service": "item_embeddings",
+                "entities": {"item_id": [1]},
+                "full_feature_names": True,
+            },
+            timeout=30,
+        )
+        assert items.status_code == 200, items.text
+        body = items.json()
+        names = body["metadata"]["feature_names"]
+        assert {"hgnn__vector", "two_tower__vector"} <= set(names)
+        got = body["results"][names.index("two_tower__vector")]["values"][0]
+        np.testing.assert_allclose(got, vectors(30, 10 + 13)[0], rtol=1e-6)  # V2's two-tower item 1
+        users = httpx.post(
+            f"{url}/get-online-features",
+            json={
+                "feature_service": "user_embeddings",
+                "entities": {"user_id": [5]},
+                "full_feature_names": True,
+            },
+            timeout=30,
+        )
+        assert users.status_code == 200, users.text
+        names = users.json()["metadata"]["feature_names"]
+        got = users.json()["results"][names.index("two_tower__vector")]["values"][0]
+        np.testing.assert_allclose(got, vectors(30, 10 + 13)[4], rtol=1e-6)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
