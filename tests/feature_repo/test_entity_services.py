@@ -115,7 +115,7 @@ def test_feast_serve_answers_the_stable_names_over_http(two_versions: Config) ->
     from feature_repo.store.services import point_live
 
     cfg = two_versions
-    point_live(cfg, V2)
+    point_live(cfg, V1)  # V1 exists whatever ran before (the removal test drops V2)
     write_feature_store_yaml(cfg)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -153,7 +153,7 @@ def test_feast_serve_answers_the_stable_names_over_http(two_versions: Config) ->
         names = body["metadata"]["feature_names"]
         assert {"hgnn__vector", "two_tower__vector"} <= set(names)
         got = body["results"][names.index("two_tower__vector")]["values"][0]
-        np.testing.assert_allclose(got, vectors(30, 10 + 13)[0], rtol=1e-6)  # V2's two-tower item 1
+        np.testing.assert_allclose(got, vectors(30, 13)[0], rtol=1e-6)  # V1's two-tower item 1
         users = httpx.post(
             f"{url}/get-online-features",
             json={
@@ -166,7 +166,7 @@ def test_feast_serve_answers_the_stable_names_over_http(two_versions: Config) ->
         assert users.status_code == 200, users.text
         names = users.json()["metadata"]["feature_names"]
         got = users.json()["results"][names.index("two_tower__vector")]["values"][0]
-        np.testing.assert_allclose(got, vectors(30, 10 + 13)[4], rtol=1e-6)
+        np.testing.assert_allclose(got, vectors(30, 13)[4], rtol=1e-6)
     finally:
         server.terminate()
         server.wait(timeout=30)
