@@ -11,8 +11,8 @@ Measures, on synthetic marts with the contract's columns (tests.fixtures.synthet
   (scale_out mode: Redis online store, PostgreSQL registry; a private project, removed after);
 - historical retrieval (``get_training_frame``, all four mart views, DuckDB offline store) for
   entity frames of 100k and 1M (user, item, time) rows;
-- materialization of ``user_activity`` with one row per user (every row reaches the online store),
-  reported as seconds per 1M rows (measured at ``--materialize`` rows and scaled linearly).
+- materialization of ``user_activity`` with one row per user (every row reaches the online store,
+  checked on the last user) into SQLite and into Redis, at ``--materialize`` rows (1M by default).
 """
 
 from __future__ import annotations
@@ -91,16 +91,29 @@ def historical(cfg: Config, spec: SyntheticMarts, rows: int) -> float:
     return elapsed
 
 
-def materialize_rate(root: Path, rows: int) -> dict[str, float]:
-    from feature_repo.store import apply_definitions, materialize
+def materialize_rate(root: Path, rows: int, mode: str) -> dict[str, float]:
+    """Materialize ``rows`` rows of ``user_activity`` (one per user) into the mode's online store."""
+    from feature_repo.store import apply_definitions, get_store, materialize, remove_project
 
-    cfg = _config(root / "materialize", "local")
+    cfg = _config(root / f"materialize_{mode}", mode)
     write_synthetic_marts(cfg.marts_dir, SyntheticMarts(users=rows, items=100, days=1, end=END))
-    with _quiet():
-        apply_definitions(cfg)
-        t0 = time.perf_counter()
-        materialize(cfg, end=END + timedelta(seconds=1), feature_views=["user_activity"])
-    seconds = time.perf_counter() - t0
+    try:
+        with _quiet():
+            apply_definitions(cfg)
+            t0 = time.perf_counter()
+            materialize(cfg, end=END + timedelta(seconds=1), feature_views=["user_activity"])
+        seconds = time.perf_counter() - t0
+        # every row reached the online store: the last user's features are there
+        online = (
+            get_store(cfg)
+            .get_online_features(features=["user_activity:n_items_90d"], entity_rows=[{"user_id": rows}])
+            .to_dict()
+        )
+        assert online["n_items_90d"][0] is not None, "the last row did not reach the online store"
+    finally:
+        if mode == "scale_out":
+            with _quiet():
+                remove_project(cfg)
     return {"rows": rows, "seconds": seconds, "seconds_per_1m_rows": seconds * 1_000_000 / rows}
 
 
@@ -112,7 +125,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--historical", default="100000,1000000", help="entity-frame sizes")
     parser.add_argument(
-        "--materialize", type=int, default=100_000, help="rows to materialize (rate scaled to 1M)"
+        "--materialize", type=int, default=1_000_000, help="rows to materialize into each online store"
     )
     parser.add_argument("--no-redis", action="store_true", help="skip the scale-out (Redis/PostgreSQL) run")
     parser.add_argument("--out", type=Path, default=Path("bench_results/features.json"))
@@ -146,7 +159,11 @@ def main() -> None:
             if "scale_out" in configs:
                 with _quiet():
                     remove_project(configs["scale_out"])
-        results["materialize"] = materialize_rate(root, args.materialize)
+        results["materialize"] = {}
+        for mode in modes:
+            store = "sqlite" if mode == "local" else "redis"
+            results["materialize"][store] = materialize_rate(root, args.materialize, mode)
+            print(f"materialize {store}: {results['materialize'][store]}", flush=True)
     _print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -168,10 +185,8 @@ def _print_table(results: dict[str, Any]) -> None:
             )
     for size, seconds in results.get("historical_s", {}).items():
         table.add_row(f"historical retrieval, {int(size):,} entity rows", f"{seconds:.1f} s")
-    mat = results["materialize"]
-    table.add_row(
-        f"materialize (measured on {mat['rows']:,} rows)", f"{mat['seconds_per_1m_rows']:.1f} s per 1M rows"
-    )
+    for store, mat in results["materialize"].items():
+        table.add_row(f"materialize into {store}, {mat['rows']:,} rows", f"{mat['seconds']:.1f} s")
     Console().print(table)
 
 
