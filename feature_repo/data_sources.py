@@ -1,9 +1,10 @@
-"""Sources: one Parquet file per dbt mart (``<data_dir>/marts/<mart>.parquet``), read by DuckDB."""
+"""Sources: one Parquet file per dbt mart (``<data_dir>/marts/<mart>.parquet``), read by DuckDB or Spark."""
 
 from feature_repo.store.definitions import mart_sources
 from gfm.config import Config
 
-_sources = mart_sources(Config.load().marts_dir)
+_cfg = Config.load()
+_sources = mart_sources(_cfg.marts_dir, _cfg.features.offline_store)
 
 # dim_users: country and age bucket, timestamped by signup
 dim_users_source = _sources["user_profile"]

@@ -9,6 +9,8 @@ Environment overrides:
     ``GFM_CONFIG``                   a YAML config file (same as ``--config``).
     ``GFM__<SECTION>__<FIELD>=val``  any field, e.g. ``GFM__HGNN__EPOCHS=3`` or
                                      ``GFM__FEATURES__MODE=scale_out``; values are parsed as YAML.
+    ``GFM__PROFILE=scale_out``       the scale-out profile (dbt and Feast's offline store on Spark,
+                                     Redis online store, PostgreSQL registry).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ENV_PREFIX = "GFM__"
 
@@ -80,10 +82,26 @@ class ValidationConfig(_Section):
     allow_shrink: bool = False
 
 
+class WarehouseConfig(_Section):
+    """The engine dbt builds the marts on (``gfm transform``).
+
+    ``duckdb`` (default): embedded, in the build file. ``spark``: the same dbt project on a local
+    Spark (the ``[spark]`` extra and a Java 17+ runtime); its marts are loaded into the same DuckDB
+    build file, so the gates, the Parquet marts and the analysts' file are the same.
+    """
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "2g"
+
+
 class FeaturesConfig(_Section):
     """Feast feature store."""
 
     mode: Literal["local", "scale_out"] = "local"
+    # Feast's offline store (historical retrieval, materialization reads): DuckDB or local Spark
+    offline_store: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[2]"
     project: str = "gfm"
     redis_connection: str = "127.0.0.1:6379"
     registry_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -255,10 +273,14 @@ class Config(_Section):
     """The whole gfm configuration. Every output lives under ``data_dir``."""
 
     data_dir: Path = Path(".gfm")
+    # "scale_out": defaults for a distributed data layer (dbt and Feast's offline store on Spark,
+    # Redis online store, PostgreSQL registry); any value set explicitly still wins
+    profile: Literal["embedded", "scale_out"] = "embedded"
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     text: TextConfig = Field(default_factory=TextConfig)
     hgnn: HGNNConfig = Field(default_factory=HGNNConfig)
@@ -267,6 +289,18 @@ class Config(_Section):
     index: IndexConfig = Field(default_factory=IndexConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_profile(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("profile") not in PROFILES:
+            return data
+        data = dict(data)
+        for section, defaults in PROFILES[data["profile"]].items():
+            given = data.get(section)
+            if given is None or isinstance(given, dict):
+                data[section] = {**defaults, **(given or {})}
+        return data
 
     # ---- derived paths: the layout of the data directory -------------------------------------
     @property
@@ -367,6 +401,15 @@ class Config(_Section):
     def to_yaml(self) -> str:
         """Serialise the effective config (for provenance cards and checkpoints)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+#: Named profiles: per-section defaults that a config file or the environment can still override.
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "scale_out": {
+        "warehouse": {"engine": "spark"},
+        "features": {"mode": "scale_out", "offline_store": "spark"},
+    },
+}
 
 
 def _set_nested(data: dict[str, Any], parts: list[str], value: Any) -> None:

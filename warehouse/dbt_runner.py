@@ -42,6 +42,31 @@ ProgressCallback = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
+class SparkTarget:
+    """Where and how the profile's ``spark`` target runs (read by ``profiles.yml``).
+
+    Attributes:
+        warehouse: The Spark warehouse folder; each table is a Parquet folder
+            ``<warehouse>/analytics.db/<model>``.
+        master: The Spark master (``local[2]``: in-process, two cores).
+        driver_memory: The driver JVM's heap (``2g``).
+
+    """
+
+    warehouse: Path
+    master: str = "local[2]"
+    driver_memory: str = "2g"
+
+    def env(self) -> dict[str, str]:
+        """The environment variables ``profiles.yml`` reads for the ``spark`` target."""
+        return {
+            "GFM_DBT_SPARK_WAREHOUSE": str(self.warehouse.resolve()),
+            "GFM_DBT_SPARK_MASTER": self.master,
+            "GFM_DBT_SPARK_DRIVER_MEMORY": self.driver_memory,
+        }
+
+
+@dataclass(frozen=True)
 class NodeResult:
     """One model or test of a dbt invocation (from ``run_results.json``)."""
 
@@ -84,8 +109,9 @@ def run_dbt(
     log_dir: Path,
     dbt_vars: dict[str, Any],
     on_progress: ProgressCallback | None = None,
+    spark: SparkTarget | None = None,
 ) -> DbtInvocation:
-    """Run one dbt command (e.g. ``["build"]`` or ``["docs", "generate"]``) on a DuckDB file.
+    """Run one dbt command (e.g. ``["build"]`` or ``["docs", "generate"]``) on a DuckDB file or Spark.
 
     Args:
         command: The dbt sub-command and its own arguments.
@@ -94,6 +120,8 @@ def run_dbt(
         log_dir: dbt's log folder.
         dbt_vars: Passed as ``--vars`` (JSON).
         on_progress: Called with (done, total, line) on every finished node.
+        spark: Run on the profile's ``spark`` target (a local Spark session, see
+            :class:`SparkTarget`) instead of the DuckDB file; ``db_path`` is then unused.
 
     Returns:
         The invocation, whether or not it succeeded; see :func:`raise_on_failure`.
@@ -108,6 +136,7 @@ def run_dbt(
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_dir.resolve()), "--log-path", str(log_dir.resolve()),
         "--vars", json.dumps(dbt_vars), "--no-use-colors",
+        "--target", "local" if spark is None else "spark",
     ]  # fmt: skip
     env = {
         **os.environ,
@@ -116,6 +145,8 @@ def run_dbt(
         "DBT_VERSION_CHECK": "false",
         "DO_NOT_TRACK": "1",
     }
+    if spark is not None:
+        env.update(spark.env())
     tail: deque[str] = deque(maxlen=60)
     done = 0
     started = time.perf_counter()
@@ -158,7 +189,8 @@ def _die_with(parent: int) -> Callable[[], None]:
     """A ``preexec_fn``: the child gets SIGKILL when ``parent`` dies, even by ``kill -9``.
 
     ``PR_SET_PDEATHSIG`` is Linux's; elsewhere only the process group (``_kill_group`` on an
-    exception) applies. dbt-duckdb builds in threads of the one child, so no grandchild is left.
+    exception) applies. dbt-duckdb builds in threads of the one child, so no grandchild is left;
+    dbt-spark's JVM (pyspark's gateway) exits when its parent's pipe closes, and shares the group.
     """
 
     def setup() -> None:

@@ -1,5 +1,9 @@
 """``gfm transform``: raw batch -> raw gate -> landing -> dbt build -> marts gate -> promote.
 
+dbt builds on the engine of ``warehouse.engine``: DuckDB (default) straight into ``build.duckdb``,
+or Spark (``warehouse/spark_marts.py``), whose marts are then loaded into ``build.duckdb``, so
+every later step is the same.
+
 Every step writes only into ``warehouse/`` scratch paths (``build.duckdb``, ``.landing.next/``)
 until the marts gate has passed; the last step swaps the new DuckDB file, Parquet marts and
 landing files in. So a failure anywhere (bad raw data, a batch that shrinks the live warehouse by
@@ -22,7 +26,7 @@ from typing import Any
 from gfm.config import Config
 from gfm.errors import StageError
 from gfm.progress import console, make_progress
-from warehouse.dbt_runner import DbtInvocation, raise_on_failure, run_dbt
+from warehouse.dbt_runner import DbtInvocation, SparkTarget, raise_on_failure, run_dbt
 from warehouse.dbt_vars import SplitBoundaries, build_vars, compute_split, resolve_content_types
 from warehouse.promote import stage_marts, swap_in
 
@@ -87,6 +91,8 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
         StageError: If dbt fails (naming every failed model or test) or the split is empty.
 
     """
+    from gfm.tombstones import read_tombstones
+    from ingest.forgotten import drop_forgotten
     from ingest.manifest import read_manifest
     from ingest.raw_io import load_raw, write_landing
     from validation.gates import run_marts_gate, run_raw_gate
@@ -95,13 +101,19 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
     work = cfg.warehouse_path.parent
     build_db = work / "build.duckdb"
     staged_landing = work / ".landing.next"  # becomes landing/ on promotion, never before
+    spark = _spark_target(cfg, work)
     timings: dict[str, float] = {}
     # a failed step leaves nothing of this build behind: the previous promoted state only
-    step = _Steps(timings, show_progress, scratch=(build_db, Path(f"{build_db}.wal"), staged_landing))
+    scratch = (build_db, Path(f"{build_db}.wal"), staged_landing, *((spark.warehouse,) if spark else ()))
+    step = _Steps(timings, show_progress, scratch=scratch)
 
     with step("read_raw", "read the raw batch"):
         manifest = read_manifest(cfg.raw_dir)
         tables = load_raw(cfg.raw_dir, cfg.validation)
+        # users removed by `gfm forget` never pass this point, whatever a later batch holds
+        tables, forgotten = drop_forgotten(tables, read_tombstones(cfg.data_dir))
+        if forgotten and show_progress:
+            console.print(f"  left out forgotten users' rows: {forgotten}", style="dim", highlight=False)
     with step("raw_gate", "volume guard + raw gate (Great Expectations)"):
         counts = {name: len(frame) for name, frame in tables.as_dict().items()}
         live = live_raw_counts(cfg.warehouse_path)
@@ -121,8 +133,13 @@ def run_transform(cfg: Config, *, show_progress: bool = True) -> TransformResult
     with step("dbt_build", "dbt build (models + tests)"):
         for stale in (build_db, Path(f"{build_db}.wal")):
             stale.unlink(missing_ok=True)
-        invocation = _dbt_build(cfg, build_db, dbt_vars, show_progress)
+        invocation = _dbt_build(cfg, build_db, dbt_vars, show_progress, spark)
         raise_on_failure(invocation)
+        if spark is not None:
+            from warehouse.spark_marts import load_spark_marts
+
+            load_spark_marts(spark.warehouse, build_db)
+            shutil.rmtree(spark.warehouse, ignore_errors=True)
     with step("marts_gate", "marts gate (Great Expectations)"):
         run_marts_gate(build_db, cfg)
     with step("promote", "promote the warehouse and the Parquet marts"):
@@ -200,12 +217,27 @@ def dbt_docs(cfg: Config, *, show_progress: bool = True) -> Path:
     return index
 
 
-def _dbt_build(cfg: Config, build_db: Path, dbt_vars: dict[str, Any], show_progress: bool) -> DbtInvocation:
+def _spark_target(cfg: Config, work: Path) -> SparkTarget | None:
+    """The Spark target of this build (None on DuckDB); checks first that Spark can run here."""
+    if cfg.warehouse.engine != "spark":
+        return None
+    from warehouse.spark_marts import require_spark
+
+    require_spark()
+    folder = work / ".spark.next"  # Spark's tables of this build, removed once loaded
+    shutil.rmtree(folder, ignore_errors=True)
+    return SparkTarget(folder, cfg.warehouse.spark_master, cfg.warehouse.spark_driver_memory)
+
+
+def _dbt_build(
+    cfg: Config, build_db: Path, dbt_vars: dict[str, Any], show_progress: bool, spark: SparkTarget | None
+) -> DbtInvocation:
     kwargs: dict[str, Any] = {
         "db_path": build_db,
         "target_dir": cfg.warehouse_path.parent / "dbt_target",
         "log_dir": cfg.warehouse_path.parent / "dbt_logs",
         "dbt_vars": dbt_vars,
+        "spark": spark,
     }
     if not show_progress:
         return run_dbt(["build"], **kwargs)

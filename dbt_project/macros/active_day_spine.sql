@@ -57,14 +57,31 @@ clipped as (
 
 days as (
 
-    select distinct
-        {{ key }},
-        cast(span_start + cast(unnest(range(0, date_diff('day', span_start, span_end) + 1)) as integer) as date)
-            as feature_date
-    from clipped
-    where span_start <= span_end
+    {{ day_series(key, 'clipped') }}
 
 )
 
 select * from days
+{% endmacro %}
+
+{#- One row per (key, day) for every day from span_start to span_end of `spans` (both included). -#}
+{% macro day_series(key, spans) %}
+    {{- return(adapter.dispatch('day_series', 'gfm')(key, spans)) -}}
+{% endmacro %}
+
+{% macro default__day_series(key, spans) %}
+    select distinct
+        {{ key }},
+        cast(span_start + cast(unnest(range(0, {{ days_between('span_start', 'span_end') }} + 1)) as integer) as date)
+            as feature_date
+    from {{ spans }}
+    where span_start <= span_end
+{% endmacro %}
+
+{% macro spark__day_series(key, spans) %}
+    select distinct
+        {{ key }},
+        explode(sequence(span_start, span_end)) as feature_date
+    from {{ spans }}
+    where span_start <= span_end
 {% endmacro %}

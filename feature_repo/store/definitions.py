@@ -21,11 +21,12 @@ from feature_repo.store.schema import feature_fields, mart_path
 from gfm.naming import embedding_view_name, embeddings_service_name, training_service_name
 
 if TYPE_CHECKING:
-    from feast import Entity, FeatureService, FeatureView, FileSource
+    from feast import DataSource, Entity, FeatureService, FeatureView
 
 VECTOR_FIELD = "vector"
 EMBEDDING_TIMESTAMP = "valid_from"  # see feature_repo.store.publish: a version's vectors are static
 ENTITY_KEYS = {"user": "user_id", "item": "item_id"}
+OFFLINE_ENGINES = ("duckdb", "spark")  # features.offline_store: which source class reads the files
 
 
 @dataclass(frozen=True)
@@ -90,17 +91,48 @@ def entities() -> dict[str, Entity]:
     }
 
 
-def mart_sources(marts_dir: Path) -> dict[str, FileSource]:
-    """One Parquet file source per mart that a feature view reads, keyed by view name."""
+def parquet_source(
+    name: str, path: Path, timestamp_field: str, created: str, description: str = "", engine: str = "duckdb"
+) -> DataSource:
+    """A source over one Parquet file, of the class the offline store ``engine`` reads.
+
+    ``duckdb``: a ``FileSource``; ``spark``: a ``SparkSource`` over the same file (Feast's Spark
+    offline store reads only those).
+    """
+    if engine == "spark":
+        from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
+
+        return SparkSource(
+            name=name,
+            path=str(path),
+            file_format="parquet",
+            timestamp_field=timestamp_field,
+            created_timestamp_column=created,
+            description=description,
+        )
+    if engine != "duckdb":
+        raise ValueError(f"unknown offline store engine {engine!r}: expected one of {OFFLINE_ENGINES}")
     from feast import FileSource
 
+    return FileSource(
+        name=name,
+        path=str(path),
+        timestamp_field=timestamp_field,
+        created_timestamp_column=created,
+        description=description,
+    )
+
+
+def mart_sources(marts_dir: Path, engine: str = "duckdb") -> dict[str, DataSource]:
+    """One Parquet source per mart that a feature view reads, keyed by view name."""
     return {
-        v.name: FileSource(
-            name=f"{v.mart}_source",
-            path=str(mart_path(marts_dir, v.mart)),
-            timestamp_field=v.timestamp,
-            created_timestamp_column=v.created or "",
-            description=f"dbt mart {v.mart} exported to Parquet",
+        v.name: parquet_source(
+            f"{v.mart}_source",
+            mart_path(marts_dir, v.mart),
+            v.timestamp,
+            v.created or "",
+            f"dbt mart {v.mart} exported to Parquet",
+            engine,
         )
         for v in CORE_VIEWS
     }
@@ -109,8 +141,9 @@ def mart_sources(marts_dir: Path) -> dict[str, FileSource]:
 def core_feature_views(
     marts_dir: Path,
     ttl_days: int,
-    sources: dict[str, FileSource] | None = None,
+    sources: dict[str, DataSource] | None = None,
     ents: dict[str, Entity] | None = None,
+    engine: str = "duckdb",
 ) -> list[FeatureView]:
     """The four mart-backed feature views, fields read from the Parquet schemas.
 
@@ -120,15 +153,16 @@ def core_feature_views(
         sources: Source objects to reuse (``mart_sources``); built when None. The ``feast`` CLI
             dedupes objects by identity, so feature_repo/ passes the ones it already exposes.
         ents: Entity objects to reuse (``entities``); built when None.
+        engine: The offline store's engine (``features.offline_store``), for sources built here.
 
     """
     from feast import FeatureView
 
     ents = ents or entities()
-    sources = sources or mart_sources(marts_dir)
+    sources = sources or mart_sources(marts_dir, engine)
     views = []
     for v in CORE_VIEWS:
-        path = Path(sources[v.name].path)
+        path = Path(sources[v.name].path)  # type: ignore[attr-defined]  # FileSource and SparkSource
         exclude = {ENTITY_KEYS[v.entity], v.timestamp, "created_at"}
         views.append(
             FeatureView(
@@ -145,18 +179,21 @@ def core_feature_views(
 
 
 def embedding_view(
-    model: str, entity: str, version: str, path: Path, dim: int, ents: dict[str, Entity] | None = None
+    model: str,
+    entity: str,
+    version: str,
+    path: Path,
+    dim: int,
+    ents: dict[str, Entity] | None = None,
+    engine: str = "duckdb",
 ) -> FeatureView:
     """The feature view over a published embedding Parquet file (see feature_repo.store.publish)."""
-    from feast import FeatureView, Field, FileSource
+    from feast import FeatureView, Field
     from feast.types import Array, Float32
 
     name = embedding_view_name(model, entity, version)
-    source = FileSource(
-        name=f"{name}_source",
-        path=str(path.resolve()),
-        timestamp_field=EMBEDDING_TIMESTAMP,
-        created_timestamp_column="created_at",
+    source = parquet_source(
+        f"{name}_source", path.resolve(), EMBEDDING_TIMESTAMP, "created_at", engine=engine
     )
     return FeatureView(
         name=name,

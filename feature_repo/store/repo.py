@@ -9,6 +9,9 @@ Store configuration is derived from ``Config`` alone (``cfg.features.mode``):
   (PostgreSQL). Redis keys and registry rows are scoped by the Feast project
   (``cfg.features.project``), so several projects share the servers safely.
 
+The offline store is DuckDB, or Spark with ``features.offline_store: spark`` (profile
+``scale_out``): a local Spark session reading the same Parquet files through ``SparkSource``.
+
 The effective settings are also written to ``<feast_dir>/feature_store.yaml`` so that the
 ``feast`` CLI can inspect the store: ``feast -c <feast_dir> feature-views list``.
 """
@@ -56,8 +59,24 @@ def repo_config(cfg: Config) -> dict[str, Any]:
         "provider": "local",
         "registry": registry,
         "online_store": online,
-        "offline_store": {"type": "duckdb"},
+        "offline_store": offline_store_config(cfg),
         "entity_key_serialization_version": 3,
+    }
+
+
+def offline_store_config(cfg: Config) -> dict[str, Any]:
+    """The offline store: DuckDB (embedded) or a Spark session (``features.offline_store``)."""
+    if cfg.features.offline_store != "spark":
+        return {"type": "duckdb"}
+    return {
+        "type": "spark",
+        "spark_conf": {
+            "spark.master": cfg.features.spark_master,
+            "spark.ui.enabled": "false",
+            # Parquet timestamps are instants; read and join them in UTC, as DuckDB does
+            "spark.sql.session.timeZone": "UTC",
+            "spark.sql.shuffle.partitions": "4",
+        },
     }
 
 
@@ -92,7 +111,9 @@ def published_objects(
     for p in entries:
         if p.model == "text" and versions is None and p.version != cat.current.get("text"):
             continue  # one item_text_embedding view: the current text model key
-        view = definitions.embedding_view(p.model, p.entity, p.version, Path(p.path), p.dim, ents)
+        view = definitions.embedding_view(
+            p.model, p.entity, p.version, Path(p.path), p.dim, ents, cfg.features.offline_store
+        )
         views[view.name] = view
         if p.model != "text":
             by_version.setdefault(p.version, []).append(view)
@@ -121,7 +142,12 @@ def training_objects(
         if hgnn_entry is not None:
             name = embedding_view_name("hgnn", "item", hgnn_entry.version)
             view = (views or {}).get(name) or definitions.embedding_view(
-                "hgnn", "item", hgnn_entry.version, Path(hgnn_entry.path), hgnn_entry.dim
+                "hgnn",
+                "item",
+                hgnn_entry.version,
+                Path(hgnn_entry.path),
+                hgnn_entry.dim,
+                engine=cfg.features.offline_store,
             )
             inputs.append(view)
         services.append(definitions.training_service(version, inputs))
@@ -145,7 +171,9 @@ def apply_definitions(cfg: Config, versions: list[str] | None = None) -> list[st
 
     """
     ents = definitions.entities()
-    core = definitions.core_feature_views(cfg.marts_dir, cfg.features.ttl_days, ents=ents)
+    core = definitions.core_feature_views(
+        cfg.marts_dir, cfg.features.ttl_days, ents=ents, engine=cfg.features.offline_store
+    )
     objects: list[Any] = [*ents.values(), *core]
     published = published_objects(cfg, versions, ents)
     objects += published

@@ -48,7 +48,9 @@ def version_views(cfg: Config, version: str, ents: dict[str, Any] | None = None)
     """The embedding views of every (model, entity) that ``version`` published to Feast."""
     cat = catalog.read_catalog(cfg.feast_dir)
     return [
-        definitions.embedding_view(p.model, p.entity, p.version, Path(p.path), p.dim, ents)
+        definitions.embedding_view(
+            p.model, p.entity, p.version, Path(p.path), p.dim, ents, cfg.features.offline_store
+        )
         for p in cat.published
         if p.version == version and p.model in MODELS
     ]

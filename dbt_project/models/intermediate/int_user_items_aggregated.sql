@@ -20,7 +20,8 @@ aggregated as (
         count(*) filter (where event_type = 'follow') as n_follows,
         count(*) filter (where event_type = 'preview') as n_previews,
         count(*) filter (where event_type = 'intent_to_pay') as n_intent_to_pay,
-        coalesce(sum(ms_played) filter (where event_type = 'stream'), 0) as ms_played_total,
+        -- bigint on every engine (DuckDB's sum of bigints is a 128-bit integer)
+        cast(coalesce(sum(ms_played) filter (where event_type = 'stream'), 0) as bigint) as ms_played_total,
         bool_or(is_consumption) as is_consumed,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at

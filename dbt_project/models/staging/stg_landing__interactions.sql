@@ -9,11 +9,11 @@ source as (
 renamed as (
 
     select
-        cast(event_id as varchar) as event_id,
+        cast(event_id as {{ dbt.type_string() }}) as event_id,
         cast(user_id as bigint) as user_id,
         cast(item_id as bigint) as item_id,
-        cast(event_at as timestamptz) as event_at,
-        cast(event_type as varchar) as event_type,
+        cast(event_at as {{ type_timestamptz() }}) as event_at,
+        cast(event_type as {{ dbt.type_string() }}) as event_type,
         cast(ms_played as bigint) as ms_played
 
     from source

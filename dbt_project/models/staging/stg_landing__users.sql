@@ -10,9 +10,9 @@ renamed as (
 
     select
         cast(user_id as bigint) as user_id,
-        cast(country as varchar) as country,
-        cast(age_bucket as varchar) as age_bucket,
-        cast(signup_at as timestamptz) as signup_at
+        cast(country as {{ dbt.type_string() }}) as country,
+        cast(age_bucket as {{ dbt.type_string() }}) as age_bucket,
+        cast(signup_at as {{ type_timestamptz() }}) as signup_at
 
     from source
 

@@ -33,7 +33,7 @@ final as (
         coalesce(daily.n_listeners, 0) as n_listeners_1d,
         cast(sum(coalesce(daily.n_streams, 0)) over since_start as bigint) as n_streams_total,
         cast(sum(coalesce(daily.n_new_listeners, 0)) over since_start as bigint) as n_listeners_total,
-        cast(greatest(0, date_diff('day', {{ utc_date('items.published_at') }}, spine.feature_date + 1)) as bigint)
+        cast(greatest(0, {{ days_between(utc_date('items.published_at'), 'spine.feature_date + 1') }}) as bigint)
             as age_days
 
     from spine
