@@ -7,6 +7,7 @@ This module is the only place that reads environment variables.
 Environment overrides:
     ``GFM_DATA_DIR``                 the data directory (same as ``--data-dir``).
     ``GFM_CONFIG``                   a YAML config file (same as ``--config``).
+    ``GFM_SECRETS_FILE``             the secrets file (``gfm.secrets``; passwords are never config).
     ``GFM__<SECTION>__<FIELD>=val``  any field, e.g. ``GFM__HGNN__EPOCHS=3`` or
                                      ``GFM__FEATURES__MODE=scale_out``; values are parsed as YAML.
     ``GFM__PROFILE=scale_out``       the scale-out profile (dbt and Feast's offline store on Spark,
@@ -16,12 +17,13 @@ Environment overrides:
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 ENV_PREFIX = "GFM__"
 
@@ -96,7 +98,15 @@ class WarehouseConfig(_Section):
 
 
 class FeaturesConfig(_Section):
-    """Feast feature store."""
+    """Feast feature store.
+
+    Passwords never go in the config: ``redis_connection`` and ``registry_url`` must not hold one.
+    Each is the secret named by ``*_password_env``, read from that environment variable or the
+    secrets file (``gfm.secrets``); when it is set nowhere, the server is reached without one.
+    """
+
+    # the input of a refused value (a URL with a password) is left out of the error message
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
     mode: Literal["local", "scale_out"] = "local"
     # Feast's offline store (historical retrieval, materialization reads): DuckDB or local Spark
@@ -106,6 +116,25 @@ class FeaturesConfig(_Section):
     redis_connection: str = "127.0.0.1:6379"
     registry_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     ttl_days: int = 90
+    redis_user: str | None = None  # a Redis ACL user; None: the default user
+    redis_password_env: str = "GFM_REDIS_PASSWORD"  # the secret holding the Redis password
+    registry_password_env: str = "GFM_REGISTRY_PASSWORD"  # the registry user's password (user: in the URL)
+
+    @field_validator("redis_connection")
+    @classmethod
+    def _no_redis_password(cls, value: str) -> str:
+        if any(part.strip().startswith(("password=", "username=")) for part in value.split(",")):
+            raise ValueError(
+                "put the Redis user in redis_user and its password in the secret redis_password_env"
+            )
+        return value
+
+    @field_validator("registry_url")
+    @classmethod
+    def _no_registry_password(cls, value: str) -> str:
+        if _URL_PASSWORD.search(value):
+            raise ValueError("the registry URL holds a password: put it in the secret registry_password_env")
+        return value
 
 
 class TextConfig(_Section):
@@ -235,8 +264,19 @@ class IndexConfig(_Section):
     (``http://host:19530``); the code is the same. See benchmarks/search.py.
     """
 
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
+
     uri: str | None = None  # None: Milvus Lite file under the data directory; else a server URI
-    token: str = ""
+    # An API key for both roles; only from the environment (GFM__INDEX__TOKEN), never a config
+    # file. Prefer the users below on a server with authentication.
+    token: SecretStr = SecretStr("")
+    # Milvus server users (Milvus Lite has no authentication): the pipeline writes as
+    # ``writer_user``, the HTTP service reads as ``reader_user`` (a read-only role;
+    # vector_index/rbac.py). Each password is the secret named by ``*_password_env``.
+    writer_user: str | None = None
+    writer_password_env: str = "GFM_MILVUS_WRITER_PASSWORD"
+    reader_user: str | None = None
+    reader_password_env: str = "GFM_MILVUS_READER_PASSWORD"
     flat_max_rows: int = 200_000  # FLAT below this size, HNSW above
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
@@ -272,10 +312,14 @@ class PublishConfig(_Section):
 class Config(_Section):
     """The whole gfm configuration. Every output lives under ``data_dir``."""
 
+    # a refused value may be a URL with a password: errors name the field, not the input
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
+
     data_dir: Path = Path(".gfm")
     # "scale_out": defaults for a distributed data layer (dbt and Feast's offline store on Spark,
     # Redis online store, PostgreSQL registry); any value set explicitly still wins
     profile: Literal["embedded", "scale_out"] = "embedded"
+    secrets_file: Path | None = None  # YAML of secret name -> value, mode 0600 (gfm.secrets)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
@@ -383,12 +427,18 @@ class Config(_Section):
             if not isinstance(loaded, dict):
                 raise ValueError(f"config file {path} must hold a mapping, got {type(loaded).__name__}")
             data = loaded
+            if isinstance(data.get("index"), dict) and data["index"].get("token"):
+                raise ValueError(
+                    f"config file {path} holds index.token: secrets go in GFM__INDEX__TOKEN or a secrets file"
+                )
         for key, raw in sorted(env.items()):
             if key.startswith(ENV_PREFIX):
                 parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
                 _set_nested(data, parts, yaml.safe_load(raw))
         if env.get("GFM_DATA_DIR"):
             data["data_dir"] = env["GFM_DATA_DIR"]
+        if env.get("GFM_SECRETS_FILE"):
+            data["secrets_file"] = env["GFM_SECRETS_FILE"]
         for key, value in (overrides or {}).items():
             if isinstance(value, dict) and isinstance(data.get(key), dict):
                 data[key] = {**data[key], **value}
@@ -401,6 +451,9 @@ class Config(_Section):
     def to_yaml(self) -> str:
         """Serialise the effective config (for provenance cards and checkpoints)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+_URL_PASSWORD = re.compile(r"://[^/@:]*:[^/@]*@")
 
 
 #: Named profiles: per-section defaults that a config file or the environment can still override.

@@ -10,14 +10,18 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+from gfm.config import Config
 from gfm.errors import StageError
+from gfm.secrets import require_secret
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
-__all__ = ["close_clients", "ensure_loaded", "get_client", "is_lite_uri"]
+__all__ = ["close_clients", "ensure_loaded", "get_client", "is_lite_uri", "role_client", "role_token"]
+
+Role = Literal["writer", "reader"]
 
 _CLIENTS: dict[tuple[str, str], MilvusClient] = {}
 _LOCK = threading.Lock()
@@ -53,6 +57,32 @@ def get_client(uri: str, token: str = "", timeout: float = 30.0) -> MilvusClient
             client = _connect(uri, token, timeout)
             _CLIENTS[key] = client
         return client
+
+
+def role_token(cfg: Config, role: Role) -> str:
+    """The token ``role`` connects with: ``user:password`` of its configured user, else ``index.token``.
+
+    The pipeline (index, publish, gc, rollback) is the ``writer``; the HTTP service is the
+    ``reader``, a read-only role on a server with authentication (vector_index/rbac.py). The
+    password is the secret named by ``index.<role>_password_env`` (``gfm.secrets``). Milvus Lite
+    has no authentication: the token is empty and no secret is read.
+
+    Raises:
+        SecretsError: If the role's user is configured but its password is set nowhere.
+
+    """
+    if is_lite_uri(cfg.milvus_uri):
+        return ""
+    user = cfg.index.writer_user if role == "writer" else cfg.index.reader_user
+    if not user:
+        return cfg.index.token.get_secret_value()
+    env = cfg.index.writer_password_env if role == "writer" else cfg.index.reader_password_env
+    return f"{user}:{require_secret(env, f'the Milvus {role} user {user!r}', cfg.secrets_file)}"
+
+
+def role_client(cfg: Config, role: Role) -> MilvusClient:
+    """The process's client for the configured Milvus, connected as ``role`` (see ``role_token``)."""
+    return get_client(cfg.milvus_uri, role_token(cfg, role))
 
 
 def _connect(uri: str, token: str, timeout: float) -> MilvusClient:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from gfm.config import Config
 from vector_index import versions as _versions
-from vector_index.client import get_client
+from vector_index.client import role_client
 from vector_index.load import LoadResult, load_version, read_version
 from vector_index.schema import alias_name, collection_name
 
@@ -31,8 +31,8 @@ __all__ = [
 
 
 def client_for(cfg: Config) -> MilvusClient:
-    """Return the process's client for the configured Milvus (Lite file or server)."""
-    return get_client(cfg.milvus_uri, cfg.index.token)
+    """Return the process's client for the configured Milvus (Lite file or server), as the writer."""
+    return role_client(cfg, "writer")
 
 
 def index_version(

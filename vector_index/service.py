@@ -106,9 +106,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from vector_index.client import get_client
+        from vector_index.client import role_client
 
-        app.state.client = get_client(cfg.milvus_uri, cfg.index.token)
+        app.state.client = role_client(cfg, "reader")  # a read-only role on a server with auth
         app.state.searchers = {}
         app.state.consumed = ConsumedItems.from_marts(cfg.marts_dir)
         app.state.user_source = _user_source(cfg, user_vectors, app.state.client)

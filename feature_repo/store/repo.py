@@ -14,6 +14,10 @@ The offline store is DuckDB, or Spark with ``features.offline_store: spark`` (pr
 
 The effective settings are also written to ``<feast_dir>/feature_store.yaml`` so that the
 ``feast`` CLI can inspect the store: ``feast -c <feast_dir> feature-views list``.
+
+Passwords (``gfm.secrets``) never enter that file or ``repo_config``'s dict: they stand there as
+``${GFM_REDIS_PASSWORD}``-style placeholders, which the ``feast`` CLI fills from its environment
+and ``get_store`` fills from the secrets in memory.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import yaml
 from feature_repo.store import catalog, definitions
 from gfm.config import Config
 from gfm.naming import embedding_view_name
+from gfm.secrets import expand_placeholders, placeholder, read_secret, require_secret
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -44,9 +49,9 @@ def repo_config(cfg: Config) -> dict[str, Any]:
             "registry_type": "sql",
             "path": fc.registry_url,
             "cache_ttl_seconds": REGISTRY_CACHE_TTL_S,
-            "sqlalchemy_config_kwargs": {"echo": False, "pool_pre_ping": True},
+            "sqlalchemy_config_kwargs": {"echo": False, "pool_pre_ping": True, **_registry_auth(cfg)},
         }
-        online = {"type": "redis", "connection_string": fc.redis_connection}
+        online = {"type": "redis", "connection_string": fc.redis_connection + _redis_auth(cfg)}
     else:
         registry = {
             "registry_type": "file",
@@ -62,6 +67,40 @@ def repo_config(cfg: Config) -> dict[str, Any]:
         "offline_store": offline_store_config(cfg),
         "entity_key_serialization_version": 3,
     }
+
+
+def _redis_auth(cfg: Config) -> str:
+    """``,username=...,password=${...}`` for a Redis ACL user or password (placeholder only)."""
+    fc = cfg.features
+    auth = f",username={fc.redis_user}" if fc.redis_user else ""
+    if fc.redis_user or read_secret(fc.redis_password_env, cfg.secrets_file) is not None:
+        auth += f",password={placeholder(fc.redis_password_env)}"
+    return auth
+
+
+def _registry_auth(cfg: Config) -> dict[str, Any]:
+    """The registry password as a driver argument (placeholder only), when the secret is set."""
+    name = cfg.features.registry_password_env
+    if read_secret(name, cfg.secrets_file) is None:
+        return {}
+    return {"connect_args": {"password": placeholder(name)}}
+
+
+def _secret_values(cfg: Config) -> dict[str, str]:
+    """The secrets ``repo_config`` names by placeholder (scale-out only)."""
+    fc = cfg.features
+    if fc.mode != "scale_out":
+        return {}
+    values = {}
+    if fc.redis_user:
+        values[fc.redis_password_env] = require_secret(
+            fc.redis_password_env, f"the Redis user {fc.redis_user!r}", cfg.secrets_file
+        )
+    for name in (fc.redis_password_env, fc.registry_password_env):
+        value = read_secret(name, cfg.secrets_file)
+        if value is not None:
+            values[name] = value
+    return values
 
 
 def offline_store_config(cfg: Config) -> dict[str, Any]:
@@ -93,7 +132,8 @@ def get_store(cfg: Config) -> FeatureStore:
     from feast import FeatureStore, RepoConfig
 
     cfg.feast_dir.mkdir(parents=True, exist_ok=True)
-    repo = RepoConfig(repo_path=cfg.feast_dir.resolve(), **repo_config(cfg))
+    settings = expand_placeholders(repo_config(cfg), _secret_values(cfg))
+    repo = RepoConfig(repo_path=cfg.feast_dir.resolve(), **settings)
     return FeatureStore(repo_path=str(cfg.feast_dir.resolve()), config=repo)
 
 

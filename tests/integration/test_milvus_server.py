@@ -3,13 +3,14 @@
 The server (PyPI ``milvus==2.3.5``) is started once for the session in a private network
 namespace (it listens on all interfaces otherwise) and reached through a loopback forwarder; see
 ``tests/fixtures/milvus_server.py``. Each test starts from an empty server (its gfm collections dropped).
+Authentication is on: the pipeline connects as the writer user, the service as the read-only
+reader (vector_index/rbac.py), their passwords in a secrets file (tests/integration/test_credentials.py
+proves the reader cannot write).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +34,6 @@ suite = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(suite)
 
 
-@pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusStandalone]:
-    if shutil.which("unshare") is None:
-        pytest.fail("`unshare` is needed to run the Milvus server in a private network namespace")
-    server = MilvusStandalone(tmp_path_factory.mktemp("milvus_server"), startup_timeout=150)
-    server.start()  # raises StageError with the log path if it can't start
-    yield server
-    close_clients()
-    server.stop()
-
-
 def _reset(client: Any) -> None:
     for alias in client.list_aliases().get("aliases", []):
         client.drop_alias(alias)
@@ -56,7 +46,7 @@ def _reset(client: Any) -> None:
 
 @pytest.fixture
 def cfg(tmp_path: Path, milvus_server: MilvusStandalone) -> Config:
-    config = Config.load(data_dir=tmp_path, environ={}, overrides={"index": {"uri": milvus_server.uri}})
+    config = Config.load(data_dir=tmp_path, environ={}, overrides=milvus_server.gfm_overrides())
     _reset(ops.client_for(config))  # test isolation only: the library never drops on start-up
     return config
 
@@ -108,8 +98,9 @@ sys.path.insert(0, sys.argv[4])
 from release_fixtures import gated, make_config
 from pipeline import release
 
+from gfm.config import IndexConfig
 cfg = make_config(Path(sys.argv[1]), project=sys.argv[2])
-cfg = cfg.model_copy(update={"index": cfg.index.model_copy(update={"uri": sys.argv[3]})})
+cfg = cfg.model_copy(update={"index": IndexConfig.model_validate_json(sys.argv[3]), "secrets_file": Path(sys.argv[6])})
 
 def crash(name):
     if name == "pointers":
@@ -137,7 +128,7 @@ def test_release_kill_repair_and_rollback_on_the_server(cfg: Config) -> None:
     from pipeline import release
 
     rel = make_config(cfg.data_dir)
-    rel = rel.model_copy(update={"index": rel.index.model_copy(update={"uri": cfg.index.uri})})
+    rel = rel.model_copy(update={"index": cfg.index, "secrets_file": cfg.secrets_file})
     v1, v2, v3 = "v20261201t000000_aaaaaa", "v20261202t000000_bbbbbb", "v20261203t000000_cccccc"
     for seed, version in enumerate((v1, v2, v3), start=1):
         export(rel, version, seed=seed)
@@ -152,9 +143,10 @@ def test_release_kill_repair_and_rollback_on_the_server(cfg: Config) -> None:
             _KILLED_PUBLISH,
             str(rel.data_dir),
             rel.features.project,
-            rel.index.uri or "",
+            rel.index.model_dump_json(exclude={"token"}),
             str(tests_pipeline),
             v3,
+            str(rel.secrets_file),
         ],
         cwd=REPO,
         capture_output=True,

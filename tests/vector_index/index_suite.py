@@ -32,12 +32,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 _CHILD = textwrap.dedent(
     """
-    import os, signal, sys
+    import json, os, signal, sys
     from gfm.config import Config
     from vector_index import ops
 
+    # the parent's index section (server users included) and secrets file, with small batches
     cfg = Config.load(data_dir=sys.argv[1], environ={},
-                      overrides={"index": {"insert_batch": 50, "uri": sys.argv[3] or None}})
+                      overrides={"index": {**json.loads(sys.argv[3]), "insert_batch": 50},
+                                 "secrets_file": sys.argv[4] or None})
 
     def die(entity, done, total):
         if done >= 100:  # two batches in: kill -9 ourselves, mid-load
@@ -239,7 +241,8 @@ class IndexSuite:
         ops.publish_version(cfg, "two_tower", V1, entities=("item",))
         close_clients()  # with Milvus Lite the child process must own the file
         write_export(cfg, "two_tower", V2, seed=2)
-        args = [str(cfg.data_dir), V2, cfg.index.uri or ""]
+        index = cfg.index.model_dump_json(exclude={"token"})
+        args = [str(cfg.data_dir), V2, index, str(cfg.secrets_file or "")]
         proc = subprocess.run(
             [sys.executable, "-c", _CHILD, *args], cwd=REPO, capture_output=True, text=True, timeout=120
         )
