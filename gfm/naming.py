@@ -28,6 +28,7 @@ __all__ = [
     "export_path",
     "release_record_path",
     "text_export_path",
+    "tombstones_path",
     "training_service_name",
 ]
 
@@ -48,6 +49,11 @@ def release_record_path(data_dir: Path) -> Path:
 def audit_log_path(data_dir: Path) -> Path:
     """``<data_dir>/audit.jsonl``: who published, rolled back or removed what, when and why."""
     return data_dir / "audit.jsonl"
+
+
+def tombstones_path(data_dir: Path) -> Path:
+    """``<data_dir>/tombstones.json``: the users ``gfm forget`` removed (``gfm.tombstones``)."""
+    return data_dir / "tombstones.json"
 
 
 def checkpoint_dir(models_dir: Path, model: str, version: str) -> Path:

@@ -17,6 +17,7 @@ from pipeline.commands import (
     drift,
     evaluate,
     features,
+    forget,
     index,
     models,
     run,
@@ -60,6 +61,7 @@ def main(
 
 for module in (data, warehouse, validate, features, models, evaluate, drift, index, tokens, run, audit):
     module.register(app)
+forget.register(app)  # gfm forget: remove people from every store (pipeline.forget)
 
 
 if __name__ == "__main__":  # pragma: no cover

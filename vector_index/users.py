@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections import OrderedDict
+from collections.abc import Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -103,11 +104,16 @@ class CachedUserVectors:
     Args:
         source: Where misses are read.
         maxsize: Users kept (least recently used dropped first).
+        forgotten: Users removed by ``gfm forget`` (``gfm.tombstones.ForgottenUsers``): never
+            answered, and dropped from the cache, even while the source still holds them.
 
     """
 
-    def __init__(self, source: UserVectorSource, maxsize: int = 100_000) -> None:
+    def __init__(
+        self, source: UserVectorSource, maxsize: int = 100_000, forgotten: Container[int] = frozenset()
+    ) -> None:
         self.source = source
+        self.forgotten = forgotten
         # a source whose get takes a version (FeastUserVectors) is asked for that version's vector
         self._pins = "version" in inspect.signature(source.get).parameters
         self.maxsize = maxsize
@@ -118,6 +124,10 @@ class CachedUserVectors:
     def get(self, user_id: int, version: str) -> np.ndarray | None:
         """Return the user's vector for the live ``version`` (None if the source has none)."""
         key = int(user_id)
+        if key in self.forgotten:
+            with self._lock:
+                self._cache.pop(key, None)
+            return None
         with self._lock:
             if version != self._version:
                 self._cache.clear()
