@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gfm.config import Config
 from gfm.errors import DimensionError, GfmError, InvalidInputError, NotFoundError
 from gfm.naming import export_path
+from gfm.tombstones import ForgottenUsers
 from vector_index.auth import AUTH_HELP, Access
 from vector_index.body_limit import BodySizeLimit
 from vector_index.filters import FilterError, check_content_type
@@ -112,7 +113,9 @@ def create_app(
         app.state.searchers = {}
         app.state.consumed = ConsumedItems.from_marts(cfg.marts_dir)
         app.state.user_source = _user_source(cfg, user_vectors, app.state.client)
-        app.state.user_cache = CachedUserVectors(app.state.user_source)
+        app.state.user_cache = CachedUserVectors(
+            app.state.user_source, forgotten=ForgottenUsers(cfg.data_dir)
+        )
         log.info("serving %s (%d users with consumed items)", cfg.milvus_uri, len(app.state.consumed))
         yield
         for token_id, n in sorted(access.counts.items()):
