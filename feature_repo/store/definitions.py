@@ -21,7 +21,8 @@ from feature_repo.store.schema import feature_fields, mart_path
 from gfm.naming import embedding_view_name, embeddings_service_name, training_service_name
 
 if TYPE_CHECKING:
-    from feast import DataSource, Entity, FeatureService, FeatureView
+    from feast import Entity, FeatureService, FeatureView
+    from feast.data_source import DataSource
 
 VECTOR_FIELD = "vector"
 EMBEDDING_TIMESTAMP = "valid_from"  # see feature_repo.store.publish: a version's vectors are static
@@ -162,7 +163,7 @@ def core_feature_views(
     sources = sources or mart_sources(marts_dir, engine)
     views = []
     for v in CORE_VIEWS:
-        path = Path(sources[v.name].path)  # type: ignore[attr-defined]  # FileSource and SparkSource
+        path = Path(sources[v.name].path)  # type: ignore[attr-defined]  # FileSource and SparkSource have it
         exclude = {ENTITY_KEYS[v.entity], v.timestamp, "created_at"}
         views.append(
             FeatureView(
