@@ -46,6 +46,13 @@ def ingest(ctx: RunContext, source: str, source_path: Path | None) -> None:
         else:
             raise StageError(f"unknown source {source!r}: use synthetic, movielens, lightgcn or existing")
     manifest = read_manifest(cfg.raw_dir)
+    from gfm.tombstones import read_tombstones
+    from ingest.forgotten import scrub_raw
+
+    forgotten = read_tombstones(cfg.data_dir)
+    if forgotten:  # users removed by `gfm forget` do not come back with a new batch
+        removed = scrub_raw(cfg.raw_dir, forgotten)
+        console.print(f"left out forgotten users' raw rows: {removed}", highlight=False)
     card.source = manifest.source
     from gfm.versioning import fingerprint_files
 
