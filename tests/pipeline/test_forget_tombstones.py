@@ -115,3 +115,17 @@ def test_forgetting_a_user_nobody_holds_reports_zero_and_still_tombstones(tmp_pa
     entry = read_audit(tmp_path)[-1]
     assert entry["action"] == "forget" and entry["why"] == "request 17" and entry["what"]["users"] == [42]
     assert all(sum(rows.values()) == 0 for rows in entry["what"]["removed"].values())
+
+
+def test_a_running_services_cache_stops_answering_a_user_forgotten_after_it_was_cached(tmp_path):
+    import numpy as np
+
+    from vector_index.users import CachedUserVectors, ParquetUserVectors
+
+    path = tmp_path / "users.parquet"
+    pq.write_table(pa.table({"user_id": [1, 2], "vector": [[1.0, 0.0], [0.0, 1.0]]}), path)
+    cache = CachedUserVectors(ParquetUserVectors(path), forgotten=ForgottenUsers(tmp_path))
+    assert cache.get(1, "v1") is not None and len(cache) == 1  # cached before the forget
+    add_tombstones(tmp_path, [1])  # another process: `gfm forget --user 1`
+    assert cache.get(1, "v1") is None and len(cache) == 0
+    np.testing.assert_array_equal(cache.get(2, "v1"), [0.0, 1.0])
