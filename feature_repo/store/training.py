@@ -136,4 +136,7 @@ def get_training_frame(
     frame[_ORDER] = range(len(frame))
     out = store.get_historical_features(entity_df=frame, features=target, full_feature_names=True).to_df()
     out = out.sort_values(_ORDER).drop(columns=[_ORDER]).reset_index(drop=True)
+    # the input columns exactly as given: the Spark offline store returns event_timestamp tz-naive
+    for column in frame.columns.drop(_ORDER):
+        out[column] = frame[column].reset_index(drop=True)
     return out

@@ -19,7 +19,12 @@ from tests.fixtures.small_raw import make_small_raw
 from warehouse import MARTS, run_transform
 from warehouse.spark_marts import spark_missing
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.integration,
+    # Feast says of its Spark source and offline store that they are alpha (every call warns)
+    pytest.mark.filterwarnings("ignore:.*[Ss]park.*(experimental|alpha).*:RuntimeWarning"),
+]
 
 ENGINES = ("duckdb", "spark")
 RUN_TIME_COLUMNS = {"created_at"}  # when the build ran: differs between any two builds
