@@ -29,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# run as a script, this file's folder comes first on sys.path, where this file would hide the
+# ``pipeline`` package: look in the repository instead
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(REPO))
 BASE = {"users": 4000, "podcasts": 2500, "audiobooks": 1200}
 
 

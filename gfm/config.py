@@ -67,6 +67,10 @@ class GraphConfig(_Section):
     min_ms_played: int = 30_000  # a stream shorter than this is not a consumption
     min_support: int = 2  # minimum number of co-users for an item-item edge
     degree_cap: int = 200  # per-item cap on edges (top by co-user count) so hubs stay bounded
+    # "item": one cap across all of an item's relations; "relation": the cap applies per content
+    # type of the neighbour, so cross-type edges are not crowded out (measured: no gain in the
+    # HGNN's vectors, docs/results.md round 5; kept opt-in)
+    degree_cap_scope: Literal["item", "relation"] = "item"
     max_items_per_user: int = 300  # users with more items are left out of pair counting (bots, hubs)
 
 

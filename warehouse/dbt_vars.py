@@ -135,6 +135,7 @@ def build_vars(
         "min_ms_played": graph.min_ms_played,
         "min_support": graph.min_support,
         "degree_cap": graph.degree_cap,
+        "degree_cap_scope": graph.degree_cap_scope,
         "max_items_per_user": graph.max_items_per_user,
     }
 

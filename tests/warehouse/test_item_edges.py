@@ -10,8 +10,11 @@ from conftest import GRAPH
 from warehouse_fixture import TRAIN_END, WINDOW_START
 
 
-def expected_edges(interactions: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    """Co-users per item pair over training consumptions, then min support and the degree cap."""
+def expected_edges(interactions: pd.DataFrame, items: pd.DataFrame, scope: str = "item") -> pd.DataFrame:
+    """Co-users per item pair over training consumptions, then min support and the degree cap.
+
+    ``scope`` "item": one cap over all of an item's edges; "relation": one per neighbour type.
+    """
     events = interactions[
         (interactions.event_type == "stream")
         & (interactions.ms_played >= GRAPH["min_ms_played"])
@@ -32,14 +35,15 @@ def expected_edges(interactions: pd.DataFrame, items: pd.DataFrame) -> pd.DataFr
             a, b = b, a
         rows.append({"src_item_id": a, "dst_item_id": b, "n_co_users": n})
     pairs = pd.DataFrame(rows)
-    neighbours: dict[int, list[tuple[int, int]]] = {}
+    neighbours: dict[tuple[int, str], list[tuple[int, int]]] = {}
     for r in pairs.itertuples():
-        neighbours.setdefault(r.src_item_id, []).append((-r.n_co_users, r.dst_item_id))
-        neighbours.setdefault(r.dst_item_id, []).append((-r.n_co_users, r.src_item_id))
-    top = {
-        item: {other for _, other in sorted(edges)[: GRAPH["degree_cap"]]}
-        for item, edges in neighbours.items()
-    }
+        group_at_src = kind[r.dst_item_id] if scope == "relation" else ""
+        group_at_dst = kind[r.src_item_id] if scope == "relation" else ""
+        neighbours.setdefault((r.src_item_id, group_at_src), []).append((-r.n_co_users, r.dst_item_id))
+        neighbours.setdefault((r.dst_item_id, group_at_dst), []).append((-r.n_co_users, r.src_item_id))
+    top: dict[int, set[int]] = {}
+    for (item, _), edges in neighbours.items():
+        top.setdefault(item, set()).update(other for _, other in sorted(edges)[: GRAPH["degree_cap"]])
     keep = [
         r.dst_item_id in top[r.src_item_id] and r.src_item_id in top[r.dst_item_id]
         for r in pairs.itertuples()
@@ -81,3 +85,27 @@ def test_support_before_the_cap_exceeds_what_the_cap_keeps(built):
     before = built.query("select count(*) as n from int_item_pairs_counted").n[0]
     after = built.query("select count(*) as n from fct_item_edges").n[0]
     assert before > after
+
+
+def test_a_per_relation_cap_keeps_each_relations_top_edges(tmp_path):
+    """degree_cap_scope "relation": the cap holds per neighbour type, so more cross-type edges stay."""
+    from conftest import make_config
+    from warehouse_fixture import write_raw_batch
+
+    from warehouse import run_transform
+
+    cfg = make_config(tmp_path / "data")
+    cfg = cfg.model_copy(update={"graph": cfg.graph.model_copy(update={"degree_cap_scope": "relation"})})
+    write_raw_batch(cfg.raw_dir)
+    run_transform(cfg, show_progress=False)
+    edges = pd.read_parquet(cfg.marts_dir / "fct_item_edges.parquet").sort_values(["src_item_id", "dst_item_id"])
+    raw = pd.read_parquet(cfg.raw_dir / "interactions"), pd.read_parquet(cfg.raw_dir / "items")
+    expected = expected_edges(*raw, scope="relation")
+    pd.testing.assert_frame_equal(
+        edges[["src_item_id", "dst_item_id", "src_type", "dst_type", "n_co_users"]].reset_index(drop=True),
+        expected[["src_item_id", "dst_item_id", "src_type", "dst_type", "n_co_users"]],
+        check_dtype=False,
+    )
+    global_cap = expected_edges(*raw, scope="item")
+    cross = edges.src_type != edges.dst_type
+    assert cross.sum() > (global_cap.src_type != global_cap.dst_type).sum()  # the cap bound across types

@@ -1,5 +1,8 @@
 -- Each supported pair with its rank among the edges of each endpoint (by n_co_users, descending,
 -- ties by the neighbour's id). fct_item_edges keeps the pairs within degree_cap at both ends.
+-- With degree_cap_scope 'relation' (opt-in) an item's edges are ranked per content type of
+-- the neighbour, so a podcast's few audiobook neighbours are not crowded out by its many podcast
+-- neighbours; with 'item', one ranking across every relation.
 
 with
 
@@ -11,10 +14,14 @@ pairs as (
 
 endpoints as (
 
-    select src_item_id as item_id, dst_item_id as neighbour_id, src_item_id, dst_item_id, n_co_users
+    select
+        src_item_id as item_id, dst_item_id as neighbour_id, dst_type as neighbour_type,
+        src_item_id, dst_item_id, n_co_users
     from pairs
     union all
-    select dst_item_id as item_id, src_item_id as neighbour_id, src_item_id, dst_item_id, n_co_users
+    select
+        dst_item_id as item_id, src_item_id as neighbour_id, src_type as neighbour_type,
+        src_item_id, dst_item_id, n_co_users
     from pairs
 
 ),
@@ -26,7 +33,8 @@ ranked as (
         dst_item_id,
         item_id,
         row_number() over (
-            partition by item_id order by n_co_users desc, neighbour_id asc
+            partition by item_id{% if var('degree_cap_scope', 'item') == 'relation' %}, neighbour_type{% endif %}
+            order by n_co_users desc, neighbour_id asc
         ) as rank_at_item
 
     from endpoints
