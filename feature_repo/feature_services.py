@@ -7,6 +7,7 @@
 """
 
 import feature_views
+from feast import FeatureView
 
 from feature_repo.store.catalog import read_catalog
 from feature_repo.store.repo import training_objects
@@ -23,7 +24,7 @@ _core = [
 ]
 _views = {obj.name: obj for obj in feature_views.published}
 _embedding_views = [v for v in _views.values() if "entity" in v.tags and v.tags.get("model") != "text"]
-_by_version: dict[str, list] = {}
+_by_version: dict[str, list[FeatureView]] = {}
 for _view in _embedding_views:
     _by_version.setdefault(_view.tags["version"], []).append(_view)
 
