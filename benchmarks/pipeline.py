@@ -103,7 +103,7 @@ def child(scale: float, data_dir: Path, out: Path) -> None:
         pq.ParquetFile(p).metadata.num_rows for p in (data_dir / "raw" / "interactions").rglob("*.parquet")
     )
     stages = []
-    for (name, wall, cpu), (_, wall_next, cpu_next), peak in zip(marks, marks[1:], peaks, strict=True):
+    for (name, wall, cpu), (_, wall_next, cpu_next), peak in zip(marks[:-1], marks[1:], peaks, strict=True):
         seconds = wall_next - wall
         stages.append(
             {
