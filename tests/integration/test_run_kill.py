@@ -78,8 +78,12 @@ def test_kill_9_at_a_stage_boundary_leaves_every_reader_on_the_published_version
 
     cfg, live = first
     close_clients()  # Milvus Lite: the child needs the file
+    # a script file, not ``python -c``: pyspark's Spark Connect check (imported through Great
+    # Expectations when pyspark is installed) exits 0 in a main module that has no __file__
+    script = cfg.data_dir.parent / "kill_child.py"
+    script.write_text(_CHILD)
     child = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(cfg.data_dir), json.dumps(TINY), stage],
+        [sys.executable, str(script), str(cfg.data_dir), json.dumps(TINY), stage],
         cwd=REPO,
         capture_output=True,
         text=True,
