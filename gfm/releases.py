@@ -21,10 +21,8 @@ This module only keeps the record; moving the stores (Feast, Milvus) is ``pipeli
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import socket
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from gfm.atomic import write_json_atomic
 from gfm.errors import NotFoundError, StageError
 from gfm.naming import release_record_path
 from gfm.versioning import check_version
@@ -175,17 +174,7 @@ def editing(data_dir: Path) -> Iterator[ReleaseRecord]:
 
 
 def _write_atomic(path: Path, record: ReleaseRecord) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".releases-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record.model_dump(mode="json"), fh, indent=2, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # the rename itself survives a power cut
-    finally:
-        os.close(folder)
+    write_json_atomic(path, record.model_dump(mode="json"), indent=2, sort_keys=True)
 
 
 def start_run(data_dir: Path, version: str, pid: int | None = None) -> Release:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gfm.atomic import write_json_atomic
 from gfm.errors import StageError
 from gfm.naming import tombstones_path
 
@@ -70,17 +70,7 @@ def add_tombstones(data_dir: Path, user_ids: Iterable[int]) -> list[int]:
 
 
 def _write_atomic(path: Path, data: dict[str, list[int]]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tombstones-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # the rename itself survives a power cut
-    finally:
-        os.close(folder)
+    write_json_atomic(path, data)
 
 
 class ForgottenUsers:
