@@ -59,6 +59,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C's default action, even where the test runner ignores SIGINT (a runner
+    started in the background does, and a child inherits it; Python then never raises
+    KeyboardInterrupt, so the server could not be stopped as a person stops it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop(proc: subprocess.Popen[str]) -> int:
     """Ctrl-C, as a person stops a server; return its exit code."""
     proc.send_signal(signal.SIGINT)
@@ -130,6 +137,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         env=_env(),
         text=True,
+        preexec_fn=_default_sigint,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -164,6 +172,7 @@ def docs_site(pages_dir: Path) -> Iterator[DocsSite]:
         stderr=subprocess.STDOUT,
         env=_env(),
         text=True,
+        preexec_fn=_default_sigint,
     )
     assert proc.stdout is not None
     printed: list[str] = []

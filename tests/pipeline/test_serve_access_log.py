@@ -25,7 +25,14 @@ def test_served_requests_need_the_token_and_are_counted_per_team_in_the_log(tmp_
     port = _free_port()
     gfm = Path(sys.executable).with_name("gfm")
     cmd = [str(gfm), "--data-dir", str(tmp_path), "serve", "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # Ctrl-C's default action even where the runner ignores SIGINT (started in the background)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
