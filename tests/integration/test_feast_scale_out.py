@@ -12,30 +12,13 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from fixtures.services import require_feast_services
 
 from gfm.config import Config
 
 pytestmark = pytest.mark.integration
 
 VERSIONS = ("v20261001t000000_111111", "v20261002t000000_222222")
-
-
-def _require_services(cfg: Config) -> None:
-    import redis
-    import sqlalchemy
-
-    host, _, port = cfg.features.redis_connection.partition(":")
-    try:
-        redis.Redis(host=host, port=int(port or 6379), socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is not reachable at {cfg.features.redis_connection} (CI needs it up): {exc}")
-    try:
-        engine = sqlalchemy.create_engine(cfg.features.registry_url)
-        with engine.connect() as conn:
-            conn.execute(sqlalchemy.text("select 1"))
-        engine.dispose()
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {cfg.features.registry_url} (CI needs it up): {exc}")
 
 
 def _redis_keys(cfg: Config) -> int:
@@ -70,7 +53,7 @@ def scale_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Config]:
     cfg = Config(
         data_dir=tmp_path_factory.mktemp("scale_out"), features={"mode": "scale_out", "project": project}
     )
-    _require_services(cfg)
+    require_feast_services(cfg)
     write_synthetic_marts(cfg.marts_dir)
     try:
         apply_definitions(cfg)

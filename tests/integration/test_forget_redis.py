@@ -11,31 +11,13 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.services import require_feast_services
 
 from gfm.config import Config
 
 pytestmark = pytest.mark.integration
 
 VERSION = "v20261001t000000_333333"
-
-
-def _require_services(cfg: Config) -> None:
-    import redis
-    import sqlalchemy
-
-    host, _, port = cfg.features.redis_connection.partition(":")
-    try:
-        redis.Redis(host=host, port=int(port or 6379), socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is not reachable at {cfg.features.redis_connection} (CI needs it up): {exc}")
-    engine = sqlalchemy.create_engine(cfg.features.registry_url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(sqlalchemy.text("select 1"))
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {cfg.features.registry_url} (CI needs it up): {exc}")
-    finally:
-        engine.dispose()
 
 
 def test_forget_deletes_the_users_redis_hash_and_keeps_the_others(tmp_path):
@@ -49,7 +31,7 @@ def test_forget_deletes_the_users_redis_hash_and_keeps_the_others(tmp_path):
         data_dir=tmp_path / "data",
         features={"mode": "scale_out", "project": f"gfmforget_{uuid.uuid4().hex[:10]}"},
     )
-    _require_services(cfg)
+    require_feast_services(cfg)
     write_synthetic_marts(cfg.marts_dir)
     users = pd.read_parquet(cfg.marts_dir / "dim_users.parquet", columns=["user_id"])["user_id"]
     gone, kept = int(users.iloc[0]), int(users.iloc[1])
