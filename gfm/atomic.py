@@ -1,10 +1,13 @@
-"""Durable small-file writes: a JSON file replaced atomically, surviving a power cut."""
+"""Small shared files: atomic JSON replacement and a lock for read-modify-write."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +35,19 @@ def write_json_atomic(path: Path, data: Any, **dump_kwargs: Any) -> None:
         os.fsync(folder)  # the rename itself survives a power cut
     finally:
         os.close(folder)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<path>.lock`` (created beside ``path``) for the block.
+
+    For read-modify-write of a small file shared by several processes (a run, ``gfm forget``,
+    the service).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -20,7 +20,6 @@ This module only keeps the record; moving the stores (Feast, Milvus) is ``pipeli
 
 from __future__ import annotations
 
-import fcntl
 import os
 import socket
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from gfm.atomic import write_json_atomic
+from gfm.atomic import locked, write_json_atomic
 from gfm.errors import NotFoundError, StageError
 from gfm.naming import release_record_path
 from gfm.versioning import check_version
@@ -162,15 +161,10 @@ def editing(data_dir: Path) -> Iterator[ReleaseRecord]:
     An exception inside the block leaves the file as it was.
     """
     path = release_record_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.with_suffix(".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            record = read_record(data_dir)
-            yield record
-            _write_atomic(path, record)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with locked(path):
+        record = read_record(data_dir)
+        yield record
+        _write_atomic(path, record)
 
 
 def _write_atomic(path: Path, record: ReleaseRecord) -> None:

@@ -13,7 +13,6 @@ why each one was forgotten is in the audit log (``pipeline.audit``), not here.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterable
@@ -23,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from gfm.atomic import write_json_atomic
+from gfm.atomic import locked, write_json_atomic
 from gfm.errors import StageError
 from gfm.naming import tombstones_path
 
@@ -56,21 +55,12 @@ def add_tombstones(data_dir: Path, user_ids: Iterable[int]) -> list[int]:
 
     """
     path = tombstones_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.with_suffix(".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            known = read_tombstones(data_dir)
-            new = sorted({int(u) for u in user_ids} - known)
-            if new:
-                _write_atomic(path, {"user_ids": sorted(known | set(new))})
-            return new
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _write_atomic(path: Path, data: dict[str, list[int]]) -> None:
-    write_json_atomic(path, data)
+    with locked(path):
+        known = read_tombstones(data_dir)
+        new = sorted({int(u) for u in user_ids} - known)
+        if new:
+            write_json_atomic(path, {"user_ids": sorted(known | set(new))})
+        return new
 
 
 class ForgottenUsers:
