@@ -9,6 +9,9 @@ Train on the training window, evaluate on the evaluation window. For each conten
 * a user is *cold* if they have no training-window consumption at all, and *cold in type T*
   if they have no training-window consumption of a type-T item (they may have other types:
   the seed's cross-type cold start, e.g. podcast listeners served audiobooks);
+* where a type has more evaluated users than ``max_users``, a seeded uniform sample of that many
+  is evaluated (the same users for every model): scoring costs users x items, so without a cap
+  the evaluation grows with the square of the data while training grows linearly;
 * items are put in popularity tiers by their training-window consumers, within the type:
   ``head`` holds the most popular items that together take the first half of the type's
   training consumptions, ``torso`` the next 30 %, ``tail`` the rest, ``new`` the items nobody
@@ -47,6 +50,7 @@ class EvalTask:
         excluded: The user's training-window consumptions among the candidates.
         is_cold_user: ``(U,)`` no training-window consumption at all.
         item_tier: ``(I,)`` index into ``TIERS``.
+        n_eligible_users: Users who qualified before any ``max_users`` sample (0: not recorded).
 
     """
 
@@ -57,6 +61,7 @@ class EvalTask:
     excluded: Pairs
     is_cold_user: np.ndarray
     item_tier: np.ndarray
+    n_eligible_users: int = 0
 
     @property
     def is_cold_in_type(self) -> np.ndarray:
@@ -70,6 +75,8 @@ def build_tasks(
     fct_eval_interactions: pd.DataFrame,
     *,
     full_catalogue: bool = False,
+    max_users: int | None = None,
+    seed: int = 0,
 ) -> list[EvalTask]:
     """One task per content type (sorted), plus the full-catalogue task if asked.
 
@@ -78,6 +85,9 @@ def build_tasks(
         fct_interactions: Training-window (user, item) rows with ``is_consumed``.
         fct_eval_interactions: Eval-window consumptions (user_id, item_id, content_type).
         full_catalogue: Also rank all items at once (fixed published splits).
+        max_users: Evaluate at most this many users per task, a uniform sample drawn with ``seed``
+            (None: all). The sample is the same for every model, so comparisons stay paired.
+        seed: The sample's seed.
 
     """
     train = fct_interactions.loc[fct_interactions["is_consumed"].astype(bool), ["user_id", "item_id"]]
@@ -96,6 +106,11 @@ def build_tasks(
     for name, items, relevant in groups:
         item_ids = np.sort(items["item_id"].to_numpy(dtype=np.int64))
         user_ids = np.unique(relevant["user_id"].to_numpy(dtype=np.int64))
+        n_eligible = len(user_ids)
+        if max_users is not None and n_eligible > max_users:
+            rng = np.random.default_rng([seed, len(tasks)])
+            user_ids = np.sort(rng.choice(user_ids, size=max_users, replace=False))
+            relevant = relevant.loc[relevant["user_id"].isin(user_ids)]
         col = pd.Series(np.arange(len(item_ids)), index=item_ids)
         row = pd.Series(np.arange(len(user_ids)), index=user_ids)
         relevant = relevant.loc[relevant["item_id"].isin(col.index)]
@@ -114,6 +129,7 @@ def build_tasks(
                 excluded=Pairs.build(row[excl["user_id"]].to_numpy(), col[excl["item_id"]].to_numpy()),
                 is_cold_user=np.array([u not in warm_users for u in user_ids.tolist()], dtype=bool),
                 item_tier=tiers,
+                n_eligible_users=n_eligible,
             )
         )
     return tasks

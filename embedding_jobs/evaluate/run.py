@@ -66,7 +66,10 @@ def evaluate(
     dim_items = read_mart(cfg, "dim_items")
     facts = read_mart(cfg, "fct_interactions")
     evals = read_mart(cfg, "fct_eval_interactions")
-    tasks = build_tasks(dim_items, facts, evals, full_catalogue=manifest.fixed_split)
+    ec = cfg.evaluate
+    # a published split's figures are over all its test users: never sample them
+    cap = None if manifest.fixed_split else ec.max_users
+    tasks = build_tasks(dim_items, facts, evals, full_catalogue=manifest.fixed_split, max_users=cap, seed=ec.seed)
     pop = baselines.item_popularity(facts)
     consumed, weak = baselines.user_item_lists(facts)
 
@@ -88,7 +91,6 @@ def evaluate(
     oracle = references.pop("Oracle", None)
     scorers = {**scorers, **references, **({"Oracle": oracle} if oracle is not None else {})}
 
-    ec = cfg.evaluate
     models: dict[str, dict[str, Any]] = {}
     with make_progress() as progress:
         bar = progress.add_task("evaluating", total=len(scorers) * len(tasks))
@@ -211,6 +213,8 @@ def _store(body: dict[str, Any], task: EvalTask, result: dict[str, Any]) -> None
 def _task_summary(task: EvalTask) -> dict[str, Any]:
     return {
         "n_users": len(task.user_ids),
+        "n_eligible_users": task.n_eligible_users,
+        "users_sampled": len(task.user_ids) < task.n_eligible_users,
         "n_cold_users": int(task.is_cold_user.sum()),
         "n_cold_in_type_users": int(task.is_cold_in_type.sum()),
         "n_items": len(task.item_ids),

@@ -57,6 +57,33 @@ def test_users_relevant_items_and_exclusions_per_content_type():
     assert [TIERS[t] for t in pod.item_tier] == ["head", "new", "torso", "new"]
 
 
+def test_max_users_evaluates_a_seeded_sample_the_same_for_every_call():
+    # 50 users each stream one new podcast in the eval window; 30 of them also hold a training item
+    users = list(range(100, 150))
+    train = pd.DataFrame({"user_id": users[:30], "item_id": [10] * 30, "is_consumed": [True] * 30})
+    evals = pd.DataFrame(
+        {"user_id": users, "item_id": [11 + u % 3 for u in users], "content_type": ["podcast"] * 50}
+    )
+    full = {t.name: t for t in build_tasks(ITEMS, train, evals)}["podcast"]
+    assert len(full.user_ids) == full.n_eligible_users == 50
+    a = {t.name: t for t in build_tasks(ITEMS, train, evals, max_users=20, seed=3)}["podcast"]
+    b = {t.name: t for t in build_tasks(ITEMS, train, evals, max_users=20, seed=3)}["podcast"]
+    c = {t.name: t for t in build_tasks(ITEMS, train, evals, max_users=20, seed=4)}["podcast"]
+    assert a.user_ids.tolist() == b.user_ids.tolist() and len(a.user_ids) == 20
+    assert a.user_ids.tolist() != c.user_ids.tolist()  # the seed picks the sample
+    assert set(a.user_ids.tolist()) <= set(users) and a.n_eligible_users == 50
+    # every sampled user keeps exactly their own relevant item, exclusions and cold flag
+    for r, col in zip(a.relevant.rows, a.relevant.cols, strict=True):
+        u = int(a.user_ids[r])
+        assert int(a.item_ids[col]) == 11 + u % 3
+    assert sorted(a.relevant.rows.tolist()) == list(range(20))
+    assert a.is_cold_user.tolist() == [u >= 130 for u in a.user_ids.tolist()]
+    assert a.excluded.rows.size == int((a.user_ids < 130).sum())
+    # a cap above the count changes nothing
+    d = {t.name: t for t in build_tasks(ITEMS, train, evals, max_users=50)}["podcast"]
+    assert d.user_ids.tolist() == full.user_ids.tolist()
+
+
 def test_score_task_splits_by_segment_and_tier():
     pod = {t.name: t for t in build_tasks(ITEMS, TRAIN, EVAL)}["podcast"]
     # a scorer that puts item 11 first for user 1 only (user 2 gets 13 > 12 > 11)
