@@ -69,7 +69,9 @@ def evaluate(
     ec = cfg.evaluate
     # a published split's figures are over all its test users: never sample them
     cap = None if manifest.fixed_split else ec.max_users
-    tasks = build_tasks(dim_items, facts, evals, full_catalogue=manifest.fixed_split, max_users=cap, seed=ec.seed)
+    tasks = build_tasks(
+        dim_items, facts, evals, full_catalogue=manifest.fixed_split, max_users=cap, seed=ec.seed
+    )
     pop = baselines.item_popularity(facts)
     consumed, weak = baselines.user_item_lists(facts)
 
