@@ -38,11 +38,12 @@ def score_export(cfg: Config, version: str) -> dict[str, float]:
     """
     items = read_mart(cfg, "dim_items")
     train = read_mart(cfg, "fct_interactions")
-    from ingest.manifest import read_manifest
+    from ingest.manifest import MANIFEST_NAME, read_manifest
 
     ec = cfg.evaluate
     # the same users as the candidate's report: its evaluate.max_users sample, none on a published split
-    cap = None if read_manifest(cfg.raw_dir).fixed_split else ec.max_users
+    published = (cfg.raw_dir / MANIFEST_NAME).exists() and read_manifest(cfg.raw_dir).fixed_split
+    cap = None if published else ec.max_users
     tasks = build_tasks(items, train, read_mart(cfg, "fct_eval_interactions"), max_users=cap, seed=ec.seed)
     pop = baselines.item_popularity(train)
     users = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "user"), "user_id")
