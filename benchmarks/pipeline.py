@@ -93,6 +93,19 @@ def child(scale: float, data_dir: Path, out: Path) -> None:
             peaks.append(meter.take_peak())
         marks.append((name, time.perf_counter(), _cpu()))
 
+    # record the setup the run chose for this size (pipeline/setup_choice.py): above its pair
+    # threshold a CPU run trains fewer epochs and skips the 2T retrain, which the figures reflect
+    import pipeline.setup_choice as setup_mod
+
+    chosen: list[dict[str, Any]] = []
+    choose = setup_mod.choose_setup
+
+    def recording_choose(*args: Any, **kwargs: Any) -> Any:
+        new_cfg, choices = choose(*args, **kwargs)
+        chosen.extend(c.to_dict() for c in choices)
+        return new_cfg, choices
+
+    setup_mod.choose_setup = recording_choose  # type: ignore[assignment]
     run_mod.STAGE_HOOK = hook
     t0 = time.perf_counter()
     result = run_mod.run_pipeline(cfg)
@@ -122,6 +135,7 @@ def child(scale: float, data_dir: Path, out: Path) -> None:
                 "events": events,
                 "version": result.version,
                 "status": result.status,
+                "setup_choices": chosen,
                 "total_s": time.perf_counter() - t0,
                 "stages": stages,
             },
