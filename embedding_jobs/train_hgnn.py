@@ -298,12 +298,25 @@ def link_auc(
     return float((ranks[: len(p)].sum() - len(p) * (len(p) + 1) / 2) / (len(p) * len(n)))
 
 
-def _write_items(cfg: Config, graph: HeteroGraph, emb: dict[str, torch.Tensor], version: str) -> Path:
+def _write_isolated(cfg: Config, model: HGNN, graph: HeteroGraph, device: torch.device, version: str) -> Path:
+    """Write ``isolated_items.parquet``: every item embedded without any edge.
+
+    That is the vector an item published after training gets. The two-tower gives it to
+    examples dated before their item could have had an edge (``two_tower.hgnn_as_of``).
+    """
+    alone = graph.without_pairs({key: np.arange(len(a)) for key, (a, _) in graph.pairs.items()})
+    emb = embed_all(model, alone, device)
+    return _write_items(cfg, graph, emb, version, entity="isolated_item")
+
+
+def _write_items(
+    cfg: Config, graph: HeteroGraph, emb: dict[str, torch.Tensor], version: str, entity: str = "item"
+) -> Path:
     ids = np.concatenate([graph.item_ids[t] for t in graph.node_types])
     vectors = torch.cat([emb[t] for t in graph.node_types]).numpy()
     order = np.argsort(ids)
     return write_vectors(
-        export_path(cfg.embeddings_dir, MODEL, version, "item"),
+        export_path(cfg.embeddings_dir, MODEL, version, entity),
         "item_id",
         ids[order],
         vectors[order],
@@ -334,6 +347,7 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     emb = embed_all(model, graph, device)
     embed_seconds = time.perf_counter() - t_embed
     items_path = _write_items(cfg, graph, emb, version)
+    _write_isolated(cfg, model, graph, device, version)
     n_items = sum(graph.num_nodes.values())
     metrics = {
         "final_loss": stats.epoch_losses[-1] if stats.epoch_losses else None,
@@ -394,4 +408,5 @@ def export_hgnn(cfg: Config, version: str) -> Path:
     model.remap_items(known, graph.item_ids)
     model.to(device)
     emb = embed_all(model, graph, device)
+    _write_isolated(cfg, model, graph, device, version)
     return _write_items(cfg, graph, emb, version)

@@ -26,6 +26,7 @@ from embedding_jobs.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
+from embedding_jobs.data.graph_entry import graph_entry_times
 from embedding_jobs.data.histories import build_histories, consumption_times
 from embedding_jobs.data.interactions import (
     Encoders,
@@ -230,10 +231,18 @@ def _prepare(
     from embedding_jobs.text_features import text_features_path
 
     paths = [text_features_path(cfg)]
+    hgnn = isolated = None
     if hgnn_version is not None:
         paths.append(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "item"))
-    hgnn = read_vectors(paths[1]) if hgnn_version is not None else None
-    cat = build_catalogue(dim_items, enc.types, read_vectors(paths[0]), hgnn, cfg.two_tower.history_vectors)
+        hgnn = read_vectors(paths[1])
+        isolated_path = export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "isolated_item")
+        if cfg.two_tower.hgnn_as_of and isolated_path.exists():  # HGNN exports before 2026-12-04 lack it
+            paths.append(isolated_path)
+            isolated = read_vectors(isolated_path)
+    tc = cfg.two_tower
+    cat = build_catalogue(dim_items, enc.types, read_vectors(paths[0]), hgnn, tc.history_vectors, isolated)
+    if isolated is not None:
+        cat.graph_entry_ns = graph_entry_times(facts, cat.item_ids, cfg.graph.min_support)
     hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
     return Inputs(enc, cat, hist, hgnn_version is not None, cfg.two_tower.history_as_of), paths
 

@@ -14,13 +14,14 @@ not choose.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
 from embedding_jobs.checkpoint import seed_everything
+from embedding_jobs.data.graph_entry import isolated_rows
 from embedding_jobs.data.histories import NEVER, Histories
 from embedding_jobs.data.interactions import Catalogue, Encoders, to_nanos
 from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel, TwoTowerRetriever, UserBatch
@@ -52,6 +53,9 @@ class Rows:
     item_cat: torch.Tensor
     item_raw: torch.Tensor
     times: torch.Tensor  # the rows' event_timestamp, ns since the epoch (UTC)
+    # True where the row's item could have no co-consumption edge yet at the row's time: its HGNN
+    # input is then the isolated vector (graph features as of the row; empty: never)
+    item_isolated: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.bool))
 
 
 class Inputs:
@@ -67,7 +71,7 @@ class Inputs:
     def rows(self, frame: pd.DataFrame) -> Rows:
         """Tensors of a retrieved feature frame (user and/or item columns); item ages are exact."""
         frame = self.cat.with_exact_age(frame)
-        return Rows(
+        rows = Rows(
             torch.from_numpy(self.hist.rows(frame["user_id"])) if "user_id" in frame else torch.empty(0),
             torch.from_numpy(self.cat.rows(frame["item_id"])) if "item_id" in frame else torch.empty(0),
             self.enc.user_cat(frame) if "country" in frame else torch.empty(0),
@@ -78,6 +82,12 @@ class Inputs:
             if "event_timestamp" in frame
             else torch.empty(0, dtype=torch.long),
         )
+        entry = self.cat.graph_entry_ns
+        if entry is not None and self.cat.hgnn_isolated is not None and len(rows.items) and len(rows.times):
+            rows.item_isolated = torch.from_numpy(
+                isolated_rows(entry, rows.items.numpy(), rows.times.numpy())
+            )
+        return rows
 
     def user_batch(self, r: Rows, idx: torch.Tensor, leave_out: bool, hide: torch.Tensor | None) -> UserBatch:
         """User-tower inputs of rows ``idx``.
@@ -109,7 +119,10 @@ class Inputs:
         """Item-tower inputs of rows ``idx``."""
         items = r.items[idx]
         dense = self.enc.standardise(r.item_raw[idx], self.enc.item_stats)
-        return ItemBatch(r.item_cat[idx], self.cat.text[items], self.cat.hgnn[items], dense)
+        hgnn = self.cat.hgnn[items]
+        if len(r.item_isolated) and self.cat.hgnn_isolated is not None:
+            hgnn = torch.where(r.item_isolated[idx].unsqueeze(1), self.cat.hgnn_isolated[items], hgnn)
+        return ItemBatch(r.item_cat[idx], self.cat.text[items], hgnn, dense)
 
 
 @dataclass
@@ -151,7 +164,12 @@ class Validation:
 
     @torch.no_grad()
     def recall(
-        self, model: TwoTowerModel, inputs: Inputs, examples: Rows, device: torch.device, by_type: bool = False
+        self,
+        model: TwoTowerModel,
+        inputs: Inputs,
+        examples: Rows,
+        device: torch.device,
+        by_type: bool = False,
     ) -> float:
         """Recall@k of the slice: the share of examples whose item ranks in the top ``k`` of its type.
 

@@ -226,6 +226,11 @@ class TwoTowerConfig(_Section):
     history_as_of: bool = True
     # what summarises a user's history with HGNN inputs: text ++ HGNN vectors, or HGNN only (the seed)
     history_vectors: Literal["text_hgnn", "hgnn"] = "text_hgnn"
+    # HGNN inputs as of each example's time: an example dated before its item could have had a
+    # co-consumption edge (fewer than graph.min_support consumers so far) sees the item's isolated
+    # HGNN vector (no edges), the vector a fresh item gets at serving time. False: every example
+    # sees the vector made from the whole training window's edges (embedding_jobs/data/graph_entry.py).
+    hgnn_as_of: bool = True
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"

@@ -196,6 +196,10 @@ class Catalogue:
         history: ``(I, D)`` the vectors that summarise a user's history (text ++ HGNN, or text).
         published_day: ``(I,)`` UTC day number (days since the epoch) of each item's publication,
             NaN where unknown; None when the catalogue was built without dates.
+        hgnn_isolated: ``(I, hgnn_dim)`` the HGNN vector of each item computed without any edge
+            (what a fresh item gets); None when the HGNN export has none.
+        graph_entry_ns: ``(I,)`` when each item could first have had an edge
+            (``embedding_jobs.data.graph_entry``); None: every example sees ``hgnn``.
 
     """
 
@@ -205,6 +209,8 @@ class Catalogue:
     hgnn: torch.Tensor
     history: torch.Tensor
     published_day: np.ndarray | None = None
+    hgnn_isolated: torch.Tensor | None = None
+    graph_entry_ns: np.ndarray | None = None
 
     def rows(self, item_ids: np.ndarray | pd.Series) -> np.ndarray:
         """Row positions of item ids (all must be in the catalogue)."""
@@ -238,11 +244,14 @@ def build_catalogue(
     text: tuple[np.ndarray, np.ndarray],
     hgnn: tuple[np.ndarray, np.ndarray] | None,
     history_vectors: str = "text_hgnn",
+    hgnn_isolated: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Catalogue:
     """Align text (and HGNN) vectors with ``dim_items``; an item without a vector gets zeros.
 
     ``history_vectors`` picks what summarises a user's history when HGNN vectors are given:
     ``text_hgnn`` (both, concatenated) or ``hgnn`` (the HGNN vectors alone, as in the seed).
+    ``hgnn_isolated`` are the HGNN's vectors computed without edges, for examples dated before
+    an item could have had one (``graph_entry_ns`` is set by the caller).
     """
     item_ids = np.sort(dim_items["item_id"].to_numpy(dtype=np.int64))
     by_id = dim_items.set_index("item_id").loc[item_ids]
@@ -268,7 +277,8 @@ def build_catalogue(
         stamps = pd.to_datetime(by_id["published_at"], utc=True)
         days = (stamps - pd.Timestamp(0, tz="UTC")).dt.days.to_numpy(dtype=np.float64, na_value=np.nan)
         published_day = days
-    return Catalogue(item_ids, type_idx, text_t, hgnn_t, history, published_day)
+    isolated_t = align(*hgnn_isolated) if hgnn is not None and hgnn_isolated is not None else None
+    return Catalogue(item_ids, type_idx, text_t, hgnn_t, history, published_day, isolated_t)
 
 
 def to_nanos(stamps: pd.Series) -> np.ndarray:

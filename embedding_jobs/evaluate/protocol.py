@@ -102,7 +102,7 @@ def build_tasks(
     ]
     if full_catalogue:
         groups.append((ALL_TYPES, dim_items, fresh))
-    tasks = []
+    tasks: list[EvalTask] = []
     for name, items, relevant in groups:
         item_ids = np.sort(items["item_id"].to_numpy(dtype=np.int64))
         user_ids = np.unique(relevant["user_id"].to_numpy(dtype=np.int64))

@@ -176,3 +176,21 @@ def test_layer_equals_pyg_heteroconv_of_sage_convs(aggr: str) -> None:
     got = ours(h, block)
     for t in ("a", "b"):
         torch.testing.assert_close(got[t], expected[t][: block.n_dst[t]])
+
+
+def test_isolated_vectors_are_the_items_embedded_without_any_edge(trained: tuple[Path, HGNNResult]) -> None:
+    """``isolated_items.parquet``: what a fresh item gets, for the two-tower's as-of HGNN inputs."""
+    from gfm.naming import export_path
+
+    data, result = trained
+    cfg = tiny_config(data)
+    iso_ids, iso = read_vectors(export_path(cfg.embeddings_dir, "hgnn", VERSION, "isolated_item"))
+    ids, full = read_vectors(result.items_path)
+    assert iso_ids.tolist() == ids.tolist()
+    edges = pd.read_parquet(cfg.marts_dir / "fct_item_edges.parquet")
+    linked = set(edges["src_item_id"]).union(edges["dst_item_id"])
+    has_edge = np.isin(ids, list(linked))
+    assert has_edge.any() and (~has_edge).any(), "the tiny graph should hold linked and unlinked items"
+    # an item without an edge is embedded the same way in both files; a linked one is not
+    np.testing.assert_allclose(iso[~has_edge], full[~has_edge], atol=1e-6)
+    assert np.abs(iso[has_edge] - full[has_edge]).max(axis=1).min() > 1e-4
