@@ -26,6 +26,7 @@ from embedding_jobs.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
+from embedding_jobs.data.batches import example_log_q
 from embedding_jobs.data.graph_entry import graph_entry_times
 from embedding_jobs.data.histories import build_histories, consumption_times
 from embedding_jobs.data.interactions import (
@@ -119,8 +120,7 @@ def train_two_tower(
         frame = fetch_features(cfg, entity, feature_refs(cfg), retrieve)
     rows = inputs.rows(frame)
     enc.fit(rows.user_raw, rows.item_raw)
-    freq = torch.bincount(rows.items, minlength=len(cat.item_ids)).float()
-    log_q = torch.log(freq / freq.sum()).clamp(min=-30.0)
+    log_q = example_log_q(rows.items, rows.times, len(cat.item_ids), tc.batch_days)
 
     spec = TowerSpec(
         n_types=len(enc.types),

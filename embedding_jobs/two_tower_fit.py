@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from embedding_jobs.checkpoint import seed_everything
+from embedding_jobs.data.batches import epoch_batches
 from embedding_jobs.data.graph_entry import isolated_rows
 from embedding_jobs.data.histories import NEVER, Histories
 from embedding_jobs.data.interactions import Catalogue, Encoders, to_nanos
@@ -256,13 +257,15 @@ def fit(
 ) -> tuple[list[float], list[float]]:
     """Mini-batch training on the ``train`` rows; returns the mean loss of every epoch.
 
+    ``log_q`` is per example row (``embedding_jobs.data.batches.example_log_q``): the sampling
+    probability of its item as an in-batch negative, which depends on how batches are drawn.
+
     With ``val``, the validation recall is measured after every epoch (the second list); with
     ``tc.patience > 0`` training stops once it has not improved for that many epochs.
     """
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     gen = torch.Generator().manual_seed(tc.seed)
-    n = len(train)
-    n_batches = max(n // tc.batch_size, 1)  # the ragged tail is dropped: in-batch negatives need a full batch
+    n_batches = max(len(train) // tc.batch_size, 1)  # full batches only (epoch_batches)
     losses: list[float] = []
     recalls: list[float] = []
     label = "choosing epochs" if val is not None else "training"
@@ -270,15 +273,13 @@ def fit(
         task = progress.add_task(f"two-tower {label}", total=epochs * n_batches)
         for epoch in range(epochs):
             model.train()
-            order = train[torch.randperm(n, generator=gen)]
             total = 0.0
-            for b in range(n_batches):
-                idx = order[b * tc.batch_size : (b + 1) * tc.batch_size]
+            for idx in epoch_batches(train, rows.times, tc.batch_size, tc.batch_days, gen):
                 hide = torch.rand(len(idx), generator=gen) < tc.history_dropout
                 users = inputs.user_batch(rows, idx, leave_out=True, hide=hide).to(device)
                 items = inputs.item_batch(rows, idx).to(device)
                 item_rows = rows.items[idx]
-                loss = model.loss(users, items, item_rows.to(device), log_q[item_rows].to(device))
+                loss = model.loss(users, items, item_rows.to(device), log_q[idx].to(device))
                 opt.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()

@@ -217,6 +217,11 @@ class TwoTowerConfig(_Section):
     lr: float = 2e-3
     temperature: float = 0.07
     logq_correction: bool = True
+    # Width in days of the time buckets a batch is drawn from, so that in-batch negatives are
+    # items as they were on the same days and the logQ correction is each item's share of its
+    # bucket (embedding_jobs/data/batches.py). 0: batches drawn across the whole window, one
+    # frequency per item.
+    batch_days: float = Field(default=1.0, ge=0.0)
     use_hgnn: bool = True
     history_dropout: float = 0.2  # share of examples whose consumption history is hidden (cold users)
     # Each training/validation example sees only the items its user consumed (or followed,

@@ -9,7 +9,8 @@ are decided here, from facts the run already has:
   carry nothing; the HGNN learns ID embeddings instead (``hgnn.id_embeddings``).
 * ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
   window are not the days before the test, so a validation slice cut by time cannot choose the
-  two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``).
+  two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
+  drawn across the window rather than from the same days (``two_tower.batch_days = 0``).
 * More than ``LARGE_PAIRS`` training pairs without a CUDA device: larger batches, fewer epochs
   (HGNN 2, two-tower 3) and no comparison retrain of the 2T baseline, so the run fits about an
   hour of CPU; with CUDA the defaults stay, only the batches grow.
@@ -80,15 +81,11 @@ def choose_setup(
             )
         )
     if traits is not None and not traits.has_event_times:
-        wanted.append(
-            Choice(
-                "two_tower",
-                "val_days",
-                0,
-                "event times were drawn to map a fixed split onto time, so a time-cut validation "
-                "slice cannot choose the epochs",
-            )
-        )
+        drawn = "event times were drawn to map a fixed split onto time"
+        wanted += [
+            Choice("two_tower", "val_days", 0, f"{drawn}, so a time-cut validation slice cannot choose the epochs"),
+            Choice("two_tower", "batch_days", 0.0, f"{drawn}, so same-day batches mean nothing"),
+        ]
     if n_train_pairs > LARGE_PAIRS:
         size = f"{n_train_pairs:,} training pairs"
         wanted += [

@@ -31,7 +31,7 @@ def test_a_full_small_source_keeps_the_defaults() -> None:
 def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -> None:
     out, choices = choose_setup(_cfg(), ID_ONLY_FIXED_SPLIT, n_train_pairs=1_237_259, cuda=False)
     assert out.hgnn.id_embeddings is True
-    assert out.two_tower.val_days == 0
+    assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
     assert (out.hgnn.epochs, out.hgnn.batch_size) == (2, 2048)
     assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
     assert out.evaluate.train_companions is False
