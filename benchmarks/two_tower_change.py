@@ -1,0 +1,194 @@
+"""One two-tower change at a time, paired by seed: on (the default) against off (issue 9).
+
+    python benchmarks/two_tower_change.py --change hgnn_as_of --data-dir DIR --seeds 1 2 3 \\
+        --out benchmarks/results/hgnn_as_of_topics.json
+    python benchmarks/two_tower_change.py --change batch_days --data-dir DIR --seeds 1 2 3 \\
+        --out benchmarks/results/batch_days_topics.json
+
+``--change`` names the ``two_tower`` setting flipped; ``CHANGES`` holds its off value. Each seed
+trains 2T and 2T-HGNN with the change on and off on the same HGNN export and scores them with
+the evaluation protocol in one report (below). Before the two changes:
+
+``hgnn_as_of``: every two-tower training example saw its item's HGNN vector made from the whole
+training window's co-consumption edges, even when the example came before the item had any
+co-consumer. At serving time a fresh item has no edge and gets the HGNN's *isolated* vector (its
+own features only), a vector the model had never seen on a positive, and new items scored 0.000
+HR@10. On: an example dated before its item could have had an edge sees the isolated vector
+(``embedding_jobs/data/graph_entry.py``).
+
+``batch_days``: batches were drawn across the whole window, so an example was contrasted with
+items as they were on other days, and the logQ correction was one frequency per item. On: batches
+of the same day, logQ per day (``embedding_jobs/data/batches.py``).
+
+The report holds, beside the runs, Popularity, text-kNN, HGNN-kNN and item-kNN (LightGCN is left
+out: it is not what is measured, and costs minutes on the CPU). ``DIR`` needs what ``gfm run`` leaves: marts,
+Feast applied and materialized, text features and an HGNN export with ``isolated_items.parquet``
+(HGNN exports from 2026-12-04 on). Prints HR@10 per model and content type (all / cold in type /
+new-item tier) as mean ± sd and the paired difference on - off; ``--out`` keeps every value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from embedding_jobs.evaluate.run import evaluate
+from embedding_jobs.train_two_tower import train_two_tower
+from gfm.config import Config
+from gfm.naming import export_path
+from gfm.versioning import latest_version, new_version
+
+#: the setting flipped, its value when off (on is the config default), and what 2T does
+CHANGES: dict[str, tuple[Any, bool]] = {
+    "hgnn_as_of": (False, False),  # 2T has no HGNN input: the change cannot touch it
+    "batch_days": (0.0, True),
+}
+CELLS = ("all", "cold_in_type", "new")
+
+
+def runs_of(change: str) -> list[tuple[str, bool, dict[str, Any]]]:
+    """(name, use_hgnn, setting update) of every run of one seed; 2T-HGNN and 2T on come first."""
+    off, touches_2t = CHANGES[change]
+    out = [("2T", False, {}), ("2T-HGNN", True, {}), (f"2T-HGNN ({change} off)", True, {change: off})]
+    if touches_2t:
+        out.append((f"2T ({change} off)", False, {change: off}))
+    return out
+
+
+def run_seed(cfg: Config, change: str, seed: int, hgnn_version: str, metric: str) -> dict[str, Any]:
+    """Train the two-tower runs of one seed and evaluate them in one report."""
+    versions: dict[str, str] = {}
+    epochs: dict[str, Any] = {}
+    for name, use_hgnn, setting in runs_of(change):
+        update = {"seed": seed, "use_hgnn": use_hgnn, **setting}
+        run_cfg = cfg.model_copy(update={"two_tower": cfg.two_tower.model_copy(update=update)})
+        version = new_version(f"{change}-{name}-{seed}")
+        result = train_two_tower(run_cfg, version, hgnn_version if use_hgnn else None, role="ablation")
+        versions[name], epochs[name] = version, result.metrics.get("epochs")
+        print(f"  {name}: {version}, {epochs[name]} epochs", flush=True)
+    path = evaluate(
+        cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"lightgcn": False})}),
+        hgnn_version=hgnn_version,
+        two_tower_version=versions["2T-HGNN"],
+        baseline_two_tower_version=versions["2T"],
+        ablation_versions={n: v for n, v in versions.items() if n not in ("2T", "2T-HGNN")},
+    )
+    report = json.loads(path.read_text())
+    hr: dict[str, dict[str, dict[str, float | None]]] = {}
+    for model, body in report["models"].items():
+        for ctype, cell in body["by_type"].items():
+            hr.setdefault(model, {})[ctype] = {
+                "all": cell[metric],
+                "cold_in_type": cell["cold_in_type"][metric],
+                "new": cell["tiers"]["new"][metric],
+            }
+    sizes = {
+        ctype: {"cold_in_type": cell["cold_in_type"]["n_users"], "new": cell["tiers"]["new"]["n_users"]}
+        for ctype, cell in report["models"]["2T-HGNN"]["by_type"].items()
+    }
+    return {
+        "seed": seed,
+        "report": str(path),
+        "versions": versions,
+        "epochs": epochs,
+        "hr": hr,
+        "sizes": sizes,
+    }
+
+
+def summarise(runs: list[dict[str, Any]], change: str) -> dict[str, Any]:
+    """Mean ± sd per model, type and cell; the paired differences on - off."""
+    out: dict[str, Any] = {"hr": {}, "on_minus_off": {}}
+    for model, by_type in runs[0]["hr"].items():
+        for ctype, cells in by_type.items():
+            for cell in cells:
+                values = [r["hr"][model][ctype][cell] for r in runs]
+                if None not in values:
+                    out["hr"].setdefault(model, {}).setdefault(ctype, {})[cell] = _stats(values)
+    for model in ("2T", "2T-HGNN"):
+        off = f"{model} ({change} off)"
+        if off not in runs[0]["hr"]:
+            continue
+        for ctype, cells in runs[0]["hr"][model].items():
+            for cell in cells:
+                pairs = [(r["hr"][model][ctype][cell], r["hr"][off][ctype][cell]) for r in runs]
+                if all(a is not None and b is not None for a, b in pairs):
+                    diffs = [a - b for a, b in pairs]  # type: ignore[operator]
+                    out["on_minus_off"].setdefault(model, {}).setdefault(ctype, {})[cell] = _stats(diffs)
+    return out
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": statistics.fmean(values), "sd": sd, "values": values}
+
+
+def print_tables(summary: dict[str, Any], n_seeds: int, metric: str) -> None:
+    """HR per model and type (all / cold in type / new tier) and the paired differences."""
+    types = sorted({t for body in summary["hr"].values() for t in body})
+    print(f"\n{metric}, mean ± sd over {n_seeds} seed(s); per type: " + " / ".join(CELLS))
+    print(f"{'model':<28}" + "".join(f"{t:<40}" for t in types))
+    for model, body in summary["hr"].items():
+        cells = [
+            " / ".join(
+                f"{body[t][c]['mean']:.3f}±{body[t][c]['sd']:.3f}" for c in CELLS if c in body.get(t, {})
+            )
+            for t in types
+        ]
+        print(f"{model:<28}" + "".join(f"{c:<40}" for c in cells))
+    for model, diff in summary["on_minus_off"].items():
+        cells = [
+            " / ".join(f"{diff[t][c]['mean']:+.3f}" for c in CELLS if c in diff.get(t, {})) for t in types
+        ]
+        print(f"{model + ' on - off':<28}" + "".join(f"{c:<40}" for c in cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--change", choices=sorted(CHANGES), required=True, help="the two_tower setting flipped"
+    )
+    parser.add_argument("--data-dir", type=Path, default=Path(".gfm"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--hgnn-version", default=None, help="HGNN export to use (default: the latest)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write per-seed values and the summary as JSON"
+    )
+    args = parser.parse_args()
+    cfg = Config.load(data_dir=args.data_dir)
+    metric = f"hr@{cfg.evaluate.k}"
+    hgnn_version = args.hgnn_version or latest_version(cfg.embeddings_dir / "hgnn")
+    if hgnn_version is None:
+        parser.error(f"no HGNN export under {cfg.embeddings_dir / 'hgnn'}: run `gfm train hgnn` first")
+    if not export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "isolated_item").exists():
+        parser.error(f"HGNN {hgnn_version} has no isolated vectors: retrain it with `gfm train hgnn`")
+    runs: list[dict[str, Any]] = []
+    for seed in args.seeds:
+        start = time.perf_counter()
+        print(f"seed {seed}", flush=True)
+        runs.append(run_seed(cfg, args.change, seed, hgnn_version, metric))
+        runs[-1]["seconds"] = time.perf_counter() - start
+        print(f"seed {seed}: {runs[-1]['report']} ({runs[-1]['seconds']:.0f} s)", flush=True)
+        if args.out:  # after every seed, so a run that is stopped keeps what it measured
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            payload = {
+                "change": args.change,
+                "data_dir": str(args.data_dir),
+                "hgnn_version": hgnn_version,
+                "seeds": [r["seed"] for r in runs],
+                "metric": metric,
+                "runs": runs,
+                "summary": summarise(runs, args.change),
+            }
+            args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    print_tables(summarise(runs, args.change), len(runs), metric)
+
+
+if __name__ == "__main__":
+    main()
