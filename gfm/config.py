@@ -219,9 +219,10 @@ class TwoTowerConfig(_Section):
     logq_correction: bool = True
     # Width in days of the time buckets a batch is drawn from, so that in-batch negatives are
     # items as they were on the same days and the logQ correction is each item's share of its
-    # bucket (embedding_jobs/data/batches.py). 0: batches drawn across the whole window, one
-    # frequency per item.
-    batch_days: float = Field(default=1.0, ge=0.0)
+    # bucket (embedding_jobs/data/batches.py). 0 (the default): batches drawn across the whole
+    # window, one frequency per item. 1 measured a large gain on the default data and a loss for
+    # 2T-HGNN on the sparse type in communities mode (docs/results.md, round 6): opt-in for now.
+    batch_days: float = Field(default=0.0, ge=0.0)
     use_hgnn: bool = True
     history_dropout: float = 0.2  # share of examples whose consumption history is hidden (cold users)
     # Each training/validation example sees only the items its user consumed (or followed,
@@ -235,7 +236,8 @@ class TwoTowerConfig(_Section):
     # co-consumption edge (fewer than graph.min_support consumers so far) sees the item's isolated
     # HGNN vector (no edges), the vector a fresh item gets at serving time. False: every example
     # sees the vector made from the whole training window's edges (embedding_jobs/data/graph_entry.py).
-    hgnn_as_of: bool = True
+    # Off by default: on measured no gain (default data, 2 seeds; docs/results.md, round 6).
+    hgnn_as_of: bool = False
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"

@@ -44,3 +44,42 @@ def test_zero_days_keeps_the_old_window_wide_shuffle() -> None:
     assert torch.equal(torch.cat(batches), order)  # the loop's old order, batch after batch
     days = torch.div(times[batches[0]], DAY_NS, rounding_mode="floor")
     assert int(days.max() - days.min()) > 10  # spread across the window
+
+
+def test_training_draws_same_day_batches_with_the_per_day_correction(tmp_path, monkeypatch) -> None:
+    from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_time
+
+    import embedding_jobs.two_tower_fit as fit_mod
+    from embedding_jobs.train_two_tower import train_two_tower
+
+    cfg = build_world(tmp_path)
+    cfg.two_tower.epochs, cfg.two_tower.val_days, cfg.two_tower.batch_days = 1, 0, 1.0
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # (batch rows, their log q)
+    real_batches, real_loss = fit_mod.epoch_batches, fit_mod.TwoTowerModel.loss
+    times: list[torch.Tensor] = []
+
+    def batches(train, times_ns, batch_size, bucket_days, generator):  # type: ignore[no-untyped-def]
+        assert bucket_days == 1.0
+        times.append(times_ns)
+        out = real_batches(train, times_ns, batch_size, bucket_days, generator)
+        seen.extend((b, torch.empty(0)) for b in out)
+        return out
+
+    def loss(self, users, items, item_ids, log_q):  # type: ignore[no-untyped-def]
+        seen.append((torch.empty(0), log_q.cpu()))
+        return real_loss(self, users, items, item_ids, log_q)
+
+    monkeypatch.setattr(fit_mod, "epoch_batches", batches)
+    monkeypatch.setattr(fit_mod.TwoTowerModel, "loss", loss)
+    with one_thread():
+        train_two_tower(cfg, "v20261017t000005_eeeeee", HGNN_VERSION, retrieve=pandas_point_in_time)
+    rows = [b for b, _ in seen if len(b)]
+    qs = [q for b, q in seen if not len(b)]
+    assert rows and len(rows) == len(qs)
+    t = times[0]
+    for b in rows:  # every batch within two neighbouring days of the window
+        days = torch.div(t[b] - t.min(), DAY_NS, rounding_mode="floor")
+        assert int(days.max() - days.min()) <= 1
+    # the correction is per day: an item's share among its day's examples, at most 1
+    assert all(float(q.max()) <= 0.0 for q in qs)
+    assert not all(torch.allclose(q, qs[0]) for q in qs[1:])
