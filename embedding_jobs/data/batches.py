@@ -6,7 +6,7 @@ of then). With batches drawn across the whole window, an example of Tuesday is c
 items as they were on other days, so the model is never asked which items win *at the same
 moment*: what is hot now (a new release) against what was hot once. Measured on the default
 data: items published in the last 7 days or later hold 22% of the audiobook pairs of the
-evaluation window but got 1.5% of the top-10 slots of 2T-HGNN (docs/results.md, round 6).
+evaluation window but got 2.3% of the top-10 slots of 2T-HGNN (docs/results.md, round 6).
 
 With ``two_tower.batch_days`` > 0 an epoch's batches are cut from examples sorted by time bucket
 (``batch_days`` wide, shuffled within the bucket), then the batches are shuffled. The negatives of a
