@@ -22,8 +22,8 @@ of the same day, logQ per day (``embedding_jobs/data/batches.py``).
 
 The report holds, beside the runs, Popularity, text-kNN, HGNN-kNN and item-kNN (LightGCN is left
 out: it is not what is measured, and costs minutes on the CPU). ``DIR`` needs what ``gfm run`` leaves: marts,
-Feast applied and materialized, text features and an HGNN export with ``isolated_items.parquet``
-(HGNN exports from 2026-12-04 on). Prints HR@10 per model and content type (all / cold in type /
+Feast applied and materialized, text features and an HGNN export, for ``hgnn_as_of`` one with ``isolated_items.parquet``
+(written when ``two_tower.hgnn_as_of`` is on: ``GFM__TWO_TOWER__HGNN_AS_OF=true gfm train hgnn``). Prints HR@10 per model and content type (all / cold in type /
 new-item tier) as mean ± sd and the paired difference on - off; ``--out`` keeps every value.
 """
 
@@ -166,8 +166,12 @@ def main() -> None:
     hgnn_version = args.hgnn_version or latest_version(cfg.embeddings_dir / "hgnn")
     if hgnn_version is None:
         parser.error(f"no HGNN export under {cfg.embeddings_dir / 'hgnn'}: run `gfm train hgnn` first")
-    if not export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "isolated_item").exists():
-        parser.error(f"HGNN {hgnn_version} has no isolated vectors: retrain it with `gfm train hgnn`")
+    isolated = export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "isolated_item")
+    if args.change == "hgnn_as_of" and not isolated.exists():
+        parser.error(
+            f"HGNN {hgnn_version} has no isolated vectors: retrain it with "
+            "GFM__TWO_TOWER__HGNN_AS_OF=true gfm train hgnn"
+        )
     runs: list[dict[str, Any]] = []
     for seed in args.seeds:
         start = time.perf_counter()

@@ -347,7 +347,8 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     emb = embed_all(model, graph, device)
     embed_seconds = time.perf_counter() - t_embed
     items_path = _write_items(cfg, graph, emb, version)
-    _write_isolated(cfg, model, graph, device, version)
+    if cfg.two_tower.hgnn_as_of:  # only the as-of two-tower reads them
+        _write_isolated(cfg, model, graph, device, version)
     n_items = sum(graph.num_nodes.values())
     metrics = {
         "final_loss": stats.epoch_losses[-1] if stats.epoch_losses else None,
@@ -408,5 +409,6 @@ def export_hgnn(cfg: Config, version: str) -> Path:
     model.remap_items(known, graph.item_ids)
     model.to(device)
     emb = embed_all(model, graph, device)
-    _write_isolated(cfg, model, graph, device, version)
+    if cfg.two_tower.hgnn_as_of:
+        _write_isolated(cfg, model, graph, device, version)
     return _write_items(cfg, graph, emb, version)

@@ -22,7 +22,9 @@ VERSION = "v20261130t000000_aaaaaa"
 def trained(_tiny_with_text: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, HGNNResult]:
     data = tmp_path_factory.mktemp("hgnn") / "data"
     shutil.copytree(_tiny_with_text, data)
-    return data, train_hgnn(tiny_config(data), VERSION)
+    cfg = tiny_config(data)
+    cfg.two_tower.hgnn_as_of = True  # the HGNN then also writes isolated_items.parquet
+    return data, train_hgnn(cfg, VERSION)
 
 
 def test_every_item_gets_a_unit_vector_of_out_dim(trained: tuple[Path, HGNNResult]) -> None:
