@@ -18,7 +18,9 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusSt
     """
     if shutil.which("unshare") is None:
         pytest.fail("`unshare` is needed to run the Milvus server in a private network namespace")
-    server = MilvusStandalone(tmp_path_factory.mktemp("milvus_server"), startup_timeout=150, authorization=True)
+    server = MilvusStandalone(
+        tmp_path_factory.mktemp("milvus_server"), startup_timeout=150, authorization=True, quick_ticks=True
+    )
     server.start()  # raises StageError with the log path if it can't start
     server.add_gfm_users()
     yield server

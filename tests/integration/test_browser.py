@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from chromium import Chromium, Page, find_chromium
+from fixtures.index_suite_module import load_index_suite
 
 from gfm.config import Config
 
@@ -33,8 +34,7 @@ pytestmark = pytest.mark.slow  # ~1-2 min: dbt build and docs, Milvus Lite, two 
 
 REPO = Path(__file__).resolve().parents[2]
 GFM = Path(sys.executable).with_name("gfm")
-sys.path.insert(0, str(REPO / "tests" / "vector_index"))  # index_suite: the service's vector fixture
-from index_suite import V1, write_export  # noqa: E402
+V1 = load_index_suite().V1  # the index suite's version: the service's vectors
 
 RECOMMENDATIONS = "/v1/users/{user_id}/recommendations"
 SIMILAR = "/v1/items/{item_id}/similar"
@@ -125,7 +125,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from vector_index import close_clients, ops
 
     cfg = Config.load(data_dir=tmp_path_factory.mktemp("svc") / "data", environ={})
-    write_export(cfg, "two_tower", V1)
+    load_index_suite().write_export(cfg, "two_tower", V1)
     ops.index_version(cfg, "two_tower", V1)
     ops.publish_version(cfg, "two_tower", V1)
     close_clients()  # the service process owns the Milvus Lite file

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from fixtures.index_suite_module import load_index_suite
 from fixtures.milvus_server import MilvusStandalone
 from fixtures.private_stores import PrivatePostgres, PrivateRedis
 
@@ -171,19 +172,12 @@ def test_the_server_refuses_a_client_without_credentials(milvus_server: MilvusSt
 
 
 def test_the_reader_can_search_but_cannot_insert_drop_or_create(milvus_cfg: Config) -> None:
-    import importlib.util
-
     from vector_index import ops
     from vector_index.client import role_client
     from vector_index.search import VectorSearcher
     from vector_index.versions import live_version
 
-    spec = importlib.util.spec_from_file_location(
-        "index_suite", Path(__file__).resolve().parents[1] / "vector_index" / "index_suite.py"
-    )
-    assert spec is not None and spec.loader is not None
-    suite = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(suite)
+    suite = load_index_suite()
     version = "v20261115t000000_c0ffee"
     suite.write_export(milvus_cfg, "two_tower", version)
     [loaded] = ops.index_version(milvus_cfg, "two_tower", version, entities=("item",))  # the writer

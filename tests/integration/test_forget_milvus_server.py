@@ -6,10 +6,10 @@ as complete, so that the version can be published, rolled back to and reloaded a
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from fixtures.index_suite_module import load_index_suite
 from fixtures.milvus_server import MilvusStandalone
 
 from gfm.config import Config
@@ -21,12 +21,7 @@ from vector_index.versions import collection_info
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-_spec = importlib.util.spec_from_file_location(
-    "index_suite", Path(__file__).resolve().parents[1] / "vector_index" / "index_suite.py"
-)
-assert _spec is not None and _spec.loader is not None
-suite = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(suite)
+suite = load_index_suite()
 
 
 def test_forget_on_the_server_leaves_the_version_complete_and_the_others_searchable(

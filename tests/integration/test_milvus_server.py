@@ -10,12 +10,12 @@ proves the reader cannot write).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from fixtures.index_suite_module import load_index_suite
 from fixtures.milvus_server import MilvusStandalone
 
 from gfm.config import Config
@@ -26,12 +26,7 @@ from vector_index.versions import META
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-_spec = importlib.util.spec_from_file_location(
-    "index_suite", Path(__file__).resolve().parents[1] / "vector_index" / "index_suite.py"
-)
-assert _spec is not None and _spec.loader is not None
-suite = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(suite)
+suite = load_index_suite()
 
 
 def _reset(client: Any) -> None:
