@@ -1,11 +1,12 @@
-"""One two-tower change at a time, paired by seed: on (the default) against off (issue 9).
+"""One two-tower change at a time, paired by seed: on (the config's value) against off (issue 9).
 
     python benchmarks/two_tower_change.py --change hgnn_as_of --data-dir DIR --seeds 1 2 3 \\
         --out benchmarks/results/hgnn_as_of_topics.json
     python benchmarks/two_tower_change.py --change batch_days --data-dir DIR --seeds 1 2 3 \\
         --out benchmarks/results/batch_days_topics.json
 
-``--change`` names the ``two_tower`` setting flipped; ``CHANGES`` holds its off value. Each seed
+``--change`` names the ``two_tower`` setting flipped; ``CHANGES`` holds its off value, the config
+(environment included) its on value. Each seed
 trains 2T and 2T-HGNN with the change on and off on the same HGNN export and scores them with
 the evaluation protocol in one report (below). Before the two changes:
 
@@ -15,6 +16,10 @@ co-consumer. At serving time a fresh item has no edge and gets the HGNN's *isola
 own features only), a vector the model had never seen on a positive, and new items scored 0.000
 HR@10. On: an example dated before its item could have had an edge sees the isolated vector
 (``embedding_jobs/data/graph_entry.py``).
+
+``horizon_days`` (set the on value, e.g. ``GFM__TWO_TOWER__HORIZON_DAYS=14``; measured with
+``batch_days`` 1): every example was seen as of its own consumption. On: as of a moment up to
+that many days before it, the question served vectors answer (``embedding_jobs/data/horizon.py``).
 
 ``batch_days``: batches were drawn across the whole window, so an example was contrasted with
 items as they were on other days, and the logQ correction was one frequency per item. On: batches
@@ -46,6 +51,7 @@ from gfm.versioning import latest_version, new_version
 CHANGES: dict[str, tuple[Any, bool]] = {
     "hgnn_as_of": (False, False),  # 2T has no HGNN input: the change cannot touch it
     "batch_days": (0.0, True),
+    "horizon_days": (0.0, True),
 }
 CELLS = ("all", "cold_in_type", "new")
 
@@ -166,6 +172,12 @@ def main() -> None:
     hgnn_version = args.hgnn_version or latest_version(cfg.embeddings_dir / "hgnn")
     if hgnn_version is None:
         parser.error(f"no HGNN export under {cfg.embeddings_dir / 'hgnn'}: run `gfm train hgnn` first")
+    on, off = getattr(cfg.two_tower, args.change), CHANGES[args.change][0]
+    if on == off:
+        parser.error(
+            f"two_tower.{args.change} is {on!r}, its off value: set the on value in the environment, "
+            f"e.g. GFM__TWO_TOWER__{args.change.upper()}=14"
+        )
     isolated = export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "isolated_item")
     if args.change == "hgnn_as_of" and not isolated.exists():
         parser.error(
@@ -187,6 +199,7 @@ def main() -> None:
                 "hgnn_version": hgnn_version,
                 "seeds": [r["seed"] for r in runs],
                 "metric": metric,
+                "two_tower": cfg.two_tower.model_dump(mode="json"),  # the "on" runs' settings
                 "runs": runs,
                 "summary": summarise(runs, args.change),
             }

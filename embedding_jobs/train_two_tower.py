@@ -29,6 +29,7 @@ from embedding_jobs.checkpoint import (
 from embedding_jobs.data.batches import example_log_q
 from embedding_jobs.data.graph_entry import graph_entry_times
 from embedding_jobs.data.histories import build_histories, consumption_times
+from embedding_jobs.data.horizon import as_of_times
 from embedding_jobs.data.interactions import (
     Encoders,
     Retrieve,
@@ -115,7 +116,9 @@ def train_two_tower(
     if positives.empty:
         raise StageError("fct_interactions has no consumption: nothing to train the two-tower model on")
     entity = positives[["user_id", "item_id"]].assign(event_timestamp=consumption_times(positives))
-    entity = entity.sort_values(["user_id", "item_id"])
+    entity = entity.sort_values(["user_id", "item_id"]).reset_index(drop=True)
+    consumed_ns = to_nanos(entity["event_timestamp"])  # when each example's item was consumed
+    entity["event_timestamp"] = as_of_times(entity["event_timestamp"], tc.horizon_days, tc.seed)
     with console.status(f"Feast historical features for {len(entity):,} training examples"):
         frame = fetch_features(cfg, entity, feature_refs(cfg), retrieve)
     rows = inputs.rows(frame)
@@ -135,7 +138,7 @@ def train_two_tower(
         item_dense=len(enc.item_dense),
     )
     device = resolve_device(tc.device)
-    val = _validation(cfg, inputs, frame, facts, dim_items, train_end, retrieve)
+    val = _validation(cfg, inputs, frame, consumed_ns, facts, dim_items, train_end, retrieve)
     model, fit_metrics = select_and_fit(spec, inputs, rows, log_q, tc, device, val)
     train_s = time.perf_counter() - started
 
@@ -179,17 +182,22 @@ def _validation(
     cfg: Config,
     inputs: Inputs,
     frame: pd.DataFrame,
+    consumed_ns: np.ndarray,
     facts: pd.DataFrame,
     dim_items: pd.DataFrame,
     train_end: pd.Timestamp,
     retrieve: Retrieve,
 ) -> Validation | None:
-    """The last ``val_days`` of the training window as a validation slice (None when too small)."""
+    """The last ``val_days`` of the training window as a validation slice (None when too small).
+
+    The slice holds the examples *consumed* in those days (``consumed_ns``, one per frame row),
+    whatever moment their features are seen from (``two_tower.horizon_days``).
+    """
     tc = cfg.two_tower
     if tc.val_days <= 0:
         return None
     start = train_end - pd.Timedelta(days=tc.val_days)
-    recent = (frame["event_timestamp"] >= start).to_numpy()
+    recent = consumed_ns >= start.as_unit("ns").value
     if recent.sum() < tc.batch_size or (~recent).sum() < tc.batch_size:
         console.print(
             f"two-tower: {int(recent.sum()):,} examples in the last {tc.val_days} days of the training "

@@ -223,6 +223,11 @@ class TwoTowerConfig(_Section):
     # window, one frequency per item. 1 measured a large gain on the default data and a loss for
     # 2T-HGNN on the sparse type in communities mode (docs/results.md, round 6): opt-in for now.
     batch_days: float = Field(default=0.0, ge=0.0)
+    # Each example's user and item are seen as of a moment up to this many days before the
+    # consumption (uniform, seeded), as served vectors made at one moment answer for the days that
+    # follow (the evaluation: 14 days). 0 (the default): as of the consumption itself
+    # (embedding_jobs/data/horizon.py).
+    horizon_days: float = Field(default=0.0, ge=0.0)
     use_hgnn: bool = True
     history_dropout: float = 0.2  # share of examples whose consumption history is hidden (cold users)
     # Each training/validation example sees only the items its user consumed (or followed,
