@@ -53,6 +53,7 @@ from gfm.versioning import latest_version
 __all__ = ["TwoTowerResult", "export_two_tower", "train_two_tower"]
 
 MODEL = "two_tower"
+EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 @dataclass
@@ -118,7 +119,10 @@ def train_two_tower(
     entity = positives[["user_id", "item_id"]].assign(event_timestamp=consumption_times(positives))
     entity = entity.sort_values(["user_id", "item_id"]).reset_index(drop=True)
     consumed_ns = to_nanos(entity["event_timestamp"])  # when each example's item was consumed
-    entity["event_timestamp"] = as_of_times(entity["event_timestamp"], tc.horizon_days, tc.seed)
+    if tc.horizon_days > 0:  # seen from up to horizon_days before, never before item or user existed
+        entity["event_timestamp"] = as_of_times(
+            entity["event_timestamp"], tc.horizon_days, tc.seed, _served_from(entity, dim_users, dim_items)
+        )
     with console.status(f"Feast historical features for {len(entity):,} training examples"):
         frame = fetch_features(cfg, entity, feature_refs(cfg), retrieve)
     rows = inputs.rows(frame)
@@ -219,6 +223,20 @@ def _validation(
         items=item_rows,
         k=cfg.evaluate.k,
     )
+
+
+def _served_from(entity: pd.DataFrame, dim_users: pd.DataFrame, dim_items: pd.DataFrame) -> pd.Series:
+    """Per example row, the first moment its item and its user could be served (publication, sign-up)."""
+
+    def known_at(keys: pd.Series, dim: pd.DataFrame, key: str, column: str) -> pd.Series:
+        if column not in dim:  # e.g. an imported dataset without publication dates
+            return pd.Series(EPOCH, index=keys.index)
+        return pd.to_datetime(keys.map(dim.set_index(key)[column]), utc=True).fillna(EPOCH)
+
+    published = known_at(entity["item_id"], dim_items, "item_id", "published_at")
+    signup = known_at(entity["user_id"], dim_users, "user_id", "signup_at")
+    first = pd.to_datetime(np.maximum(to_nanos(published), to_nanos(signup)), utc=True)
+    return pd.Series(first + timedelta(seconds=1))  # one second after, as the export (``_as_of``)
 
 
 def _feast_retrieve() -> Retrieve:

@@ -28,13 +28,18 @@ __all__ = ["DAY_NS", "as_of_times"]
 DAY_NS = 86_400 * 10**9
 
 
-def as_of_times(times: pd.Series, horizon_days: float, seed: int) -> pd.Series:
+def as_of_times(
+    times: pd.Series, horizon_days: float, seed: int, not_before: pd.Series | None = None
+) -> pd.Series:
     """The moment each example is seen from: ``t`` minus a seeded uniform draw in ``[0, H)`` days.
 
     Args:
         times: Consumption times (UTC timestamps).
         horizon_days: ``H``; 0 returns ``times`` unchanged.
         seed: Seed of the draws (the two-tower seed: the same examples for a seed).
+        not_before: Per example, the earliest moment it may be seen from (UTC timestamps, NaT:
+            none), such as its item's publication: before it the item could not be served and
+            had no features, and the export encodes such an item as of its publication.
 
     Returns:
         A series of UTC timestamps (nanosecond unit) with ``times``' index.
@@ -44,5 +49,15 @@ def as_of_times(times: pd.Series, horizon_days: float, seed: int) -> pd.Series:
     if horizon_days <= 0 or not len(stamps):
         return stamps
     rng = np.random.default_rng(seed)
-    back = (rng.random(len(stamps)) * horizon_days * DAY_NS).astype(np.int64)
-    return stamps - pd.to_timedelta(back, unit="ns")
+    t_ns = _nanos(stamps)
+    seen = t_ns - (rng.random(len(t_ns)) * horizon_days * DAY_NS).astype(np.int64)
+    if not_before is not None:
+        floor_ns = _nanos(pd.to_datetime(not_before, utc=True))  # NaT: the smallest int64
+        seen = np.minimum(np.maximum(seen, floor_ns), t_ns)
+    return pd.Series(pd.to_datetime(seen, unit="ns", utc=True), index=stamps.index)
+
+
+def _nanos(stamps: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch of UTC timestamps (NaT: the smallest int64)."""
+    nanos: np.ndarray = stamps.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return nanos

@@ -74,3 +74,15 @@ def test_training_retrieves_features_as_of_the_drawn_moments_and_validates_on_co
     # the validation slice is chosen by when the item was consumed, not by the drawn moment
     consumed = pd.to_datetime(expected["at"], utc=True).astype("datetime64[ns, UTC]")
     assert (slices[0] == consumed.map(lambda x: x.value).to_numpy()).all()
+
+
+def test_no_example_is_seen_from_before_its_floor_nor_after_its_consumption() -> None:
+    t = _times(500)
+    floor = t - pd.Timedelta(days=1)
+    floor.iloc[::2] = pd.NaT  # no floor: the draw stands
+    floor.iloc[1] = t.iloc[1] + pd.Timedelta(days=1)  # a floor after the consumption: seen at t
+    out = as_of_times(t, 14.0, seed=3, not_before=floor)
+    has = floor.notna() & (floor <= t)
+    assert (out[has] >= floor[has]).all() and (out <= t).all()
+    assert out.iloc[1] == t.iloc[1]
+    assert (out[floor.isna()] < t[floor.isna()] - pd.Timedelta(days=1)).mean() > 0.8  # not clipped
