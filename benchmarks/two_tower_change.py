@@ -21,6 +21,9 @@ HR@10. On: an example dated before its item could have had an edge sees the isol
 ``batch_days`` 1): every example was seen as of its own consumption. On: as of a moment up to
 that many days before it, the question served vectors answer (``embedding_jobs/data/horizon.py``).
 
+``hgnn`` (``--hgnn-version`` on, ``--off-hgnn-version`` off): two HGNN exports under the same
+two-tower settings, e.g. an HGNN trained longer on the GPU against the pipeline's.
+
 ``batch_days``: batches were drawn across the whole window, so an example was contrasted with
 items as they were on other days, and the logQ correction was one frequency per item. On: batches
 of the same day, logQ per day (``embedding_jobs/data/batches.py``).
@@ -52,6 +55,7 @@ CHANGES: dict[str, tuple[Any, bool]] = {
     "hgnn_as_of": (False, False),  # 2T has no HGNN input: the change cannot touch it
     "batch_days": (0.0, True),
     "horizon_days": (0.0, True),
+    "hgnn": (None, False),  # not a setting: the HGNN export (on --hgnn-version, off --off-hgnn-version)
 }
 CELLS = ("all", "cold_in_type", "new")
 
@@ -59,21 +63,28 @@ CELLS = ("all", "cold_in_type", "new")
 def runs_of(change: str) -> list[tuple[str, bool, dict[str, Any]]]:
     """(name, use_hgnn, setting update) of every run of one seed; 2T-HGNN and 2T on come first."""
     off, touches_2t = CHANGES[change]
-    out = [("2T", False, {}), ("2T-HGNN", True, {}), (f"2T-HGNN ({change} off)", True, {change: off})]
+    flip = {} if change == "hgnn" else {change: off}
+    out = [("2T", False, {}), ("2T-HGNN", True, {}), (f"2T-HGNN ({change} off)", True, flip)]
     if touches_2t:
         out.append((f"2T ({change} off)", False, {change: off}))
     return out
 
 
-def run_seed(cfg: Config, change: str, seed: int, hgnn_version: str, metric: str) -> dict[str, Any]:
-    """Train the two-tower runs of one seed and evaluate them in one report."""
+def run_seed(
+    cfg: Config, change: str, seed: int, hgnn_version: str, metric: str, off_hgnn: str | None = None
+) -> dict[str, Any]:
+    """Train the two-tower runs of one seed and evaluate them in one report.
+
+    ``off_hgnn``: the HGNN export of the "off" runs (``--change hgnn``); ``hgnn_version`` otherwise.
+    """
     versions: dict[str, str] = {}
     epochs: dict[str, Any] = {}
     for name, use_hgnn, setting in runs_of(change):
         update = {"seed": seed, "use_hgnn": use_hgnn, **setting}
         run_cfg = cfg.model_copy(update={"two_tower": cfg.two_tower.model_copy(update=update)})
         version = new_version(f"{change}-{name}-{seed}")
-        result = train_two_tower(run_cfg, version, hgnn_version if use_hgnn else None, role="ablation")
+        hgnn = (off_hgnn if off_hgnn and name.endswith("off)") else hgnn_version) if use_hgnn else None
+        result = train_two_tower(run_cfg, version, hgnn, role="ablation")
         versions[name], epochs[name] = version, result.metrics.get("epochs")
         print(f"  {name}: {version}, {epochs[name]} epochs", flush=True)
     path = evaluate(
@@ -164,6 +175,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--hgnn-version", default=None, help="HGNN export to use (default: the latest)")
     parser.add_argument(
+        "--off-hgnn-version", default=None, help="with --change hgnn: the HGNN export of the off runs"
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="write per-seed values and the summary as JSON"
     )
     args = parser.parse_args()
@@ -172,7 +186,9 @@ def main() -> None:
     hgnn_version = args.hgnn_version or latest_version(cfg.embeddings_dir / "hgnn")
     if hgnn_version is None:
         parser.error(f"no HGNN export under {cfg.embeddings_dir / 'hgnn'}: run `gfm train hgnn` first")
-    on, off = getattr(cfg.two_tower, args.change), CHANGES[args.change][0]
+    if args.change == "hgnn" and not args.off_hgnn_version:
+        parser.error("--change hgnn compares two HGNN exports: give --off-hgnn-version")
+    on, off = getattr(cfg.two_tower, args.change, True), CHANGES[args.change][0]
     if on == off:
         parser.error(
             f"two_tower.{args.change} is {on!r}, its off value: set the on value in the environment, "
@@ -188,7 +204,7 @@ def main() -> None:
     for seed in args.seeds:
         start = time.perf_counter()
         print(f"seed {seed}", flush=True)
-        runs.append(run_seed(cfg, args.change, seed, hgnn_version, metric))
+        runs.append(run_seed(cfg, args.change, seed, hgnn_version, metric, args.off_hgnn_version))
         runs[-1]["seconds"] = time.perf_counter() - start
         print(f"seed {seed}: {runs[-1]['report']} ({runs[-1]['seconds']:.0f} s)", flush=True)
         if args.out:  # after every seed, so a run that is stopped keeps what it measured
@@ -197,6 +213,7 @@ def main() -> None:
                 "change": args.change,
                 "data_dir": str(args.data_dir),
                 "hgnn_version": hgnn_version,
+                "off_hgnn_version": args.off_hgnn_version,
                 "seeds": [r["seed"] for r in runs],
                 "metric": metric,
                 "two_tower": cfg.two_tower.model_dump(mode="json"),  # the "on" runs' settings
