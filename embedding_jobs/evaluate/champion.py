@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from embedding_jobs.data.interactions import read_mart
 from embedding_jobs.evaluate import baselines
-from embedding_jobs.evaluate.protocol import build_tasks, score
+from embedding_jobs.evaluate.protocol import build_tasks, score, user_cap
 from embedding_jobs.export import read_vectors
 from gfm.config import Config
 from gfm.naming import export_path
@@ -38,13 +38,9 @@ def score_export(cfg: Config, version: str) -> dict[str, float]:
     """
     items = read_mart(cfg, "dim_items")
     train = read_mart(cfg, "fct_interactions")
-    from ingest.manifest import MANIFEST_NAME, read_manifest
-
-    ec = cfg.evaluate
-    # the same users as the candidate's report: its evaluate.max_users sample, none on a published split
-    published = (cfg.raw_dir / MANIFEST_NAME).exists() and read_manifest(cfg.raw_dir).fixed_split
-    cap = None if published else ec.max_users
-    tasks = build_tasks(items, train, read_mart(cfg, "fct_eval_interactions"), max_users=cap, seed=ec.seed)
+    cap = user_cap(cfg)  # the same users as the candidate's report
+    evals = read_mart(cfg, "fct_eval_interactions")
+    tasks = build_tasks(items, train, evals, max_users=cap, seed=cfg.evaluate.seed)
     pop = baselines.item_popularity(train)
     users = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "user"), "user_id")
     vecs = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "item"))

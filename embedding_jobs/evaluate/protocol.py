@@ -31,7 +31,7 @@ import torch
 
 from embedding_jobs.evaluate import metrics
 from embedding_jobs.evaluate.metrics import Pairs
-from gfm.config import EvaluateConfig
+from gfm.config import Config, EvaluateConfig
 
 TIERS: tuple[str, ...] = ("head", "torso", "tail", "new")
 SEGMENTS: tuple[str, ...] = ("warm", "cold")
@@ -67,6 +67,18 @@ class EvalTask:
     def is_cold_in_type(self) -> np.ndarray:
         """``(U,)`` no training-window consumption among this task's candidates (its type)."""
         return np.asarray(self.excluded.counts(len(self.user_ids)) == 0)
+
+
+def user_cap(cfg: Config) -> int | None:
+    """How many users per content type to evaluate: ``evaluate.max_users``, or all on a published split.
+
+    A published split's figures (Yelp2018's Recall@20) are over all its test users, so it is never
+    sampled. The report and the champion gate both ask here, so they score the same users.
+    """
+    from ingest.manifest import MANIFEST_NAME, read_manifest
+
+    published = (cfg.raw_dir / MANIFEST_NAME).exists() and read_manifest(cfg.raw_dir).fixed_split
+    return None if published else cfg.evaluate.max_users
 
 
 def build_tasks(

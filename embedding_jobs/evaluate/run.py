@@ -12,7 +12,16 @@ from typing import Any
 import pandas as pd
 
 from embedding_jobs.evaluate import baselines
-from embedding_jobs.evaluate.protocol import ALL_TYPES, SEGMENTS, TIERS, EvalTask, Scores, build_tasks, score
+from embedding_jobs.evaluate.protocol import (
+    ALL_TYPES,
+    SEGMENTS,
+    TIERS,
+    EvalTask,
+    Scores,
+    build_tasks,
+    score,
+    user_cap,
+)
 from embedding_jobs.evaluate.report import target_checks, write_report
 from embedding_jobs.export import read_vectors
 from gfm.config import Config
@@ -67,8 +76,7 @@ def evaluate(
     facts = read_mart(cfg, "fct_interactions")
     evals = read_mart(cfg, "fct_eval_interactions")
     ec = cfg.evaluate
-    # a published split's figures are over all its test users: never sample them
-    cap = None if manifest.fixed_split else ec.max_users
+    cap = user_cap(cfg)
     tasks = build_tasks(
         dim_items, facts, evals, full_catalogue=manifest.fixed_split, max_users=cap, seed=ec.seed
     )
