@@ -55,6 +55,7 @@ CHANGES: dict[str, tuple[Any, bool]] = {
     "hgnn_as_of": (False, False),  # 2T has no HGNN input: the change cannot touch it
     "batch_days": (0.0, True),
     "horizon_days": (0.0, True),
+    "hgnn_skip": (False, False),  # 2T has no HGNN input: the change cannot touch it
     "hgnn": (None, False),  # not a setting: the HGNN export (on --hgnn-version, off --off-hgnn-version)
 }
 CELLS = ("all", "cold_in_type", "new")

@@ -244,6 +244,10 @@ class TwoTowerConfig(_Section):
     # sees the vector made from the whole training window's edges (embedding_jobs/data/graph_entry.py).
     # Off by default: on measured no gain (default data, 2 seeds; docs/results.md, round 6).
     hgnn_as_of: bool = False
+    # A path around both towers' MLPs that adds the HGNN's item-to-item similarity (the user's mean
+    # HGNN vector against the item's) to the score, so training starts from HGNN-kNN and learns
+    # what to add (embedding_jobs/models/two_tower.py, HgnnSkip). Without HGNN inputs: no effect.
+    hgnn_skip: bool = False
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"

@@ -117,16 +117,40 @@ def _mlp(in_dim: int, hidden: int, out: int) -> nn.Sequential:
     )
 
 
+class HgnnSkip(nn.Module):
+    """The HGNN's item-to-item similarity as a path around both towers' MLPs (``hgnn_skip``).
+
+    The towers mix the HGNN vectors into hundreds of other inputs through MLPs trained for a few
+    epochs, and 2T-HGNN measured below HGNN-kNN alone on the communities data (docs/results.md,
+    round 7). This path adds ``P h`` to each tower's output before the normalisation: for an item
+    ``h`` is its unit HGNN vector, for a user the unit mean HGNN vector of the items consumed before
+    the example. ``P`` is one linear map shared by both towers, initialised orthogonal so that at
+    the start ``(P h_u) . (P h_i) = h_u . h_i``, the HGNN-kNN score; training learns what to add.
+    """
+
+    def __init__(self, hgnn_dim: int, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(hgnn_dim, dim, bias=False)
+        nn.init.orthogonal_(self.proj.weight)
+
+    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
+        """``(B, dim)`` projection of the unit ``(B, hgnn_dim)`` vectors (zero rows stay zero)."""
+        out: torch.Tensor = self.proj(F.normalize(vectors, dim=1))
+        return out
+
+
 class UserTower(nn.Module):
     """Profile + per-type history + weak signals + activity -> L2-normalised ``dim`` vector."""
 
-    def __init__(self, config: TwoTowerConfig, spec: TowerSpec) -> None:
+    def __init__(self, config: TwoTowerConfig, spec: TowerSpec, skip: HgnnSkip | None = None) -> None:
         super().__init__()
         emb = 16
         self.country = nn.Embedding(spec.n_countries, emb)
         self.age = nn.Embedding(spec.n_ages, emb)
         in_dim = 2 * emb + 2 * spec.n_types * (spec.hist_dim + 1) + spec.user_dense
         self.mlp = _mlp(in_dim, config.hidden_dim, config.dim)
+        self.skip = skip
+        self.hgnn_dim = spec.hgnn_dim
 
     def forward(self, batch: UserBatch) -> torch.Tensor:
         """Encode a batch of users."""
@@ -139,13 +163,18 @@ class UserTower(nn.Module):
             torch.log1p(batch.weak_count),
             batch.dense,
         ]
-        return F.normalize(self.mlp(torch.cat(parts, dim=1)), dim=1)
+        out = self.mlp(torch.cat(parts, dim=1))
+        if self.skip is not None:  # the HGNN part closes each type's history vector
+            hgnn = batch.hist[:, :, -self.hgnn_dim :]
+            count = batch.hist_count.unsqueeze(2)
+            out = out + self.skip((hgnn * count).sum(1) / count.sum(1).clamp(min=1.0))
+        return F.normalize(out, dim=1)
 
 
 class ItemTower(nn.Module):
     """Text + HGNN vectors + type/genre/language + popularity -> L2-normalised ``dim`` vector."""
 
-    def __init__(self, config: TwoTowerConfig, spec: TowerSpec) -> None:
+    def __init__(self, config: TwoTowerConfig, spec: TowerSpec, skip: HgnnSkip | None = None) -> None:
         super().__init__()
         emb = 16
         self.content_type = nn.Embedding(spec.n_types, emb)
@@ -153,6 +182,7 @@ class ItemTower(nn.Module):
         self.language = nn.Embedding(spec.n_languages, emb)
         in_dim = 3 * emb + spec.text_dim + spec.hgnn_dim + spec.item_dense
         self.mlp = _mlp(in_dim, config.hidden_dim, config.dim)
+        self.skip = skip
 
     def forward(self, batch: ItemBatch) -> torch.Tensor:
         """Encode a batch of items."""
@@ -164,7 +194,10 @@ class ItemTower(nn.Module):
             batch.hgnn,
             batch.dense,
         ]
-        return F.normalize(self.mlp(torch.cat(parts, dim=1)), dim=1)
+        out = self.mlp(torch.cat(parts, dim=1))
+        if self.skip is not None:
+            out = out + self.skip(batch.hgnn)
+        return F.normalize(out, dim=1)
 
 
 class InBatchSoftmaxTask(nn.Module):
@@ -216,8 +249,9 @@ class TwoTowerModel(nn.Module):
         super().__init__()
         self.config = config
         self.spec = spec
-        self.user_tower = UserTower(config, spec)
-        self.item_tower = ItemTower(config, spec)
+        skip = HgnnSkip(spec.hgnn_dim, config.dim) if config.hgnn_skip and spec.hgnn_dim else None
+        self.user_tower = UserTower(config, spec, skip)  # one skip module, shared by both towers
+        self.item_tower = ItemTower(config, spec, skip)
         self.task = InBatchSoftmaxTask(config)
 
     def loss(

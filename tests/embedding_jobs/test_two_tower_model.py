@@ -103,3 +103,28 @@ def test_training_steps_lower_the_loss_deterministically():
         first, second = run(), run()
     assert first == second
     assert first[-1] < 0.5 * first[0]
+
+
+def test_hgnn_skip_scores_the_hgnn_similarity_when_the_mlps_are_silent():
+    """With both MLPs' last layers zeroed, the score is the cosine of the user's mean HGNN vector
+    (over every consumed item of every type) and the item's HGNN vector: HGNN-kNN."""
+    model = TwoTowerModel(TwoTowerConfig(hgnn_skip=True), SPEC)
+    assert model.user_tower.skip is model.item_tower.skip  # one map for both towers
+    for tower in (model.user_tower, model.item_tower):
+        last = tower.mlp[-1]
+        torch.nn.init.zeros_(last.weight)
+        torch.nn.init.zeros_(last.bias)
+    users, items = _batches(6, seed=3)
+    users.hist_count[0] = 0.0  # a user without history: no skip term, a zero vector
+    scores = model.user_tower(users) @ model.item_tower(items).T
+    hgnn = users.hist[:, :, -SPEC.hgnn_dim :]
+    mean = (hgnn * users.hist_count.unsqueeze(2)).sum(1) / users.hist_count.sum(1).clamp(min=1).unsqueeze(1)
+    expected = torch.nn.functional.normalize(mean, dim=1) @ torch.nn.functional.normalize(items.hgnn, dim=1).T
+    assert torch.allclose(scores[1:], expected[1:], atol=1e-5)
+    assert torch.allclose(scores[0], torch.zeros(6), atol=1e-6)
+
+
+def test_hgnn_skip_is_absent_without_hgnn_inputs_or_when_off():
+    no_hgnn = TowerSpec(**{**SPEC.to_dict(), "hgnn_dim": 0, "hist_dim": 16})
+    assert TwoTowerModel(TwoTowerConfig(hgnn_skip=True), no_hgnn).user_tower.skip is None
+    assert TwoTowerModel(TwoTowerConfig(), SPEC).item_tower.skip is None
