@@ -60,8 +60,6 @@ EXTRA: dict[str, dict[str, Any]] = {  # candidates beyond the one-at-a-time ladd
     "default + item ID vectors (64-d, dropout .5)": {"item_id_dim": 64},
     "default, max aggregation": {"aggr": "max"},
     "default + isolated seeds (.2)": {"isolate_share": 0.2},
-    "default, 120 epochs": {"epochs": 120},
-    "default, batch 128 (4x the steps, same epochs)": {"batch_size": 128},
 }
 
 
