@@ -54,6 +54,8 @@ __all__ = ["TwoTowerResult", "export_two_tower", "train_two_tower"]
 
 MODEL = "two_tower"
 EPOCH = pd.Timestamp(0, tz="UTC")
+#: what a setting added after some checkpoints were saved meant for them (its value before it existed)
+PRE_SETTING_VALUES = {"hgnn_skip": False}
 
 
 @dataclass
@@ -283,7 +285,8 @@ def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = N
     from feature_repo.store.materialize import training_window_end
 
     state, card = load_checkpoint(checkpoint_dir(cfg.models_dir, MODEL, version))
-    tc = TwoTowerConfig(**state["two_tower"])
+    # a checkpoint saved before a setting existed was trained without it
+    tc = TwoTowerConfig(**{**PRE_SETTING_VALUES, **state["two_tower"]})
     enc = Encoders(**state["encoders"])
     dim_users, dim_items = read_mart(cfg, "dim_users"), read_mart(cfg, "dim_items")
     inputs, _ = _prepare(

@@ -127,4 +127,4 @@ def test_hgnn_skip_scores_the_hgnn_similarity_when_the_mlps_are_silent():
 def test_hgnn_skip_is_absent_without_hgnn_inputs_or_when_off():
     no_hgnn = TowerSpec(**{**SPEC.to_dict(), "hgnn_dim": 0, "hist_dim": 16})
     assert TwoTowerModel(TwoTowerConfig(hgnn_skip=True), no_hgnn).user_tower.skip is None
-    assert TwoTowerModel(TwoTowerConfig(), SPEC).item_tower.skip is None
+    assert TwoTowerModel(TwoTowerConfig(hgnn_skip=False), SPEC).item_tower.skip is None
