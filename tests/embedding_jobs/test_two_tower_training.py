@@ -55,10 +55,10 @@ def test_training_lowers_the_loss_and_ranks_own_topic_items_first(world):
     # three fixed epochs (the fixture's run may choose one: the HGNN path starts near a solution)
     fixed = cfg.model_copy(update={"two_tower": cfg.two_tower.model_copy(update={"val_days": 0})})
     with one_thread():
-        losses = train_two_tower(
+        result = train_two_tower(
             fixed, "v20261017t000009_999999", HGNN_VERSION, retrieve=pandas_point_in_time
         )
-    losses = losses.metrics["epoch_losses"]
+    losses = result.metrics["epoch_losses"]
     assert len(losses) == 3 and losses[-1] < losses[0]
     user_ids, users = read_vectors(first.users_path, "user_id")
     evals = pd.read_parquet(cfg.marts_dir / "fct_eval_interactions.parquet")
