@@ -23,9 +23,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from embedding_jobs.data.interactions import to_nanos
+
 __all__ = ["DAY_NS", "as_of_times"]
 
 DAY_NS = 86_400 * 10**9
+NO_FLOOR = pd.Timestamp.min.tz_localize("UTC")
 
 
 def as_of_times(
@@ -49,15 +52,10 @@ def as_of_times(
     if horizon_days <= 0 or not len(stamps):
         return stamps
     rng = np.random.default_rng(seed)
-    t_ns = _nanos(stamps)
+    t_ns = to_nanos(stamps)
     seen = t_ns - (rng.random(len(t_ns)) * horizon_days * DAY_NS).astype(np.int64)
     if not_before is not None:
-        floor_ns = _nanos(pd.to_datetime(not_before, utc=True))  # NaT: the smallest int64
+        floor = pd.to_datetime(not_before, utc=True).fillna(NO_FLOOR)  # NaT: no floor
+        floor_ns = to_nanos(floor)
         seen = np.minimum(np.maximum(seen, floor_ns), t_ns)
     return pd.Series(pd.to_datetime(seen, unit="ns", utc=True), index=stamps.index)
-
-
-def _nanos(stamps: pd.Series) -> np.ndarray:
-    """Nanoseconds since the epoch of UTC timestamps (NaT: the smallest int64)."""
-    nanos: np.ndarray = stamps.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
-    return nanos
