@@ -83,7 +83,12 @@ def choose_setup(
     if traits is not None and not traits.has_event_times:
         drawn = "event times were drawn to map a fixed split onto time"
         wanted += [
-            Choice("two_tower", "val_days", 0, f"{drawn}, so a time-cut validation slice cannot choose the epochs"),
+            Choice(
+                "two_tower",
+                "val_days",
+                0,
+                f"{drawn}, so a time-cut validation slice cannot choose the epochs",
+            ),
             Choice("two_tower", "batch_days", 0.0, f"{drawn}, so same-day batches mean nothing"),
         ]
     if n_train_pairs > LARGE_PAIRS:

@@ -98,7 +98,9 @@ def test_a_per_relation_cap_keeps_each_relations_top_edges(tmp_path):
     cfg = cfg.model_copy(update={"graph": cfg.graph.model_copy(update={"degree_cap_scope": "relation"})})
     write_raw_batch(cfg.raw_dir)
     run_transform(cfg, show_progress=False)
-    edges = pd.read_parquet(cfg.marts_dir / "fct_item_edges.parquet").sort_values(["src_item_id", "dst_item_id"])
+    edges = pd.read_parquet(cfg.marts_dir / "fct_item_edges.parquet").sort_values(
+        ["src_item_id", "dst_item_id"]
+    )
     raw = pd.read_parquet(cfg.raw_dir / "interactions"), pd.read_parquet(cfg.raw_dir / "items")
     expected = expected_edges(*raw, scope="relation")
     pd.testing.assert_frame_equal(
