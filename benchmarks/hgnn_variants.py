@@ -60,6 +60,8 @@ EXTRA: dict[str, dict[str, Any]] = {  # candidates beyond the one-at-a-time ladd
     "default + item ID vectors (64-d, dropout .5)": {"item_id_dim": 64},
     "default, max aggregation": {"aggr": "max"},
     "default + isolated seeds (.2)": {"isolate_share": 0.2},
+    "default + co-consumption sketch (256-d)": {"sketch_dim": 256},
+    "default + co-consumption sketch (512-d)": {"sketch_dim": 512},
 }
 
 

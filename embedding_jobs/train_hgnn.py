@@ -37,6 +37,7 @@ from embedding_jobs.checkpoint import (
 from embedding_jobs.data.graph import HeteroGraph, build_graph
 from embedding_jobs.data.link_sampler import LinkPart, LinkSampler
 from embedding_jobs.data.sampler import Block, NeighborSampler
+from embedding_jobs.data.sketch import with_sketch
 from embedding_jobs.device import describe_device, resolve_device
 from embedding_jobs.export import write_vectors
 from embedding_jobs.hgnn_check import heldout_item_ranking
@@ -133,6 +134,7 @@ def _spec(graph: HeteroGraph, hcfg: HGNNConfig) -> HGNNSpec:
         num_nodes=graph.num_nodes if hcfg.id_embeddings or hcfg.item_id_dim else None,
         item_id_dim=hcfg.item_id_dim,
         aggr=hcfg.aggr,
+        sketch_dim=hcfg.sketch_dim if graph.features is not None else 0,
     )
 
 
@@ -147,7 +149,8 @@ def fit_hgnn(
     """Train a fresh HGNN on every edge of ``graph`` (the training loop, without any I/O).
 
     Args:
-        graph: The training graph (its edges are both the targets and the messages).
+        graph: The training graph (its edges are both the targets and the messages), with its
+            plain node features: the co-consumption sketch (``hcfg.sketch_dim``) is added here.
         hcfg: Hyper-parameters.
         device: Where to train.
         show_progress: Show a progress bar.
@@ -163,6 +166,7 @@ def fit_hgnn(
             "lower graph.min_support or provide more interactions"
         )
     seed_everything(hcfg.seed)
+    graph = with_sketch(graph, hcfg.sketch_dim)
     model = HGNN(_spec(graph, hcfg), id_dropout=hcfg.id_dropout).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=hcfg.lr)
     generator = torch.Generator(device=device)
@@ -305,7 +309,7 @@ def _write_isolated(cfg: Config, model: HGNN, graph: HeteroGraph, device: torch.
     examples dated before their item could have had an edge (``two_tower.hgnn_as_of``).
     """
     alone = graph.without_pairs({key: np.arange(len(a)) for key, (a, _) in graph.pairs.items()})
-    emb = embed_all(model, alone, device)
+    emb = embed_all(model, with_sketch(alone, model.spec.sketch_dim), device)
     return _write_items(cfg, graph, emb, version, entity="isolated_item")
 
 
@@ -340,11 +344,12 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     train_graph = graph.without_pairs(held)
     model, stats = fit_hgnn(train_graph, cfg.hgnn, device)
     held_pairs = {k: (graph.pairs[k][0][i], graph.pairs[k][1][i]) for k, i in held.items()}
-    train_emb = embed_all(model, train_graph, device)
+    # the training graph's sketch never sees the held-out pairs the health check ranks
+    train_emb = embed_all(model, with_sketch(train_graph, model.spec.sketch_dim), device)
     auc = link_auc(train_emb, held_pairs, cfg.hgnn.seed)
     check = heldout_item_ranking(train_emb, train_graph, held_pairs, seed=cfg.hgnn.seed)
     t_embed = time.perf_counter()
-    emb = embed_all(model, graph, device)
+    emb = embed_all(model, with_sketch(graph, model.spec.sketch_dim), device)
     embed_seconds = time.perf_counter() - t_embed
     items_path = _write_items(cfg, graph, emb, version)
     if cfg.two_tower.hgnn_as_of:  # only the as-of two-tower reads them
@@ -408,7 +413,7 @@ def export_hgnn(cfg: Config, version: str) -> Path:
     known = {t: ids.numpy() for t, ids in state["item_ids"].items()}
     model.remap_items(known, graph.item_ids)
     model.to(device)
-    emb = embed_all(model, graph, device)
+    emb = embed_all(model, with_sketch(graph, spec.sketch_dim), device)
     if cfg.two_tower.hgnn_as_of:
         _write_isolated(cfg, model, graph, device, version)
     return _write_items(cfg, graph, emb, version)

@@ -194,6 +194,11 @@ class HGNNConfig(_Section):
     # has no edge yet (DropoutNet's cold-start simulation): new items are then embedded where
     # their partners look. 0: off (new items then scored 0.000 HR@10).
     isolate_share: float = 0.0
+    # Co-consumption sketch beside text (``embedding_jobs.data.sketch``): each item's row of the
+    # cosine-normalised edge matrix, projected on fixed hashed identity vectors of this size and
+    # concatenated to its text features; needs no learning and is recomputed at every export, so
+    # new items with edges get one too. 0: text only.
+    sketch_dim: int = 0
     seed: int = 13
     device: str = "auto"
 

@@ -48,6 +48,8 @@ class HGNNSpec:
             ``item_id_dim``).
         item_id_dim: Size of a learnable per-item vector concatenated to the features (0: none).
         aggr: Neighbour aggregation, ``"max"`` (GraphSAGE-pool) or ``"mean"``.
+        sketch_dim: How many of the ``in_dim`` input columns are the co-consumption sketch
+            (``embedding_jobs.data.sketch``), recomputed from the graph at every export.
 
     """
 
@@ -61,6 +63,7 @@ class HGNNSpec:
     num_nodes: dict[str, int] | None = None
     item_id_dim: int = 0
     aggr: str = "max"
+    sketch_dim: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """Plain types only (lists of lists for edge types), for ``torch.save(weights_only)``."""
