@@ -68,10 +68,15 @@ def train_hgnn_command(
     if epochs is not None:
         cfg = cfg.model_copy(update={"hgnn": cfg.hgnn.model_copy(update={"epochs": epochs})})
     result = train_hgnn(cfg, version or new_version("hgnn"))
-    auc, loss = result.metrics.get("heldout_link_auc"), result.metrics.get("final_loss")
+    loss, check = result.metrics.get("final_loss"), result.metrics.get("heldout_item_hr@10") or {}
     console.print(
         f"hgnn {result.version} on {result.device}: {result.n_items} items, "
-        f"final loss {_fmt(loss, 4)}, held-out link AUC {_fmt(auc, 3)}, {result.seconds:.1f} s"
+        f"final loss {_fmt(loss, 4)}, {result.seconds:.1f} s"
+    )
+    # the health check popularity cannot pass by itself (embedding_jobs/hgnn_check.py)
+    console.print(
+        f"  held-out pairs, item-to-item HR@10: HGNN {_fmt(check.get('HGNN'), 3)}, "
+        f"Popularity {_fmt(check.get('Popularity'), 3)}, item-kNN {_fmt(check.get('item-kNN'), 3)}"
     )
     console.print(f"  checkpoint: {result.checkpoint_dir}")
     console.print(f"  items:      {result.items_path}")
