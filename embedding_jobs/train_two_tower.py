@@ -47,7 +47,7 @@ from embedding_jobs.two_tower_fit import Inputs, Rows, Validation, select_and_fi
 from gfm.config import Config, TwoTowerConfig
 from gfm.errors import StageError
 from gfm.naming import checkpoint_dir, export_path
-from gfm.progress import console
+from gfm.progress import console, make_progress
 from gfm.versioning import latest_version
 
 __all__ = ["TwoTowerResult", "export_two_tower", "train_two_tower"]
@@ -125,9 +125,7 @@ def train_two_tower(
         entity["event_timestamp"] = as_of_times(
             entity["event_timestamp"], tc.horizon_days, tc.seed, _served_from(entity, dim_users, dim_items)
         )
-    with console.status(f"Feast historical features for {len(entity):,} training examples"):
-        frame = fetch_features(cfg, entity, feature_refs(cfg), retrieve)
-    rows = inputs.rows(frame)
+    rows = _example_rows(cfg, entity, inputs, retrieve)
     enc.fit(rows.user_raw, rows.item_raw)
     log_q = example_log_q(rows.items, rows.times, len(cat.item_ids), tc.batch_days)
 
@@ -144,7 +142,7 @@ def train_two_tower(
         item_dense=len(enc.item_dense),
     )
     device = resolve_device(tc.device)
-    val = _validation(cfg, inputs, frame, consumed_ns, facts, dim_items, train_end, retrieve)
+    val = _validation(cfg, inputs, entity, consumed_ns, facts, dim_items, train_end, retrieve)
     model, fit_metrics = select_and_fit(spec, inputs, rows, log_q, tc, device, val)
     train_s = time.perf_counter() - started
 
@@ -184,10 +182,28 @@ def train_two_tower(
     return TwoTowerResult(version, hgnn_version, ckpt, items_path, users_path, metrics)
 
 
+def _example_rows(cfg: Config, entity: pd.DataFrame, inputs: Inputs, retrieve: Retrieve) -> Rows:
+    """Feast features of every training example as tensors, retrieved ``retrieval_chunk`` rows at a time.
+
+    Only one chunk's feature frame is held in pandas at once; what is kept are the compact per-row
+    tensors, so memory grows with them and not with Feast's wide frames. Chunks are independent
+    point-in-time retrievals, so the result does not depend on the chunk size.
+    """
+    chunk, refs = cfg.two_tower.retrieval_chunk, feature_refs(cfg)
+    parts: list[Rows] = []
+    with make_progress() as progress:
+        task = progress.add_task("Feast features of the training examples", total=len(entity))
+        for start in range(0, len(entity), chunk):
+            part = entity.iloc[start : start + chunk]
+            parts.append(inputs.rows(fetch_features(cfg, part, refs, retrieve)))
+            progress.advance(task, len(part))
+    return Rows.concat(parts)
+
+
 def _validation(
     cfg: Config,
     inputs: Inputs,
-    frame: pd.DataFrame,
+    entity: pd.DataFrame,
     consumed_ns: np.ndarray,
     facts: pd.DataFrame,
     dim_items: pd.DataFrame,
@@ -196,8 +212,8 @@ def _validation(
 ) -> Validation | None:
     """The last ``val_days`` of the training window as a validation slice (None when too small).
 
-    The slice holds the examples *consumed* in those days (``consumed_ns``, one per frame row),
-    whatever moment their features are seen from (``two_tower.horizon_days``).
+    The slice holds the examples *consumed* in those days (``consumed_ns``, one per ``entity``
+    row), whatever moment their features are seen from (``two_tower.horizon_days``).
     """
     tc = cfg.two_tower
     if tc.val_days <= 0:
@@ -214,14 +230,14 @@ def _validation(
     consumed = consumed[["user_id", "item_id"]].assign(at=to_nanos(consumption_times(consumed)))
     # what each example's history holds is left out of its ranking, as the evaluation leaves out
     # the training items: consumptions before the example, or before the slice (old histories)
-    at = to_nanos(frame["event_timestamp"][recent])
+    at = to_nanos(entity["event_timestamp"][recent])
     if not tc.history_as_of:
         at = np.full(len(at), start.as_unit("ns").value)
     with console.status("Feast item features for the validation slice"):
         item_rows = _catalogue_rows(cfg, inputs, dim_items, start, retrieve)
     return Validation(
         rows=torch.from_numpy(np.flatnonzero(recent)),
-        excluded=Validation.exclusions(frame["user_id"][recent], at, consumed, inputs.cat),
+        excluded=Validation.exclusions(entity["user_id"][recent], at, consumed, inputs.cat),
         items=item_rows,
         k=cfg.evaluate.k,
     )

@@ -14,7 +14,7 @@ not choose.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,13 @@ class Rows:
     # True where the row's item could have no co-consumption edge yet at the row's time: its HGNN
     # input is then the isolated vector (graph features as of the row; empty: never)
     item_isolated: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.bool))
+
+    @classmethod
+    def concat(cls, parts: list[Rows]) -> Rows:
+        """The rows of several parts (chunks of one entity frame), in order."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(cls)})
 
 
 class Inputs:

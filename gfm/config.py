@@ -209,6 +209,9 @@ class TwoTowerConfig(_Section):
     dim: int = 128
     hidden_dim: int = 256
     epochs: int = 16  # the most epochs; with val_days > 0 the best count is chosen on validation
+    # training examples' Feast features are retrieved this many entity rows at a time, so only one
+    # chunk's wide frame is in memory (the result does not depend on it)
+    retrieval_chunk: int = Field(default=500_000, ge=1)
     val_days: int = 7  # the last days of the training window pick the epoch count, then a refit on all
     # the validation recall that picks it: pooled over examples (False), or the mean over content
     # types (True; measured worse: it picked more epochs and 2T's audiobook HR@10 fell by .08 over

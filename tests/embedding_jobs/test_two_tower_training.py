@@ -50,6 +50,32 @@ def test_same_seed_gives_identical_vectors(world):
     )
 
 
+def test_retrieval_in_chunks_trains_the_same_model(world):
+    cfg, first, _ = world
+    calls = []
+
+    def counted(cfg_, entity_df, features):
+        calls.append(len(entity_df))
+        return pandas_point_in_time(cfg_, entity_df, features)
+
+    chunked = cfg.model_copy(update={"two_tower": cfg.two_tower.model_copy(update={"retrieval_chunk": 37})})
+    with one_thread():
+        result = train_two_tower(chunked, "v20261017t000004_dddddd", HGNN_VERSION, retrieve=counted)
+    n_examples = int(first.metrics["n_examples"])
+    assert calls[: -(-n_examples // 37)] == [37] * (n_examples // 37) + (
+        [n_examples % 37] if n_examples % 37 else []
+    )
+    # the same examples and features: the same model, up to float summation order (a chunked
+    # column is contiguous where the whole frame's was a strided view)
+    np.testing.assert_allclose(result.metrics["epoch_losses"], first.metrics["epoch_losses"], rtol=1e-5)
+    np.testing.assert_allclose(
+        read_vectors(result.items_path)[1], read_vectors(first.items_path)[1], atol=1e-4
+    )
+    np.testing.assert_allclose(
+        read_vectors(result.users_path, "user_id")[1], read_vectors(first.users_path, "user_id")[1], atol=1e-4
+    )
+
+
 def test_training_lowers_the_loss_and_ranks_own_topic_items_first(world):
     cfg, first, _ = world
     # three fixed epochs (the fixture's run may choose one: the HGNN path starts near a solution)
