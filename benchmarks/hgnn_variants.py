@@ -36,6 +36,7 @@ from gfm.versioning import new_version
 
 V1 = {
     "item_id_dim": 0,
+    "sketch_dim": 0,
     "aggr": "max",
     "loss": "margin",
     "negative_power": 0.0,
@@ -52,16 +53,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "temperature": 0.1,
     },
     "+ mean aggregation": {**V1, "epochs": 40, "loss": "softmax", "temperature": 0.1, "aggr": "mean"},
-    "+ edges drawn by co-users": {"item_id_dim": 0, "temperature": 0.1},
-    "+ temperature .05 (the default)": {},
+    "+ edges drawn by co-users": {"item_id_dim": 0, "sketch_dim": 0, "temperature": 0.1},
+    "+ temperature .05": {"sketch_dim": 0},
+    "+ co-consumption sketch, 256-d (the default)": {},
 }
 EXTRA: dict[str, dict[str, Any]] = {  # candidates beyond the one-at-a-time ladder (--variants NAME)
     "default + degree^0.75 negatives": {"negative_power": 0.75},
     "default + item ID vectors (64-d, dropout .5)": {"item_id_dim": 64},
     "default, max aggregation": {"aggr": "max"},
     "default + isolated seeds (.2)": {"isolate_share": 0.2},
-    "default + co-consumption sketch (256-d)": {"sketch_dim": 256},
-    "default + co-consumption sketch (512-d)": {"sketch_dim": 512},
+    "default, sketch 512-d": {"sketch_dim": 512},
 }
 
 

@@ -25,7 +25,7 @@ def test_train_text_train_hgnn_and_embed_print_where_outputs_went(tiny_data: Pat
 
     train = runner.invoke(app, [*base, "train", "hgnn", "--epochs", "1", "--version", VERSION], env=ENV)
     assert train.exit_code == 0, train.output
-    assert "item-to-item HR@10: HGNN 0." in train.output  # the ranking health check, not link AUC
+    assert "item-to-item HR@10: HGNN " in train.output, train.output  # the ranking check, not AUC
     assert (tiny_data / "models" / "hgnn" / VERSION / "card.json").exists()
     assert (tiny_data / "embeddings" / "hgnn" / VERSION / "items.parquet").exists()
 
