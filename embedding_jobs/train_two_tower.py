@@ -142,7 +142,7 @@ def train_two_tower(
         item_dense=len(enc.item_dense),
     )
     device = resolve_device(tc.device)
-    val = _validation(cfg, inputs, entity, consumed_ns, facts, dim_items, train_end, retrieve)
+    val = _validation(cfg, inputs, entity, consumed_ns, facts, (dim_users, dim_items), train_end, retrieve)
     model, fit_metrics = select_and_fit(spec, inputs, rows, log_q, tc, device, val)
     train_s = time.perf_counter() - started
 
@@ -206,16 +206,19 @@ def _validation(
     entity: pd.DataFrame,
     consumed_ns: np.ndarray,
     facts: pd.DataFrame,
-    dim_items: pd.DataFrame,
+    dims: tuple[pd.DataFrame, pd.DataFrame],
     train_end: pd.Timestamp,
     retrieve: Retrieve,
 ) -> Validation | None:
     """The last ``val_days`` of the training window as a validation slice (None when too small).
 
     The slice holds the examples *consumed* in those days (``consumed_ns``, one per ``entity``
-    row), whatever moment their features are seen from (``two_tower.horizon_days``).
+    row), whatever moment their features are seen from (``two_tower.horizon_days``). With
+    ``val_protocol`` "window" it is scored as the evaluation scores its window (``_window``);
+    "example" ranks each example's item for its user as of the example.
     """
     tc = cfg.two_tower
+    dim_users, dim_items = dims
     if tc.val_days <= 0:
         return None
     start = train_end - pd.Timedelta(days=tc.val_days)
@@ -235,11 +238,53 @@ def _validation(
         at = np.full(len(at), start.as_unit("ns").value)
     with console.status("Feast item features for the validation slice"):
         item_rows = _catalogue_rows(cfg, inputs, dim_items, start, retrieve)
+    if tc.val_protocol == "window":
+        return _window(cfg, inputs, np.flatnonzero(recent), consumed, dim_users, item_rows, start, retrieve)
     return Validation(
         rows=torch.from_numpy(np.flatnonzero(recent)),
         excluded=Validation.exclusions(entity["user_id"][recent], at, consumed, inputs.cat),
         items=item_rows,
         k=cfg.evaluate.k,
+    )
+
+
+def _window(
+    cfg: Config,
+    inputs: Inputs,
+    slice_rows: np.ndarray,
+    consumed: pd.DataFrame,
+    dim_users: pd.DataFrame,
+    item_rows: Rows,
+    start: pd.Timestamp,
+    retrieve: Retrieve,
+) -> Validation:
+    """The validation slice as the evaluation sees its window: every user as of the slice's start.
+
+    Each user who consumed in the slice is encoded once, with features and history as of its start
+    (or their sign-up, if later), as the export encodes users at the training window's end; their
+    targets are everything they consumed in the slice; what they consumed before is not ranked.
+    """
+    begin = start.as_unit("ns").value
+    later = consumed.loc[consumed["at"].to_numpy() >= begin]
+    user_ids = np.sort(later["user_id"].unique())
+    users = pd.DataFrame({"user_id": user_ids})
+    users["event_timestamp"] = _as_of(dim_users.set_index("user_id").loc[user_ids, "signup_at"], start)
+    with console.status(f"Feast features of {len(users):,} validation users"):
+        user_rows = inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
+    position = pd.Series(np.arange(len(user_ids)), index=user_ids)
+    before = consumed.loc[(consumed["at"].to_numpy() < begin) & consumed["user_id"].isin(user_ids)]
+
+    def pairs(frame: pd.DataFrame) -> torch.Tensor:
+        rows = np.stack([position.loc[frame["user_id"]].to_numpy(), inputs.cat.rows(frame["item_id"])])
+        return torch.from_numpy(rows.astype(np.int64))
+
+    return Validation(
+        rows=torch.from_numpy(slice_rows),
+        excluded=pairs(before),
+        items=item_rows,
+        k=cfg.evaluate.k,
+        users=user_rows,
+        targets=pairs(later),
     )
 
 

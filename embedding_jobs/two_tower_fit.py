@@ -38,6 +38,7 @@ __all__ = [
     "hits_at_k",
     "mean_over_types",
     "select_and_fit",
+    "window_hit_rate",
 ]
 
 Metrics = dict[str, float | int | list[float]]
@@ -143,6 +144,11 @@ class Validation:
             user's consumptions before the example.
         items: Feature rows of every catalogue item as of the slice's start.
         k: Cut-off of the recall.
+        users: With the window protocol (``two_tower.val_protocol``), one feature row per user who
+            consumed in the slice, as of its start; ``excluded`` then pairs those user rows with
+            what they consumed before the start.
+        targets: With the window protocol, ``[2, P]`` (user row, catalogue row) of every
+            consumption in the slice.
 
     """
 
@@ -150,6 +156,8 @@ class Validation:
     excluded: torch.Tensor
     items: Rows
     k: int = 10
+    users: Rows | None = None
+    targets: torch.Tensor | None = None
 
     @staticmethod
     def exclusions(users: pd.Series, at: np.ndarray, consumed: pd.DataFrame, cat: Catalogue) -> torch.Tensor:
@@ -188,12 +196,65 @@ class Validation:
         """
         retriever = TwoTowerRetriever(model, device)
         item_vecs = retriever.encode_items(inputs.item_batch(self.items, torch.arange(len(self.items.items))))
+        if self.users is not None and self.targets is not None:  # the evaluation in miniature
+            every = torch.arange(len(self.users.users))
+            users = retriever.encode_users(inputs.user_batch(self.users, every, leave_out=False, hide=None))
+            return window_hit_rate(users, item_vecs, inputs.cat.type_idx, self.targets, self.excluded, self.k)
         users = retriever.encode_users(inputs.user_batch(examples, self.rows, leave_out=True, hide=None))
         targets = examples.items[self.rows]
         hit = hit_rows_at_k(users, item_vecs, inputs.cat.type_idx, targets, self.excluded, self.k)
         if not by_type:
             return float(hit.float().mean()) if len(hit) else 0.0
         return mean_over_types(hit, inputs.cat.type_idx[targets])
+
+
+def window_hit_rate(
+    users: torch.Tensor,
+    items: torch.Tensor,
+    types: torch.Tensor,
+    targets: torch.Tensor,
+    excluded: torch.Tensor,
+    k: int,
+    chunk: int = 1024,
+) -> float:
+    """HR@k as the evaluation counts it: the share of (user, type) cells with a target in the top ``k``.
+
+    Each user is one query; a cell is a user and a content type they consumed in the window, and
+    it is hit when any of its targets ranks in the top ``k`` of that type's items, leaving out the
+    user's ``excluded`` items.
+
+    Args:
+        users: ``(U, d)`` one vector per user.
+        items: ``(I, d)`` every item's vector.
+        types: ``(I,)`` content-type index of every item.
+        targets: ``[2, P]`` (user, item) pairs consumed in the window.
+        excluded: ``[2, E]`` (user, item) pairs left out of the ranking (never a target).
+        k: The cut-off.
+        chunk: Users scored at a time.
+
+    """
+    if targets.shape[1] == 0:
+        return 0.0
+    n_types = int(types.max()) + 1
+    target_type = types[targets[1]]
+    pair_hit = torch.zeros(targets.shape[1], dtype=torch.bool)
+    for lo in range(0, len(users), chunk):
+        hi = min(lo + chunk, len(users))
+        scores = users[lo:hi] @ items.T
+        sel = (excluded[0] >= lo) & (excluded[0] < hi)
+        scores[excluded[0, sel] - lo, excluded[1, sel]] = -torch.inf
+        # per user and type, the k-th best score of that type: a target at or above it is a hit
+        kth = torch.full((hi - lo, n_types), -torch.inf)
+        for t in range(n_types):
+            of_type = types == t
+            if of_type.any():
+                kth[:, t] = scores[:, of_type].topk(min(k, int(of_type.sum())), dim=1).values[:, -1]
+        mine = (targets[0] >= lo) & (targets[0] < hi)
+        u, i = targets[0, mine] - lo, targets[1, mine]
+        pair_hit[mine] = scores[u, i] >= kth[u, target_type[mine]]
+    cells, cell_of_pair = torch.unique(targets[0] * n_types + target_type, return_inverse=True)
+    n_hits = torch.zeros(len(cells), dtype=torch.long).index_add_(0, cell_of_pair, pair_hit.long())
+    return float((n_hits > 0).float().mean())
 
 
 def mean_over_types(hit: torch.Tensor, types: torch.Tensor) -> float:
@@ -326,9 +387,12 @@ def select_and_fit(
         epochs = 1 + int(np.argmax(recalls))
         trained += len(older) * len(recalls)
         metrics.update(val_recalls=recalls, n_val_examples=len(val.rows))
+        if val.users is not None:
+            measure = f"HR@{val.k} of {len(val.users.users):,} users as of the slice's start"
+        else:
+            measure = f"recall@{val.k}{' (mean over types)' if tc.val_by_type else ''}"
         console.print(
-            f"two-tower: validation recall@{val.k}{' (mean over types)' if tc.val_by_type else ''} "
-            f"is highest after {epochs} epochs "
+            f"two-tower: validation {measure} is highest after {epochs} epochs "
             f"({recalls[epochs - 1]:.3f} on {len(val.rows):,} examples of the last {tc.val_days} days)"
         )
     seed_everything(tc.seed)

@@ -218,6 +218,11 @@ class TwoTowerConfig(_Section):
     # types (True; measured worse: it picked more epochs and 2T's audiobook HR@10 fell by .08 over
     # 3 seeds, benchmarks/results/quality_topics_round4_val_by_type.json)
     val_by_type: bool = False
+    # how the validation slice scores an epoch: "example" ranks each example's item for its user as
+    # of that example (histories include the slice's earlier consumption); "window" encodes each
+    # user once as of the slice's start and counts HR@k per user and type over everything they
+    # consume in it, the evaluation's protocol on the last val_days of the training window
+    val_protocol: Literal["example", "window"] = "example"
     # epochs without a better validation recall before the selection run stops; 0: run every epoch.
     # Validation recall dips for the first epochs, then climbs (measured: best at 11-12 of 12), so
     # a short patience stops in the dip.

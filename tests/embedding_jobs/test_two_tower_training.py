@@ -60,7 +60,7 @@ def test_retrieval_in_chunks_trains_the_same_model(world):
 
     chunked = cfg.model_copy(update={"two_tower": cfg.two_tower.model_copy(update={"retrieval_chunk": 37})})
     with one_thread():
-        result = train_two_tower(chunked, "v20261017t000004_dddddd", HGNN_VERSION, retrieve=counted)
+        result = train_two_tower(chunked, "v20261017t000007_c0ffee", HGNN_VERSION, retrieve=counted)
     n_examples = int(first.metrics["n_examples"])
     assert calls[: -(-n_examples // 37)] == [37] * (n_examples // 37) + (
         [n_examples % 37] if n_examples % 37 else []
@@ -170,3 +170,30 @@ def test_epoch_count_is_chosen_on_the_last_days_of_the_training_window(world, tm
     with one_thread():
         result = train_two_tower(off, "v20261017t000004_dddddd", HGNN_VERSION, retrieve=pandas_point_in_time)
     assert "val_recalls" not in result.metrics and len(result.metrics["epoch_losses"]) == 2
+
+
+def test_the_window_protocol_scores_users_as_of_the_slice_start(world):
+    cfg, _, _ = world
+    asked = []
+
+    def spy(cfg_, entity_df, features):
+        asked.append(entity_df.copy())
+        return pandas_point_in_time(cfg_, entity_df, features)
+
+    window = cfg.model_copy(update={"two_tower": cfg.two_tower.model_copy(update={"val_protocol": "window"})})
+    with one_thread():
+        result = train_two_tower(window, "v20261017t000008_abcabc", HGNN_VERSION, retrieve=spy)
+    recalls = result.metrics["val_recalls"]
+    assert all(0.0 <= r <= 1.0 for r in recalls) and result.metrics["epochs"] == 1 + int(np.argmax(recalls))
+    # one retrieval of user features only, one row per user who consumed in the slice, as of its
+    # start (or their sign-up, if later)
+    facts = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet")
+    from feature_repo.store.materialize import training_window_end
+
+    start = pd.Timestamp(training_window_end(cfg.marts_dir)) - pd.Timedelta(days=cfg.two_tower.val_days)
+    consumed = facts.loc[facts["is_consumed"].astype(bool)]
+    first_seen = pd.to_datetime(consumed["first_event_at"], utc=True)
+    in_slice = sorted(consumed.loc[first_seen >= start, "user_id"].unique().tolist())
+    user_only = [f for f in asked if "item_id" not in f.columns]
+    validation_users = next(f for f in user_only if sorted(f["user_id"].tolist()) == in_slice)
+    assert (pd.to_datetime(validation_users["event_timestamp"], utc=True) > start).all()

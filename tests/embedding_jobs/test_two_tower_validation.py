@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from embedding_jobs.data.interactions import Catalogue
-from embedding_jobs.two_tower_fit import Validation, hits_at_k
+from embedding_jobs.two_tower_fit import Validation, hits_at_k, window_hit_rate
 
 
 def _brute(users, items, types, targets, excluded, k):
@@ -61,3 +62,40 @@ def test_exclusions_pair_each_slice_row_with_the_users_earlier_items() -> None:
     # only what was consumed strictly before each row's moment: user 1's item 30 came at 8
     pairs = Validation.exclusions(pd.Series([1, 1]), np.array([8, 5]), consumed, cat)
     assert sorted(map(tuple, pairs.T.tolist())) == [(0, 1)]
+
+
+def _brute_window(users, items, types, targets, excluded, k):
+    cells: dict[tuple[int, int], bool] = {}
+    for u, i in targets:
+        ranked = sorted(
+            (j for j in range(len(items)) if types[j] == types[i] and (u, j) not in excluded),
+            key=lambda j: -float(users[u] @ items[j]),
+        )
+        cells[(u, types[i])] = cells.get((u, types[i]), False) or i in ranked[:k]
+    return sum(cells.values()) / len(cells)
+
+
+def test_window_hit_rate_counts_user_type_cells_as_the_evaluation_does() -> None:
+    g = torch.Generator().manual_seed(1)
+    users, items = torch.randn(25, 6, generator=g), torch.randn(40, 6, generator=g)
+    types = torch.randint(0, 3, (40,), generator=g)
+    rng = np.random.default_rng(1)
+    pairs = sorted(
+        {(int(u), int(i)) for u, i in zip(rng.integers(0, 25, 60), rng.integers(0, 40, 60), strict=True)}
+    )
+    targets, excluded = pairs[::2], set(pairs[1::2]) - set(pairs[::2])
+    t = torch.tensor(targets).T
+    e = torch.tensor(sorted(excluded)).T
+    for k in (1, 3, 5):
+        expected = _brute_window(users, items, types.tolist(), targets, excluded, k)
+        assert window_hit_rate(users, items, types, t, e, k, chunk=4) == pytest.approx(expected)
+    # a user with two targets of one type is one cell, hit when either is in the top k
+    user, catalogue = torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    one_type, none = torch.zeros(3, dtype=torch.long), torch.zeros((2, 0), dtype=torch.long)
+    assert window_hit_rate(user, catalogue, one_type, torch.tensor([[0, 0], [0, 1]]), none, 1) == 1.0
+    assert window_hit_rate(user, catalogue, one_type, torch.tensor([[0, 0], [1, 2]]), none, 1) == 0.0
+    # leaving out the best item lets the next one in
+    assert (
+        window_hit_rate(user, catalogue, one_type, torch.tensor([[0], [2]]), torch.tensor([[0], [0]]), 1)
+        == 1.0
+    )
