@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -43,17 +41,24 @@ from embedding_jobs.data.interactions import (
 from embedding_jobs.device import describe_device, resolve_device
 from embedding_jobs.export import read_vectors, write_vectors
 from embedding_jobs.models.two_tower import TowerSpec, TwoTowerModel, TwoTowerRetriever
-from embedding_jobs.two_tower_fit import Inputs, Rows, Validation, select_and_fit
+from embedding_jobs.two_tower_examples import (
+    as_of,
+    catalogue_rows,
+    example_rows,
+    served_from,
+    validation_slice,
+)
+from embedding_jobs.two_tower_fit import select_and_fit
+from embedding_jobs.two_tower_inputs import Inputs
 from gfm.config import Config, TwoTowerConfig
 from gfm.errors import StageError
 from gfm.naming import checkpoint_dir, export_path
-from gfm.progress import console, make_progress
+from gfm.progress import console
 from gfm.versioning import latest_version
 
 __all__ = ["TwoTowerResult", "export_two_tower", "train_two_tower"]
 
 MODEL = "two_tower"
-EPOCH = pd.Timestamp(0, tz="UTC")
 #: what a setting added after some checkpoints were saved meant for them (its value before it existed)
 PRE_SETTING_VALUES = {"hgnn_skip": False}
 
@@ -123,9 +128,9 @@ def train_two_tower(
     consumed_ns = to_nanos(entity["event_timestamp"])  # when each example's item was consumed
     if tc.horizon_days > 0:  # seen from up to horizon_days before, never before item or user existed
         entity["event_timestamp"] = as_of_times(
-            entity["event_timestamp"], tc.horizon_days, tc.seed, _served_from(entity, dim_users, dim_items)
+            entity["event_timestamp"], tc.horizon_days, tc.seed, served_from(entity, dim_users, dim_items)
         )
-    rows = _example_rows(cfg, entity, inputs, retrieve)
+    rows = example_rows(cfg, entity, inputs, retrieve)
     enc.fit(rows.user_raw, rows.item_raw)
     log_q = example_log_q(rows.items, rows.times, len(cat.item_ids), tc.batch_days)
 
@@ -142,7 +147,9 @@ def train_two_tower(
         item_dense=len(enc.item_dense),
     )
     device = resolve_device(tc.device)
-    val = _validation(cfg, inputs, entity, consumed_ns, facts, (dim_users, dim_items), train_end, retrieve)
+    val = validation_slice(
+        cfg, inputs, entity, consumed_ns, facts, (dim_users, dim_items), train_end, retrieve
+    )
     model, fit_metrics = select_and_fit(spec, inputs, rows, log_q, tc, device, val)
     train_s = time.perf_counter() - started
 
@@ -180,126 +187,6 @@ def train_two_tower(
     }
     save_checkpoint(ckpt, state, card)
     return TwoTowerResult(version, hgnn_version, ckpt, items_path, users_path, metrics)
-
-
-def _example_rows(cfg: Config, entity: pd.DataFrame, inputs: Inputs, retrieve: Retrieve) -> Rows:
-    """Feast features of every training example as tensors, retrieved ``retrieval_chunk`` rows at a time.
-
-    Only one chunk's feature frame is held in pandas at once; what is kept are the compact per-row
-    tensors, so memory grows with them and not with Feast's wide frames. Chunks are independent
-    point-in-time retrievals, so the result does not depend on the chunk size.
-    """
-    chunk, refs = cfg.two_tower.retrieval_chunk, feature_refs(cfg)
-    parts: list[Rows] = []
-    with make_progress() as progress:
-        task = progress.add_task("Feast features of the training examples", total=len(entity))
-        for start in range(0, len(entity), chunk):
-            part = entity.iloc[start : start + chunk]
-            parts.append(inputs.rows(fetch_features(cfg, part, refs, retrieve)))
-            progress.advance(task, len(part))
-    return Rows.concat(parts)
-
-
-def _validation(
-    cfg: Config,
-    inputs: Inputs,
-    entity: pd.DataFrame,
-    consumed_ns: np.ndarray,
-    facts: pd.DataFrame,
-    dims: tuple[pd.DataFrame, pd.DataFrame],
-    train_end: pd.Timestamp,
-    retrieve: Retrieve,
-) -> Validation | None:
-    """The last ``val_days`` of the training window as a validation slice (None when too small).
-
-    The slice holds the examples *consumed* in those days (``consumed_ns``, one per ``entity``
-    row), whatever moment their features are seen from (``two_tower.horizon_days``). With
-    ``val_protocol`` "window" it is scored as the evaluation scores its window (``_window``);
-    "example" ranks each example's item for its user as of the example.
-    """
-    tc = cfg.two_tower
-    dim_users, dim_items = dims
-    if tc.val_days <= 0:
-        return None
-    start = train_end - pd.Timedelta(days=tc.val_days)
-    recent = consumed_ns >= start.as_unit("ns").value
-    if recent.sum() < tc.batch_size or (~recent).sum() < tc.batch_size:
-        console.print(
-            f"two-tower: {int(recent.sum()):,} examples in the last {tc.val_days} days of the training "
-            f"window, too few to validate on (batch {tc.batch_size}); training {tc.epochs} epochs"
-        )
-        return None
-    consumed = facts.loc[facts["is_consumed"].astype(bool)]
-    consumed = consumed[["user_id", "item_id"]].assign(at=to_nanos(consumption_times(consumed)))
-    # what each example's history holds is left out of its ranking, as the evaluation leaves out
-    # the training items: consumptions before the example, or before the slice (old histories)
-    at = to_nanos(entity["event_timestamp"][recent])
-    if not tc.history_as_of:
-        at = np.full(len(at), start.as_unit("ns").value)
-    with console.status("Feast item features for the validation slice"):
-        item_rows = _catalogue_rows(cfg, inputs, dim_items, start, retrieve)
-    if tc.val_protocol == "window":
-        return _window(cfg, inputs, np.flatnonzero(recent), consumed, dim_users, item_rows, start, retrieve)
-    return Validation(
-        rows=torch.from_numpy(np.flatnonzero(recent)),
-        excluded=Validation.exclusions(entity["user_id"][recent], at, consumed, inputs.cat),
-        items=item_rows,
-        k=cfg.evaluate.k,
-    )
-
-
-def _window(
-    cfg: Config,
-    inputs: Inputs,
-    slice_rows: np.ndarray,
-    consumed: pd.DataFrame,
-    dim_users: pd.DataFrame,
-    item_rows: Rows,
-    start: pd.Timestamp,
-    retrieve: Retrieve,
-) -> Validation:
-    """The validation slice as the evaluation sees its window: every user as of the slice's start.
-
-    Each user who consumed in the slice is encoded once, with features and history as of its start
-    (or their sign-up, if later), as the export encodes users at the training window's end; their
-    targets are everything they consumed in the slice; what they consumed before is not ranked.
-    """
-    begin = start.as_unit("ns").value
-    later = consumed.loc[consumed["at"].to_numpy() >= begin]
-    user_ids = np.sort(later["user_id"].unique())
-    users = pd.DataFrame({"user_id": user_ids})
-    users["event_timestamp"] = _as_of(dim_users.set_index("user_id").loc[user_ids, "signup_at"], start)
-    with console.status(f"Feast features of {len(users):,} validation users"):
-        user_rows = inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
-    position = pd.Series(np.arange(len(user_ids)), index=user_ids)
-    before = consumed.loc[(consumed["at"].to_numpy() < begin) & consumed["user_id"].isin(user_ids)]
-
-    def pairs(frame: pd.DataFrame) -> torch.Tensor:
-        rows = np.stack([position.loc[frame["user_id"]].to_numpy(), inputs.cat.rows(frame["item_id"])])
-        return torch.from_numpy(rows.astype(np.int64))
-
-    return Validation(
-        rows=torch.from_numpy(slice_rows),
-        excluded=pairs(before),
-        items=item_rows,
-        k=cfg.evaluate.k,
-        users=user_rows,
-        targets=pairs(later),
-    )
-
-
-def _served_from(entity: pd.DataFrame, dim_users: pd.DataFrame, dim_items: pd.DataFrame) -> pd.Series:
-    """Per example row, the first moment its item and its user could be served (publication, sign-up)."""
-
-    def known_at(keys: pd.Series, dim: pd.DataFrame, key: str, column: str) -> pd.Series:
-        if column not in dim:  # e.g. an imported dataset without publication dates
-            return pd.Series(EPOCH, index=keys.index)
-        return pd.to_datetime(keys.map(dim.set_index(key)[column]), utc=True).fillna(EPOCH)
-
-    published = known_at(entity["item_id"], dim_items, "item_id", "published_at")
-    signup = known_at(entity["user_id"], dim_users, "user_id", "signup_at")
-    first = pd.to_datetime(np.maximum(to_nanos(published), to_nanos(signup)), utc=True)
-    return pd.Series(first + timedelta(seconds=1))  # one second after, as the export (``_as_of``)
 
 
 def _feast_retrieve() -> Retrieve:
@@ -386,9 +273,9 @@ def _export(
     """
     users = pd.DataFrame({"user_id": inputs.hist.user_ids})
     signup = dim_users.set_index("user_id").loc[inputs.hist.user_ids, "signup_at"]
-    users["event_timestamp"] = _as_of(signup, train_end)
+    users["event_timestamp"] = as_of(signup, train_end)
     with console.status("Feast features for the export"):
-        item_rows = _catalogue_rows(cfg, inputs, dim_items, train_end, retrieve)
+        item_rows = catalogue_rows(cfg, inputs, dim_items, train_end, retrieve)
         user_rows = inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
     item_vecs = retriever.encode_items(inputs.item_batch(item_rows, torch.arange(len(inputs.cat.item_ids))))
     user_vecs = retriever.encode_users(inputs.user_batch(user_rows, torch.arange(len(users)), False, None))
@@ -397,19 +284,3 @@ def _export(
     write_vectors(items_path, "item_id", inputs.cat.item_ids, item_vecs.numpy(), version)
     write_vectors(users_path, "user_id", inputs.hist.user_ids, user_vecs.numpy(), version)
     return items_path, users_path
-
-
-def _catalogue_rows(
-    cfg: Config, inputs: Inputs, dim_items: pd.DataFrame, moment: pd.Timestamp, retrieve: Retrieve
-) -> Rows:
-    """Feature rows of every catalogue item as of ``moment`` (or its publication, if later)."""
-    items = pd.DataFrame({"item_id": inputs.cat.item_ids})
-    published = dim_items.set_index("item_id").loc[inputs.cat.item_ids, "published_at"]
-    items["event_timestamp"] = _as_of(published, moment)
-    return inputs.rows(fetch_features(cfg, items, feature_refs(cfg, user=False), retrieve))
-
-
-def _as_of(known_at: pd.Series, train_end: pd.Timestamp) -> pd.Series:
-    """``max(known_at, train_end)`` plus one second (Feast's as-of join is inclusive anyway)."""
-    stamps = pd.to_datetime(known_at, utc=True).clip(lower=train_end) + timedelta(seconds=1)
-    return stamps.reset_index(drop=True)

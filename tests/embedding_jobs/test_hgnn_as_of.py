@@ -19,7 +19,7 @@ from embedding_jobs.data.graph_entry import NEVER_NS, graph_entry_times, isolate
 from embedding_jobs.data.interactions import to_nanos
 from embedding_jobs.export import read_vectors, write_vectors
 from embedding_jobs.train_two_tower import train_two_tower
-from embedding_jobs.two_tower_fit import Inputs
+from embedding_jobs.two_tower_inputs import Inputs
 from gfm.naming import export_path
 
 DAY0 = datetime(2026, 9, 1, tzinfo=UTC)

@@ -19,7 +19,7 @@ from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_t
 from embedding_jobs.data.histories import NEVER, _run_cumsum, build_histories, consumption_times, signal_times
 from embedding_jobs.data.interactions import Catalogue, to_nanos
 from embedding_jobs.train_two_tower import train_two_tower
-from embedding_jobs.two_tower_fit import Inputs
+from embedding_jobs.two_tower_inputs import Inputs
 
 DAY0 = datetime(2026, 9, 1, tzinfo=UTC)
 

@@ -51,13 +51,13 @@ def test_training_retrieves_features_as_of_the_drawn_moments_and_validates_on_co
         entities.append(entity_df.copy())
         return pandas_point_in_time(c, entity_df, features)
 
-    real_validation = tt_mod._validation
+    real_validation = tt_mod.validation_slice
 
     def validation(cfg_, inputs, frame, consumed_ns, *rest):  # type: ignore[no-untyped-def]
         slices.append(np.asarray(consumed_ns))
         return real_validation(cfg_, inputs, frame, consumed_ns, *rest)
 
-    monkeypatch.setattr(tt_mod, "_validation", validation)
+    monkeypatch.setattr(tt_mod, "validation_slice", validation)
     with one_thread():
         tt_mod.train_two_tower(cfg, "v20261017t000006_ffffff", HGNN_VERSION, retrieve=retrieve)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from embedding_jobs.data.interactions import build_catalogue
-from embedding_jobs.two_tower_fit import hit_rows_at_k, hits_at_k, mean_over_types
+from embedding_jobs.two_tower_validation import hit_rows_at_k, hits_at_k, mean_over_types
 
 
 def _catalogue():

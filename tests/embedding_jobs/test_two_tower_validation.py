@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from embedding_jobs.data.interactions import Catalogue
-from embedding_jobs.two_tower_fit import Validation, hits_at_k, window_hit_rate
+from embedding_jobs.two_tower_validation import Validation, hits_at_k, window_hit_rate
 
 
 def _brute(users, items, types, targets, excluded, k):

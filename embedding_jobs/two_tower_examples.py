@@ -1,0 +1,163 @@
+"""What the two-tower is trained, validated and exported on, each row as of its moment.
+
+``example_rows`` retrieves every training example's Feast features in chunks and keeps only
+compact tensors. ``validation_slice`` builds the last ``val_days`` of the training window as the
+validation slice (``embedding_jobs.two_tower_validation``). ``catalogue_rows`` gives every item's
+features as of a moment (or its publication, if later), ``as_of`` that moment for known-at times,
+``served_from`` the first moment an example's item and user could be served.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import torch
+
+from embedding_jobs.data.histories import consumption_times
+from embedding_jobs.data.interactions import Retrieve, feature_refs, fetch_features, to_nanos
+from embedding_jobs.two_tower_inputs import Inputs, Rows
+from embedding_jobs.two_tower_validation import Validation
+from gfm.config import Config
+from gfm.progress import console, make_progress
+
+__all__ = ["EPOCH", "as_of", "catalogue_rows", "example_rows", "served_from", "validation_slice"]
+
+EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def example_rows(cfg: Config, entity: pd.DataFrame, inputs: Inputs, retrieve: Retrieve) -> Rows:
+    """Feast features of every training example as tensors, retrieved ``retrieval_chunk`` rows at a time.
+
+    Only one chunk's feature frame is held in pandas at once; what is kept are the compact per-row
+    tensors, so memory grows with them and not with Feast's wide frames. Chunks are independent
+    point-in-time retrievals, so the result does not depend on the chunk size.
+    """
+    chunk, refs = cfg.two_tower.retrieval_chunk, feature_refs(cfg)
+    parts: list[Rows] = []
+    with make_progress() as progress:
+        task = progress.add_task("Feast features of the training examples", total=len(entity))
+        for start in range(0, len(entity), chunk):
+            part = entity.iloc[start : start + chunk]
+            parts.append(inputs.rows(fetch_features(cfg, part, refs, retrieve)))
+            progress.advance(task, len(part))
+    return Rows.concat(parts)
+
+
+def validation_slice(
+    cfg: Config,
+    inputs: Inputs,
+    entity: pd.DataFrame,
+    consumed_ns: np.ndarray,
+    facts: pd.DataFrame,
+    dims: tuple[pd.DataFrame, pd.DataFrame],
+    train_end: pd.Timestamp,
+    retrieve: Retrieve,
+) -> Validation | None:
+    """The last ``val_days`` of the training window as a validation slice (None when too small).
+
+    The slice holds the examples *consumed* in those days (``consumed_ns``, one per ``entity``
+    row), whatever moment their features are seen from (``two_tower.horizon_days``). With
+    ``val_protocol`` "window" it is scored as the evaluation scores its window (``_window``);
+    "example" ranks each example's item for its user as of the example.
+    """
+    tc = cfg.two_tower
+    dim_users, dim_items = dims
+    if tc.val_days <= 0:
+        return None
+    start = train_end - pd.Timedelta(days=tc.val_days)
+    recent = consumed_ns >= start.as_unit("ns").value
+    if recent.sum() < tc.batch_size or (~recent).sum() < tc.batch_size:
+        console.print(
+            f"two-tower: {int(recent.sum()):,} examples in the last {tc.val_days} days of the training "
+            f"window, too few to validate on (batch {tc.batch_size}); training {tc.epochs} epochs"
+        )
+        return None
+    consumed = facts.loc[facts["is_consumed"].astype(bool)]
+    consumed = consumed[["user_id", "item_id"]].assign(at=to_nanos(consumption_times(consumed)))
+    # what each example's history holds is left out of its ranking, as the evaluation leaves out
+    # the training items: consumptions before the example, or before the slice (old histories)
+    at = to_nanos(entity["event_timestamp"][recent])
+    if not tc.history_as_of:
+        at = np.full(len(at), start.as_unit("ns").value)
+    with console.status("Feast item features for the validation slice"):
+        item_rows = catalogue_rows(cfg, inputs, dim_items, start, retrieve)
+    if tc.val_protocol == "window":
+        return _window(cfg, inputs, np.flatnonzero(recent), consumed, dim_users, item_rows, start, retrieve)
+    return Validation(
+        rows=torch.from_numpy(np.flatnonzero(recent)),
+        excluded=Validation.exclusions(entity["user_id"][recent], at, consumed, inputs.cat),
+        items=item_rows,
+        k=cfg.evaluate.k,
+    )
+
+
+def _window(
+    cfg: Config,
+    inputs: Inputs,
+    slice_rows: np.ndarray,
+    consumed: pd.DataFrame,
+    dim_users: pd.DataFrame,
+    item_rows: Rows,
+    start: pd.Timestamp,
+    retrieve: Retrieve,
+) -> Validation:
+    """The validation slice as the evaluation sees its window: every user as of the slice's start.
+
+    Each user who consumed in the slice is encoded once, with features and history as of its start
+    (or their sign-up, if later), as the export encodes users at the training window's end; their
+    targets are everything they consumed in the slice; what they consumed before is not ranked.
+    """
+    begin = start.as_unit("ns").value
+    later = consumed.loc[consumed["at"].to_numpy() >= begin]
+    user_ids = np.sort(later["user_id"].unique())
+    users = pd.DataFrame({"user_id": user_ids})
+    users["event_timestamp"] = as_of(dim_users.set_index("user_id").loc[user_ids, "signup_at"], start)
+    with console.status(f"Feast features of {len(users):,} validation users"):
+        user_rows = inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
+    position = pd.Series(np.arange(len(user_ids)), index=user_ids)
+    before = consumed.loc[(consumed["at"].to_numpy() < begin) & consumed["user_id"].isin(user_ids)]
+
+    def pairs(frame: pd.DataFrame) -> torch.Tensor:
+        rows = np.stack([position.loc[frame["user_id"]].to_numpy(), inputs.cat.rows(frame["item_id"])])
+        return torch.from_numpy(rows.astype(np.int64))
+
+    return Validation(
+        rows=torch.from_numpy(slice_rows),
+        excluded=pairs(before),
+        items=item_rows,
+        k=cfg.evaluate.k,
+        users=user_rows,
+        targets=pairs(later),
+    )
+
+
+def served_from(entity: pd.DataFrame, dim_users: pd.DataFrame, dim_items: pd.DataFrame) -> pd.Series:
+    """Per example row, the first moment its item and its user could be served (publication, sign-up)."""
+
+    def known_at(keys: pd.Series, dim: pd.DataFrame, key: str, column: str) -> pd.Series:
+        if column not in dim:  # e.g. an imported dataset without publication dates
+            return pd.Series(EPOCH, index=keys.index)
+        return pd.to_datetime(keys.map(dim.set_index(key)[column]), utc=True).fillna(EPOCH)
+
+    published = known_at(entity["item_id"], dim_items, "item_id", "published_at")
+    signup = known_at(entity["user_id"], dim_users, "user_id", "signup_at")
+    first = pd.to_datetime(np.maximum(to_nanos(published), to_nanos(signup)), utc=True)
+    return pd.Series(first + timedelta(seconds=1))  # one second after, as the export (``as_of``)
+
+
+def catalogue_rows(
+    cfg: Config, inputs: Inputs, dim_items: pd.DataFrame, moment: pd.Timestamp, retrieve: Retrieve
+) -> Rows:
+    """Feature rows of every catalogue item as of ``moment`` (or its publication, if later)."""
+    items = pd.DataFrame({"item_id": inputs.cat.item_ids})
+    published = dim_items.set_index("item_id").loc[inputs.cat.item_ids, "published_at"]
+    items["event_timestamp"] = as_of(published, moment)
+    return inputs.rows(fetch_features(cfg, items, feature_refs(cfg, user=False), retrieve))
+
+
+def as_of(known_at: pd.Series, train_end: pd.Timestamp) -> pd.Series:
+    """``max(known_at, train_end)`` plus one second (Feast's as-of join is inclusive anyway)."""
+    stamps = pd.to_datetime(known_at, utc=True).clip(lower=train_end) + timedelta(seconds=1)
+    return stamps.reset_index(drop=True)
