@@ -21,6 +21,12 @@ HR@10. On: an example dated before its item could have had an edge sees the isol
 ``batch_days`` 1): every example was seen as of its own consumption. On: as of a moment up to
 that many days before it, the question served vectors answer (``embedding_jobs/data/horizon.py``).
 
+``val_protocol`` (set the on value, ``GFM__TWO_TOWER__VAL_PROTOCOL=window``): the epoch count was
+chosen by ranking each validation example's item for its user as of that example, a next-item
+question whose histories include the slice's earlier consumption. On: every user is encoded once as
+of the slice's start and HR@k is counted per user and type over the slice, the evaluation's own
+question (``embedding_jobs/two_tower_validation.py``).
+
 ``hgnn`` (``--hgnn-version`` on, ``--off-hgnn-version`` off): two HGNN exports under the same
 two-tower settings, e.g. an HGNN trained longer on the GPU against the pipeline's.
 
@@ -56,6 +62,7 @@ CHANGES: dict[str, tuple[Any, bool]] = {
     "batch_days": (0.0, True),
     "horizon_days": (0.0, True),
     "hgnn_skip": (False, False),  # 2T has no HGNN input: the change cannot touch it
+    "val_protocol": ("example", True),
     "hgnn": (None, False),  # not a setting: the HGNN export (on --hgnn-version, off --off-hgnn-version)
 }
 CELLS = ("all", "cold_in_type", "new")
