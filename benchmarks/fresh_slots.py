@@ -8,6 +8,11 @@ type it ranks as ``gfm evaluate`` does (every item of the type, the user's train
 out), then fills the last ``r`` of the 10 slots with the user's best-scoring *fresh* items, those
 published at most ``--fresh-days`` before the training window's end (or later), and reports HR@10
 over all evaluated users and on the new-item tier for r = 0..3. r = 0 is the model as evaluated.
+
+``--fresh unseen`` reserves the slots for the items nobody consumed in training (the new-item tier's
+items) instead of recently published ones; ``--fill text`` ranks the reserved slots by text-kNN
+(the cosine of the user's mean training text vector) instead of by the model: a content-based
+source for items the collaborative signal cannot know yet.
 """
 
 from __future__ import annotations
@@ -31,15 +36,22 @@ from gfm.naming import export_path
 K = 10
 
 
-def hit_rates(task: EvalTask, scores: torch.Tensor, fresh: np.ndarray, reserved: int) -> tuple[float, float]:
-    """HR@10 over all users and over users with a relevant new-tier item, ``reserved`` fresh slots."""
+def hit_rates(
+    task: EvalTask, scores: torch.Tensor, fresh: np.ndarray, reserved: int, fill: torch.Tensor | None = None
+) -> tuple[float, float]:
+    """HR@10 over all users and over users with a relevant new-tier item, ``reserved`` fresh slots.
+
+    ``fill`` ranks the reserved slots (default: ``scores``).
+    """
     s = scores.clone()
     s[torch.from_numpy(task.excluded.rows), torch.from_numpy(task.excluded.cols)] = -torch.inf
     fresh_t = torch.from_numpy(fresh)
     main = s.masked_fill(fresh_t.unsqueeze(0), -torch.inf) if reserved else s
     top = torch.topk(main, K - reserved, dim=1).indices
     if reserved:
-        only_fresh = s.masked_fill(~fresh_t.unsqueeze(0), -torch.inf)
+        f = s if fill is None else fill.clone()
+        f[torch.from_numpy(task.excluded.rows), torch.from_numpy(task.excluded.cols)] = -torch.inf
+        only_fresh = f.masked_fill(~fresh_t.unsqueeze(0), -torch.inf)
         top = torch.cat([top, torch.topk(only_fresh, reserved, dim=1).indices], dim=1)
     relevant = torch.zeros_like(s, dtype=torch.bool)
     relevant[torch.from_numpy(task.relevant.rows), torch.from_numpy(task.relevant.cols)] = True
@@ -57,6 +69,15 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(".gfm"))
     parser.add_argument("--versions", nargs="+", required=True, help="two-tower versions to rank with")
     parser.add_argument("--fresh-days", type=int, default=14)
+    parser.add_argument(
+        "--fresh",
+        choices=("recent", "unseen"),
+        default="recent",
+        help="reserve slots for items published in the last --fresh-days, or for items with no training consumer",
+    )
+    parser.add_argument(
+        "--fill", choices=("model", "text"), default="model", help="what ranks the reserved slots"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -70,15 +91,28 @@ def main() -> None:
     train_end = pd.to_datetime(consumed["first_event_at"], utc=True).max()
     published = pd.to_datetime(items.set_index("item_id")["published_at"], utc=True)
     cutoff = train_end - pd.Timedelta(days=args.fresh_days)
+    text = None
+    if args.fill == "text":
+        from embedding_jobs.text_features import text_features_path
+
+        text = read_vectors(text_features_path(cfg))
+    cons, weak = baselines.user_item_lists(train)
     rows: list[dict[str, Any]] = []
     for version in args.versions:
         users = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "user"), "user_id")
         vecs = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "item"))
         for task in tasks:
             u, i = baselines.two_tower(task, users, vecs, pop)
-            fresh = (published.reindex(task.item_ids) >= cutoff).to_numpy()
+            if args.fresh == "unseen":
+                fresh = task.item_tier == TIERS.index("new")
+            else:
+                fresh = (published.reindex(task.item_ids) >= cutoff).to_numpy()
+            fill = None
+            if text is not None:
+                tu, ti = baselines.mean_vector(task, text, cons, weak, pop)
+                fill = tu @ ti.T
             for reserved in range(4):
-                all_hr, new_hr = hit_rates(task, u @ i.T, fresh, reserved)
+                all_hr, new_hr = hit_rates(task, u @ i.T, fresh, reserved, fill)
                 rows.append(
                     {
                         "version": version,
@@ -95,7 +129,14 @@ def main() -> None:
                     flush=True,
                 )
     if args.out:
-        body = {"data_dir": str(args.data_dir), "fresh_days": args.fresh_days, "k": K, "rows": rows}
+        body = {
+            "data_dir": str(args.data_dir),
+            "fresh": args.fresh,
+            "fresh_days": args.fresh_days,
+            "fill": args.fill,
+            "k": K,
+            "rows": rows,
+        }
         args.out.write_text(json.dumps(body, indent=2) + "\n")
 
 
