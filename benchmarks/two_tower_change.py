@@ -48,7 +48,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from embedding_jobs.evaluate.run import evaluate
 from embedding_jobs.train_two_tower import train_two_tower
@@ -68,13 +68,26 @@ CHANGES: dict[str, tuple[Any, bool]] = {
 CELLS = ("all", "cold_in_type", "new")
 
 
-def runs_of(change: str) -> list[tuple[str, bool, dict[str, Any]]]:
-    """(name, use_hgnn, setting update) of every run of one seed; 2T-HGNN and 2T on come first."""
+class Run(NamedTuple):
+    """One two-tower training of a seed: its report name, HGNN inputs, setting update, side."""
+
+    name: str
+    use_hgnn: bool
+    setting: dict[str, Any]
+    off: bool
+
+
+def runs_of(change: str) -> list[Run]:
+    """Every run of one seed; 2T-HGNN and 2T with the change on come first."""
     off, touches_2t = CHANGES[change]
     flip = {} if change == "hgnn" else {change: off}
-    out = [("2T", False, {}), ("2T-HGNN", True, {}), (f"2T-HGNN ({change} off)", True, flip)]
+    out = [
+        Run("2T", False, {}, False),
+        Run("2T-HGNN", True, {}, False),
+        Run(f"2T-HGNN ({change} off)", True, flip, True),
+    ]
     if touches_2t:
-        out.append((f"2T ({change} off)", False, {change: off}))
+        out.append(Run(f"2T ({change} off)", False, {change: off}, True))
     return out
 
 
@@ -87,14 +100,14 @@ def run_seed(
     """
     versions: dict[str, str] = {}
     epochs: dict[str, Any] = {}
-    for name, use_hgnn, setting in runs_of(change):
-        update = {"seed": seed, "use_hgnn": use_hgnn, **setting}
+    for run in runs_of(change):
+        update = {"seed": seed, "use_hgnn": run.use_hgnn, **run.setting}
         run_cfg = cfg.model_copy(update={"two_tower": cfg.two_tower.model_copy(update=update)})
-        version = new_version(f"{change}-{name}-{seed}")
-        hgnn = (off_hgnn if off_hgnn and name.endswith("off)") else hgnn_version) if use_hgnn else None
+        version = new_version(f"{change}-{run.name}-{seed}")
+        hgnn = (off_hgnn if off_hgnn and run.off else hgnn_version) if run.use_hgnn else None
         result = train_two_tower(run_cfg, version, hgnn, role="ablation")
-        versions[name], epochs[name] = version, result.metrics.get("epochs")
-        print(f"  {name}: {version}, {epochs[name]} epochs", flush=True)
+        versions[run.name], epochs[run.name] = version, result.metrics.get("epochs")
+        print(f"  {run.name}: {version}, {epochs[run.name]} epochs", flush=True)
     path = evaluate(
         cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"lightgcn": False})}),
         hgnn_version=hgnn_version,
@@ -142,7 +155,7 @@ def summarise(runs: list[dict[str, Any]], change: str) -> dict[str, Any]:
             for cell in cells:
                 pairs = [(r["hr"][model][ctype][cell], r["hr"][off][ctype][cell]) for r in runs]
                 if all(a is not None and b is not None for a, b in pairs):
-                    diffs = [a - b for a, b in pairs]  # type: ignore[operator]
+                    diffs = [a - b for a, b in pairs]
                     out["on_minus_off"].setdefault(model, {}).setdefault(ctype, {})[cell] = _stats(diffs)
     return out
 
