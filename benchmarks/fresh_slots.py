@@ -12,7 +12,8 @@ over all evaluated users and on the new-item tier for r = 0..3. r = 0 is the mod
 ``--fresh unseen`` reserves the slots for the items nobody consumed in training (the new-item tier's
 items) instead of recently published ones; ``--fill text`` ranks the reserved slots by text-kNN
 (the cosine of the user's mean training text vector) instead of by the model: a content-based
-source for items the collaborative signal cannot know yet.
+source for items the collaborative signal cannot know yet. ``--offsets B ...`` also reports, instead of
+reserved slots, every fresh item's score raised by B (rows with ``"offset"``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ def hit_rates(
     return float(hit.any(dim=1).float().mean()), float(hit_new.float().mean()) if len(new_users) else 0.0
 
 
+def offset_hit_rates(
+    task: EvalTask, scores: torch.Tensor, fresh: np.ndarray, offset: float
+) -> tuple[float, float]:
+    """HR@10 over all users and on the new-item tier with every fresh item's score raised by ``offset``."""
+    raised = scores + offset * torch.from_numpy(fresh).float().unsqueeze(0)
+    return hit_rates(task, raised, fresh, 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -78,6 +87,7 @@ def main() -> None:
     parser.add_argument(
         "--fill", choices=("model", "text"), default="model", help="what ranks the reserved slots"
     )
+    parser.add_argument("--offsets", type=float, nargs="*", default=[], help="score offsets for fresh items")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -111,6 +121,21 @@ def main() -> None:
             if text is not None:
                 tu, ti = baselines.mean_vector(task, text, cons, weak, pop)
                 fill = tu @ ti.T
+            for offset in args.offsets:
+                all_hr, new_hr = offset_hit_rates(task, u @ i.T, fresh, offset)
+                rows.append(
+                    {
+                        "version": version,
+                        "type": task.name,
+                        "offset": offset,
+                        "hr@10": all_hr,
+                        "new_tier_hr@10": new_hr,
+                        "fresh_items": int(fresh.sum()),
+                    }
+                )
+                print(
+                    f"{version} {task.name:<12} offset {offset:+.2f}  all {all_hr:.3f}  new tier {new_hr:.3f}"
+                )
             for reserved in range(4):
                 all_hr, new_hr = hit_rates(task, u @ i.T, fresh, reserved, fill)
                 rows.append(
