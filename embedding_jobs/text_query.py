@@ -4,7 +4,8 @@ An item's exported HGNN vector is computed from its text vector (``text_features
 pooling, L2 norm) and its neighbours' messages. A search query has no neighbours, so it takes the
 path a brand-new item with no edge takes (``HGNN.inference`` on an isolated node): at every layer
 only the shared root transform applies (``HeteroSAGEConv.combine`` with no message), ReLU between
-layers, L2 norm at the end; a per-item ID vector, when the model has one, is zero (``has_id`` is
+layers, L2 norm at the end; its co-consumption sketch (``embedding_jobs.data.sketch``) is zero, as
+an edgeless item's is, and a per-item ID vector, when the model has one, is zero (``has_id`` is
 False for such nodes). The root is shared by every content type, so the vector does not depend on
 a type; the type filter is applied in Milvus.
 
@@ -39,13 +40,16 @@ def text_only_forward(model: HGNN, text_vectors: torch.Tensor) -> torch.Tensor:
 
     Args:
         model: A trained HGNN that reads text features.
-        text_vectors: ``[n, in_dim]`` text vectors.
+        text_vectors: ``[n, d]`` text vectors, ``d`` the model's text input size (``in_dim`` less
+            the sketch, which is zero for a node without edges).
 
     Returns:
         ``[n, out_dim]`` unit vectors.
 
     """
     h = text_vectors
+    if model.spec.sketch_dim:
+        h = torch.cat([h, h.new_zeros((h.shape[0], model.spec.sketch_dim))], dim=1)
     if model.spec.item_id_dim:
         h = torch.cat([h, h.new_zeros((h.shape[0], model.spec.item_id_dim))], dim=1)
     last = len(model.convs) - 1
@@ -90,8 +94,10 @@ class TextQueryEncoder:
         self.model.load_state_dict(state["state_dict"])
         self.model.eval()
         self.text = encoder or TextEncoder(model_path, cfg.text.max_length, device="cpu")
-        if self.text.dim != spec.in_dim:
-            raise DimensionError(f"text model gives {self.text.dim}-d vectors; HGNN expects {spec.in_dim}")
+        if self.text.dim != spec.in_dim - spec.sketch_dim:
+            raise DimensionError(
+                f"text model gives {self.text.dim}-d vectors; HGNN expects {spec.in_dim - spec.sketch_dim}"
+            )
         self._lock = threading.Lock()
 
     @property
