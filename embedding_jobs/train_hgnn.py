@@ -272,8 +272,12 @@ def _part_loss(
 def embed_all(
     model: HGNN, graph: HeteroGraph, device: torch.device, features: dict[str, torch.Tensor] | None = None
 ) -> dict[str, torch.Tensor]:
-    """Embed every node of ``graph`` (isolated ones too) with the layer-wise inference."""
-    feats = features if features is not None else graph.features
+    """Embed every node of ``graph`` (isolated ones too) with the layer-wise inference.
+
+    ``graph`` carries its plain node features, as for ``fit_hgnn``: the co-consumption sketch the
+    model was trained with is computed here from the graph's own edges.
+    """
+    feats = features if features is not None else with_sketch(graph, model.spec.sketch_dim).features
     with make_progress(transient=True) as progress:
         task = progress.add_task("embed items", total=sum(graph.num_nodes.values()))
         return model.inference(
@@ -309,7 +313,7 @@ def _write_isolated(cfg: Config, model: HGNN, graph: HeteroGraph, device: torch.
     examples dated before their item could have had an edge (``two_tower.hgnn_as_of``).
     """
     alone = graph.without_pairs({key: np.arange(len(a)) for key, (a, _) in graph.pairs.items()})
-    emb = embed_all(model, with_sketch(alone, model.spec.sketch_dim), device)
+    emb = embed_all(model, alone, device)
     return _write_items(cfg, graph, emb, version, entity="isolated_item")
 
 
@@ -345,11 +349,11 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     model, stats = fit_hgnn(train_graph, cfg.hgnn, device)
     held_pairs = {k: (graph.pairs[k][0][i], graph.pairs[k][1][i]) for k, i in held.items()}
     # the training graph's sketch never sees the held-out pairs the health check ranks
-    train_emb = embed_all(model, with_sketch(train_graph, model.spec.sketch_dim), device)
+    train_emb = embed_all(model, train_graph, device)
     auc = link_auc(train_emb, held_pairs, cfg.hgnn.seed)
     check = heldout_item_ranking(train_emb, train_graph, held_pairs, seed=cfg.hgnn.seed)
     t_embed = time.perf_counter()
-    emb = embed_all(model, with_sketch(graph, model.spec.sketch_dim), device)
+    emb = embed_all(model, graph, device)
     embed_seconds = time.perf_counter() - t_embed
     items_path = _write_items(cfg, graph, emb, version)
     if cfg.two_tower.hgnn_as_of:  # only the as-of two-tower reads them
@@ -413,7 +417,7 @@ def export_hgnn(cfg: Config, version: str) -> Path:
     known = {t: ids.numpy() for t, ids in state["item_ids"].items()}
     model.remap_items(known, graph.item_ids)
     model.to(device)
-    emb = embed_all(model, with_sketch(graph, spec.sketch_dim), device)
+    emb = embed_all(model, graph, device)
     if cfg.two_tower.hgnn_as_of:
         _write_isolated(cfg, model, graph, device, version)
     return _write_items(cfg, graph, emb, version)
