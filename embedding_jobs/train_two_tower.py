@@ -33,8 +33,6 @@ from embedding_jobs.data.interactions import (
     Retrieve,
     activity_columns,
     build_catalogue,
-    feature_refs,
-    fetch_features,
     read_mart,
     to_nanos,
 )
@@ -42,10 +40,10 @@ from embedding_jobs.device import describe_device, resolve_device
 from embedding_jobs.export import read_vectors, write_vectors
 from embedding_jobs.models.two_tower import TowerSpec, TwoTowerModel, TwoTowerRetriever
 from embedding_jobs.two_tower_examples import (
-    as_of,
     catalogue_rows,
     example_rows,
     served_from,
+    user_rows,
     validation_slice,
 )
 from embedding_jobs.two_tower_fit import select_and_fit
@@ -271,14 +269,12 @@ def _export(
     A user who signed up later (or an item published later) is encoded as of that moment, the
     first time the system could serve them; their activity is then empty.
     """
-    users = pd.DataFrame({"user_id": inputs.hist.user_ids})
-    signup = dim_users.set_index("user_id").loc[inputs.hist.user_ids, "signup_at"]
-    users["event_timestamp"] = as_of(signup, train_end)
     with console.status("Feast features for the export"):
         item_rows = catalogue_rows(cfg, inputs, dim_items, train_end, retrieve)
-        user_rows = inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
+        users = user_rows(cfg, inputs, dim_users, inputs.hist.user_ids, train_end, retrieve)
     item_vecs = retriever.encode_items(inputs.item_batch(item_rows, torch.arange(len(inputs.cat.item_ids))))
-    user_vecs = retriever.encode_users(inputs.user_batch(user_rows, torch.arange(len(users)), False, None))
+    every_user = torch.arange(len(inputs.hist.user_ids))
+    user_vecs = retriever.encode_users(inputs.user_batch(users, every_user, False, None))
     items_path = export_path(cfg.embeddings_dir, MODEL, version, "item")
     users_path = export_path(cfg.embeddings_dir, MODEL, version, "user")
     write_vectors(items_path, "item_id", inputs.cat.item_ids, item_vecs.numpy(), version)

@@ -4,7 +4,7 @@
 compact tensors. ``validation_slice`` builds the last ``val_days`` of the training window as the
 validation slice (``embedding_jobs.two_tower_validation``). ``catalogue_rows`` gives every item's
 features as of a moment (or its publication, if later), ``as_of`` that moment for known-at times,
-``served_from`` the first moment an example's item and user could be served.
+``user_rows`` some users' as of a moment (or their sign-up), ``served_from`` the first moment an example's item and user could be served.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from embedding_jobs.two_tower_validation import Validation
 from gfm.config import Config
 from gfm.progress import console, make_progress
 
-__all__ = ["EPOCH", "as_of", "catalogue_rows", "example_rows", "served_from", "validation_slice"]
+__all__ = ["EPOCH", "as_of", "catalogue_rows", "example_rows", "served_from", "user_rows", "validation_slice"]
 
 EPOCH = pd.Timestamp(0, tz="UTC")
 
@@ -112,10 +112,8 @@ def _window(
     begin = start.as_unit("ns").value
     later = consumed.loc[consumed["at"].to_numpy() >= begin]
     user_ids = np.sort(later["user_id"].unique())
-    users = pd.DataFrame({"user_id": user_ids})
-    users["event_timestamp"] = as_of(dim_users.set_index("user_id").loc[user_ids, "signup_at"], start)
-    with console.status(f"Feast features of {len(users):,} validation users"):
-        user_rows = inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
+    with console.status(f"Feast features of {len(user_ids):,} validation users"):
+        users = user_rows(cfg, inputs, dim_users, user_ids, start, retrieve)
     position = pd.Series(np.arange(len(user_ids)), index=user_ids)
     before = consumed.loc[(consumed["at"].to_numpy() < begin) & consumed["user_id"].isin(user_ids)]
 
@@ -128,7 +126,7 @@ def _window(
         excluded=pairs(before),
         items=item_rows,
         k=cfg.evaluate.k,
-        users=user_rows,
+        users=users,
         targets=pairs(later),
     )
 
@@ -155,6 +153,20 @@ def catalogue_rows(
     published = dim_items.set_index("item_id").loc[inputs.cat.item_ids, "published_at"]
     items["event_timestamp"] = as_of(published, moment)
     return inputs.rows(fetch_features(cfg, items, feature_refs(cfg, user=False), retrieve))
+
+
+def user_rows(
+    cfg: Config,
+    inputs: Inputs,
+    dim_users: pd.DataFrame,
+    user_ids: np.ndarray,
+    moment: pd.Timestamp,
+    retrieve: Retrieve,
+) -> Rows:
+    """Feature rows of some users as of ``moment`` (or their sign-up, if later)."""
+    users = pd.DataFrame({"user_id": user_ids})
+    users["event_timestamp"] = as_of(dim_users.set_index("user_id").loc[user_ids, "signup_at"], moment)
+    return inputs.rows(fetch_features(cfg, users, feature_refs(cfg, item=False), retrieve))
 
 
 def as_of(known_at: pd.Series, train_end: pd.Timestamp) -> pd.Series:
