@@ -7,6 +7,8 @@ TIMESTAMP UTC). Text features use the same vector encoding without version/creat
 
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -17,7 +19,7 @@ import pyarrow.parquet as pq
 
 from gfm.errors import DimensionError, NotFoundError
 
-__all__ = ["read_vectors", "vector_array", "write_vectors"]
+__all__ = ["read_vectors", "vector_array", "write_table_atomic", "write_vectors"]
 
 KeyColumn = Literal["item_id", "user_id"]
 
@@ -41,6 +43,23 @@ def vector_array(vectors: np.ndarray) -> pa.Array:
         return pa.ListArray.from_arrays(pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32)), flat)
     # more than 2^31 values do not fit 32-bit offsets: Arrow needs a large list
     return pa.LargeListArray.from_arrays(pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int64)), flat)
+
+
+def write_table_atomic(table: pa.Table, path: Path) -> Path:
+    """Write a Parquet table so that readers only ever see a whole file, even with concurrent writers.
+
+    The table goes to a temporary file of this writer's own (process and random suffix) beside
+    ``path``, which is then renamed over it; two jobs writing the same path (two trainings sharing
+    a data dir, both refreshing the text cache) each rename a complete file, and the last one wins.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def write_vectors(
@@ -78,11 +97,7 @@ def write_vectors(
     if version is not None:
         stamp = created_at or datetime.now(UTC)
         columns["created_at"] = pa.array([stamp] * len(ids), type=pa.timestamp("us", tz="UTC"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(pa.table(columns), tmp)
-    tmp.replace(path)  # readers never see a half-written file
-    return path
+    return write_table_atomic(pa.table(columns), path)
 
 
 def read_vectors(path: Path, key: KeyColumn = "item_id") -> tuple[np.ndarray, np.ndarray]:

@@ -191,17 +191,13 @@ def _read_cache(path: Path, dim: int) -> dict[str, np.ndarray]:
 
 def _write_cache(path: Path, cache: dict[str, np.ndarray], dim: int) -> None:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from embedding_jobs.export import vector_array
+    from embedding_jobs.export import vector_array, write_table_atomic
 
     hashes = sorted(cache)
     vectors = np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, dim), np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.table({"text_hash": pa.array(hashes, pa.string()), "vector": vector_array(vectors)})
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+    write_table_atomic(table, path)
 
 
 def build_text_features(cfg: Config) -> TextFeatures:
