@@ -55,6 +55,9 @@ class HeteroGraph:
     features: dict[str, torch.Tensor] | None = None
     weights: dict[tuple[str, str], np.ndarray] | None = None
     _lookup: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    # copies of this graph with a co-consumption sketch of each size (``data.sketch.with_sketch``);
+    # not an init field, so a ``replace``d graph never inherits another graph's sketches
+    _sketched: dict[int, HeteroGraph] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def edge_types(self) -> list[EdgeType]:

@@ -115,9 +115,12 @@ def with_sketch(graph: HeteroGraph, dim: int) -> HeteroGraph:
     """A copy of ``graph`` whose node features are ``[features, sketch of its own edges]``.
 
     Without features (ID-only graphs) the graph is returned unchanged; so it is with ``dim`` 0.
+    The copy is kept on ``graph``, so training and then embedding the same graph sketch it once.
     """
     if dim <= 0 or graph.features is None:
         return graph
-    sketch = neighbourhood_sketch(graph, dim)
-    features = {t: torch.cat([graph.features[t], sketch[t]], dim=1) for t in graph.node_types}
-    return replace(graph, features=features, _lookup=None)
+    if dim not in graph._sketched:
+        sketch = neighbourhood_sketch(graph, dim)
+        features = {t: torch.cat([graph.features[t], sketch[t]], dim=1) for t in graph.node_types}
+        graph._sketched[dim] = replace(graph, features=features, _lookup=None)
+    return graph._sketched[dim]
