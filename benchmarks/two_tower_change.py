@@ -62,6 +62,7 @@ CHANGES: dict[str, tuple[Any, bool]] = {
     "batch_days": (0.0, True),
     "horizon_days": (0.0, True),
     "hgnn_skip": (False, False),  # 2T has no HGNN input: the change cannot touch it
+    "skip_start_scale": (1.0, False),  # only with the skip path, which 2T does not have
     "val_protocol": ("example", True),
     "hgnn": (None, False),  # not a setting: the HGNN export (on --hgnn-version, off --off-hgnn-version)
 }

@@ -264,6 +264,12 @@ class TwoTowerConfig(_Section):
     # Measured over 3 seeds (docs/results.md, round 7): 2T-HGNN +.020 / +.036 on the default data
     # (then above 2T and item-kNN on both types), -.005 / -.008 / -.004 in communities mode.
     hgnn_skip: bool = True
+    # With hgnn_skip: the scale of both towers' last MLP layer at initialisation (weights times
+    # this, biases zero). At 1 (PyTorch's default) the MLP outputs outweigh the skip path's unit
+    # vector at the start, so training does not start from HGNN-kNN; a small scale makes the
+    # first score the HGNN-kNN score up to that fraction. Not exactly 0: a user with no history has
+    # a zero skip vector and a zero tower output has no direction to normalise.
+    skip_start_scale: float = Field(default=1.0, gt=0.0)
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"

@@ -126,6 +126,8 @@ class HgnnSkip(nn.Module):
     ``h`` is its unit HGNN vector, for a user the unit mean HGNN vector of the items consumed before
     the example. ``P`` is one linear map shared by both towers, initialised orthogonal so that at
     the start ``(P h_u) . (P h_i) = h_u . h_i``, the HGNN-kNN score; training learns what to add.
+    The towers' MLP outputs are added too, and at PyTorch's default initialisation they outweigh
+    ``P h``; ``two_tower.skip_start_scale`` shrinks them at the start.
     """
 
     def __init__(self, hgnn_dim: int, dim: int) -> None:
@@ -253,6 +255,13 @@ class TwoTowerModel(nn.Module):
         self.user_tower = UserTower(config, spec, skip)  # one skip module, shared by both towers
         self.item_tower = ItemTower(config, spec, skip)
         self.task = InBatchSoftmaxTask(config)
+        if skip is not None and config.skip_start_scale != 1.0:
+            for tower in (self.user_tower, self.item_tower):
+                last = tower.mlp[-1]
+                assert isinstance(last, nn.Linear)
+                with torch.no_grad():
+                    last.weight.mul_(config.skip_start_scale)
+                    last.bias.zero_()
 
     def loss(
         self, users: UserBatch, items: ItemBatch, item_ids: torch.Tensor, log_q: torch.Tensor

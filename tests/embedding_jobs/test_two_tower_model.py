@@ -128,3 +128,27 @@ def test_hgnn_skip_is_absent_without_hgnn_inputs_or_when_off():
     no_hgnn = TowerSpec(**{**SPEC.to_dict(), "hgnn_dim": 0, "hist_dim": 16})
     assert TwoTowerModel(TwoTowerConfig(hgnn_skip=True), no_hgnn).user_tower.skip is None
     assert TwoTowerModel(TwoTowerConfig(hgnn_skip=False), SPEC).item_tower.skip is None
+
+
+def test_skip_start_scale_starts_training_near_the_hgnn_similarity():
+    """A small start scale makes the untrained score HGNN-kNN's up to about that fraction; at the
+    default the MLPs' random outputs dominate it; without the skip path nothing is rescaled."""
+    users, items = _batches(6, seed=3)
+    hgnn = users.hist[:, :, -SPEC.hgnn_dim :]
+    mean = (hgnn * users.hist_count.unsqueeze(2)).sum(1) / users.hist_count.sum(1).clamp(min=1).unsqueeze(1)
+    expected = torch.nn.functional.normalize(mean, dim=1) @ torch.nn.functional.normalize(items.hgnn, dim=1).T
+    has_history = users.hist_count.sum(1) > 0
+
+    def gap(scale: float) -> float:
+        torch.manual_seed(0)
+        model = TwoTowerModel(TwoTowerConfig(hgnn_skip=True, skip_start_scale=scale), SPEC)
+        scores = model.user_tower(users) @ model.item_tower(items).T
+        return float((scores - expected)[has_history].abs().max())
+
+    assert gap(1e-3) < 0.01
+    assert gap(1.0) > 0.1
+    torch.manual_seed(0)
+    plain = TwoTowerModel(TwoTowerConfig(hgnn_skip=False, skip_start_scale=1e-3), SPEC)
+    torch.manual_seed(0)
+    default = TwoTowerModel(TwoTowerConfig(hgnn_skip=False), SPEC)
+    assert torch.equal(plain.user_tower.mlp[-1].weight, default.user_tower.mlp[-1].weight)
