@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from embedding_jobs.data.graph import HeteroGraph, graph_from_frames
+from embedding_jobs.data.sketch import with_sketch
 from embedding_jobs.device import describe_device, resolve_device
 from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel, TwoTowerRetriever, UserBatch
 from embedding_jobs.train_hgnn import fit_hgnn
@@ -73,7 +74,9 @@ def bench_hgnn(graph: HeteroGraph, hcfg: HGNNConfig, device: torch.device, steps
     n_items = sum(graph.num_nodes.values())
     _sync(device)
     start = time.perf_counter()
-    model.inference(graph.csr, graph.num_nodes, graph.features, device=device)
+    # the model's input is the text ++ the co-consumption sketch fit_hgnn added (hgnn.sketch_dim)
+    features = with_sketch(graph, hcfg.sketch_dim).features
+    model.inference(graph.csr, graph.num_nodes, features, device=device)
     _sync(device)
     infer_s = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
