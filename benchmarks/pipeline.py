@@ -204,6 +204,11 @@ def _table(runs: list[dict[str, Any]], exps: dict[str, float]) -> None:
         table.add_row(stage, *cells, "" if exp is None else f"{exp:.2f}")
     table.add_row("total", *[f"{r['total_s']:.0f}" for r in runs], f"{exps.get('total', float('nan')):.2f}")
     Console().print(table)
+    for r in runs:  # a run above the large-data threshold trains less: its exponents say so
+        for c in r.get("setup_choices", []):
+            print(f"{r['scale']:g}x chose {c['setting']} = {c['value']} ({c['why']})")
+    if any(r.get("setup_choices") for r in runs):
+        print("growth of the training and evaluation stages compares runs with different settings")
 
 
 def main() -> None:

@@ -78,10 +78,9 @@ class TextQueryEncoder:
     def __init__(self, cfg: Config, version: str, encoder: TextEncoder | None = None) -> None:
         state, card = load_checkpoint(checkpoint_dir(cfg.models_dir, MODEL, version), map_location="cpu")
         spec = HGNNSpec.from_dict(state["spec"])
-        if spec.id_embeddings:
-            raise StageError(
-                f"HGNN version {version} was trained on ID embeddings, not text: it has no text path"
-            )
+        if spec.id_embeddings or spec.in_dim == spec.sketch_dim:
+            inputs = "ID embeddings" if spec.id_embeddings else "co-consumption sketches alone"
+            raise StageError(f"HGNN version {version} was trained on {inputs}, not text: it has no text path")
         model_path = resolve_model_path(cfg.text)
         trained = _trained_text_model(card.config)
         if trained is not None and model_key(trained) != model_key(model_path):

@@ -20,7 +20,7 @@ pairs, which popularity alone passes. The exported vectors use the full graph an
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,18 +89,29 @@ class FitStats:
 
 
 def load_hgnn_graph(cfg: Config) -> tuple[HeteroGraph, list[Path]]:
-    """Build the graph from the marts, with text features unless ``hgnn.id_embeddings``.
+    """Build the graph from the marts, with text features unless told otherwise.
 
     Text features are (re)built first; thanks to their cache this only embeds new or changed
-    items. Returns the graph and the input files (for the data fingerprint).
+    items. With ``hgnn.id_embeddings`` the graph has no features (the model learns them); with
+    ``hgnn.text_features`` off its features have no columns, so the co-consumption sketch that
+    ``fit_hgnn`` and ``embed_all`` add is the whole input. Returns the graph and the input files
+    (for the data fingerprint).
     """
     inputs = [cfg.marts_dir / "dim_items.parquet", cfg.marts_dir / "fct_item_edges.parquet"]
-    features_path = None
-    if not cfg.hgnn.id_embeddings:
-        from embedding_jobs.text_features import build_text_features
+    if cfg.hgnn.id_embeddings:
+        return build_graph(cfg.marts_dir, None), inputs
+    if not cfg.hgnn.text_features:
+        if cfg.hgnn.sketch_dim <= 0:
+            raise StageError(
+                "hgnn.text_features is off and hgnn.sketch_dim is 0, so the HGNN would have no "
+                "input: set a sketch_dim, turn text_features on, or use hgnn.id_embeddings"
+            )
+        graph = build_graph(cfg.marts_dir, None)
+        return replace(graph, features={t: torch.zeros(n, 0) for t, n in graph.num_nodes.items()}), inputs
+    from embedding_jobs.text_features import build_text_features
 
-        features_path = build_text_features(cfg).path
-        inputs.append(features_path)
+    features_path = build_text_features(cfg).path
+    inputs.append(features_path)
     return build_graph(cfg.marts_dir, features_path), inputs
 
 
@@ -412,7 +423,8 @@ def export_hgnn(cfg: Config, version: str) -> Path:
     model = HGNN(spec)
     model.load_state_dict(state["state_dict"])
     model.to(device).eval()
-    hcfg = cfg.hgnn.model_copy(update={"id_embeddings": spec.id_embeddings})
+    text = not spec.id_embeddings and spec.in_dim > spec.sketch_dim  # trained with text columns
+    hcfg = cfg.hgnn.model_copy(update={"id_embeddings": spec.id_embeddings, "text_features": text})
     graph, _ = load_hgnn_graph(cfg.model_copy(update={"hgnn": hcfg}))
     known = {t: ids.numpy() for t, ids in state["item_ids"].items()}
     model.remap_items(known, graph.item_ids)

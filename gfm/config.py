@@ -164,6 +164,10 @@ class HGNNConfig(_Section):
     balanced_sampler: bool = True
     hide_target_edges: bool = True  # a batch's target links are not among its sampled messages
     id_embeddings: bool = False  # learnable ID features instead of text (ID-only datasets)
+    # Read the items' text vectors as node features. Off (sources without item text): the node
+    # features are the co-consumption sketch alone (sketch_dim > 0), so the HGNN stays inductive
+    # and has no per-item table to learn; id_embeddings replaces both with learned ID vectors.
+    text_features: bool = True
     # Co-consumption identity beside text: each item with training edges also gets a learnable
     # vector of this size, concatenated to its text features (0: text only). An item without
     # training edges (new, isolated) keeps a zero ID vector, so it is embedded from text alone.

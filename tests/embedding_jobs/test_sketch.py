@@ -7,13 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from hgnn_fixtures import tiny_config
 
+from embedding_jobs.checkpoint import load_checkpoint
 from embedding_jobs.data.graph import graph_from_frames
 from embedding_jobs.data.sketch import hashed_identity, neighbourhood_sketch, with_sketch
 from embedding_jobs.export import read_vectors
+from embedding_jobs.text_query import TextQueryEncoder
 from embedding_jobs.train_hgnn import export_hgnn, train_hgnn
+from gfm.errors import StageError
+from gfm.naming import checkpoint_dir
 
 VERSION = "v20261204t000000_5ce7c0"
 
@@ -107,3 +112,29 @@ def test_hgnn_trains_with_a_sketch_and_reexports_identically(_tiny_with_text: Pa
     without = tiny_config(data, epochs=2)
     other = train_hgnn(without, "v20261204t000000_0c0000")
     assert not np.allclose(read_vectors(other.items_path)[1], vectors)
+
+
+def test_without_text_the_sketch_is_the_whole_input(_tiny_with_text: Path, tmp_path: Path) -> None:
+    """``hgnn.text_features`` off (a source without item text): no text vectors are read, the model
+    reads only the sketch, re-exports the same vectors, and refuses text queries with a reason."""
+    data = tmp_path / "data"
+    shutil.copytree(_tiny_with_text, data)
+    cfg = tiny_config(data, sketch_dim=64, epochs=2, text_features=False)
+    result = train_hgnn(cfg, VERSION)
+    assert result.metrics["heldout_item_hr@10"] is not None
+    state, _ = load_checkpoint(checkpoint_dir(cfg.models_dir, "hgnn", VERSION), map_location="cpu")
+    assert state["spec"]["in_dim"] == state["spec"]["sketch_dim"] == 64
+    _, vectors = read_vectors(result.items_path)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # the config's text_features is not needed to re-export: the checkpoint says what it read
+    np.testing.assert_allclose(read_vectors(export_hgnn(tiny_config(data), VERSION))[1], vectors, atol=1e-6)
+    with pytest.raises(StageError, match="sketches alone"):
+        TextQueryEncoder(cfg, VERSION)
+
+
+def test_without_text_and_without_sketch_the_hgnn_refuses_clearly(
+    _tiny_with_text: Path, tmp_path: Path
+) -> None:
+    cfg = tiny_config(_tiny_with_text, sketch_dim=0, text_features=False)
+    with pytest.raises(StageError, match="no input"):
+        train_hgnn(cfg, VERSION)
