@@ -32,6 +32,7 @@ from embedding_jobs.evaluate.protocol import build_tasks
 from embedding_jobs.export import read_vectors
 from embedding_jobs.train_hgnn import train_hgnn
 from gfm.config import Config
+from gfm.errors import NotFoundError
 from gfm.versioning import new_version
 from ingest.manifest import read_manifest
 
@@ -112,7 +113,10 @@ def _text_vectors(cfg: Config) -> tuple[np.ndarray, np.ndarray] | None:
     """The text vectors, for text-kNN on the new-item tier (None where there are none)."""
     from embedding_jobs.text_features import text_features_path
 
-    path = TEXT_FEATURES[0] if TEXT_FEATURES else text_features_path(cfg)
+    try:
+        path = TEXT_FEATURES[0] if TEXT_FEATURES else text_features_path(cfg)
+    except NotFoundError:  # no text encoder installed here, so no text features were made
+        return None
     return read_vectors(path) if path.exists() else None
 
 
