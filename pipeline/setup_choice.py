@@ -6,7 +6,10 @@ published split is mapped onto made-up times, and smaller budgets so that a CPU 
 are decided here, from facts the run already has:
 
 * ``traits.has_item_text`` false: every item's text is empty, so text vectors are identical and
-  carry nothing; the HGNN learns ID embeddings instead (``hgnn.id_embeddings``).
+  carry nothing; the HGNN reads each item's co-consumption sketch alone (``hgnn.text_features``
+  off). On Yelp2018 that matched learned ID embeddings when both trained 10 epochs on the H200 and
+  beat them at the CPU's 2 epochs in an eighth of the time (docs/results.md, round 9); it also
+  keeps the HGNN inductive. With ``hgnn.sketch_dim`` 0, ID embeddings (``hgnn.id_embeddings``).
 * ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
   window are not the days before the test, so a validation slice cut by time cannot choose the
   two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
@@ -75,11 +78,12 @@ def choose_setup(
     """
     wanted: list[Choice] = []
     if traits is not None and not traits.has_item_text:
-        wanted.append(
-            Choice(
-                "hgnn", "id_embeddings", True, "the source has no item text, so the HGNN learns ID embeddings"
-            )
-        )
+        if cfg.hgnn.sketch_dim > 0 and not cfg.hgnn.id_embeddings:
+            why = "the source has no item text, so the HGNN reads each item's co-consumption sketch alone"
+            wanted.append(Choice("hgnn", "text_features", False, why))
+        else:
+            why = "the source has no item text (and hgnn.sketch_dim is 0), so the HGNN learns ID embeddings"
+            wanted.append(Choice("hgnn", "id_embeddings", True, why))
     if traits is not None and not traits.has_event_times:
         drawn = "event times were drawn to map a fixed split onto time"
         wanted += [

@@ -30,14 +30,21 @@ def test_a_full_small_source_keeps_the_defaults() -> None:
 
 def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -> None:
     out, choices = choose_setup(_cfg(), ID_ONLY_FIXED_SPLIT, n_train_pairs=1_237_259, cuda=False)
-    assert out.hgnn.id_embeddings is True
+    assert out.hgnn.text_features is False and out.hgnn.id_embeddings is False
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
     assert (out.hgnn.epochs, out.hgnn.batch_size) == (2, 2048)
     assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
     assert out.evaluate.train_companions is False
     settings = {c.to_dict()["setting"] for c in choices}
-    assert "hgnn.id_embeddings" in settings and "evaluate.train_companions" in settings
+    assert "hgnn.text_features" in settings and "evaluate.train_companions" in settings
     assert all(c.why for c in choices)
+
+
+def test_without_a_sketch_an_id_only_source_learns_id_embeddings() -> None:
+    out, _ = choose_setup(
+        _cfg({"GFM__HGNN__SKETCH_DIM": "0"}), ID_ONLY_FIXED_SPLIT, n_train_pairs=10, cuda=False
+    )
+    assert out.hgnn.id_embeddings is True and out.hgnn.text_features is True
 
 
 def test_on_cuda_a_large_source_keeps_its_epochs_and_companions() -> None:
