@@ -8,8 +8,8 @@ are decided here, from facts the run already has:
 * ``traits.has_item_text`` false: every item's text is empty, so text vectors are identical and
   carry nothing; the HGNN reads each item's co-consumption sketch alone (``hgnn.text_features``
   off). On Yelp2018 that matched learned ID embeddings when both trained 10 epochs on the H200 and
-  beat them at the CPU's 2 epochs in an eighth of the time (docs/results.md, round 9); it also
-  keeps the HGNN inductive. With ``hgnn.sketch_dim`` 0, ID embeddings (``hgnn.id_embeddings``).
+  beat them at the CPU's 2 epochs, in the same time (docs/results.md, round 9); it also keeps the
+  HGNN inductive: an item added later is embedded from its edges, with no table row to learn. With ``hgnn.sketch_dim`` 0, ID embeddings (``hgnn.id_embeddings``).
 * ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
   window are not the days before the test, so a validation slice cut by time cannot choose the
   two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
