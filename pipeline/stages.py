@@ -178,7 +178,8 @@ def evaluate(ctx: RunContext) -> Path:
     cfg, card, version = ctx.cfg, ctx.card, ctx.version
     report_path = evaluate_version(cfg, version, train_missing=cfg.evaluate.train_companions)
     report = json.loads(report_path.read_text())
-    card.metrics = {"report": str(report_path), "headline": headline_metrics(report)}
+    # update, not replace: the setup choices recorded before training stay on the card
+    card.metrics.update({"report": str(report_path), "headline": headline_metrics(report)})
     return report_path
 
 

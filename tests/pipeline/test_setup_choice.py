@@ -61,3 +61,28 @@ def test_what_the_user_set_is_never_overridden() -> None:
     assert out.hgnn.epochs == 7 and out.hgnn.id_embeddings is False
     assert "hgnn.epochs" not in {c.to_dict()["setting"] for c in choices}
     assert out.two_tower.epochs == 3  # not set by the user: chosen
+
+
+def test_the_evaluation_stage_keeps_the_setup_choices_on_the_card(tmp_path, monkeypatch) -> None:
+    """The provenance card's metrics gain the report; the choices recorded before training stay.
+
+    ``evaluate_version`` is replaced by a report on disk here; the real evaluation runs in
+    tests/integration/test_pipeline_e2e.py.
+    """
+    import json
+
+    import embedding_jobs.evaluate.run as run_mod
+    from pipeline import stages
+    from pipeline.context import RunContext
+
+    report = tmp_path / "report.json"
+    report.write_text(
+        json.dumps({"models": {"2T-HGNN": {"by_type": {"podcast": {"hr@10": 0.4, "n_users": 9}}}}})
+    )
+    monkeypatch.setattr(run_mod, "evaluate_version", lambda cfg, version, train_missing: report)
+    ctx = RunContext.start(Config.load(environ={}, data_dir=tmp_path), "synthetic")
+    chosen = [{"setting": "hgnn.text_features", "value": False, "why": "no item text"}]
+    ctx.card.metrics["setup_choices"] = chosen
+    assert stages.evaluate(ctx) == report
+    assert ctx.card.metrics["setup_choices"] == chosen
+    assert ctx.card.metrics["headline"] == {"podcast": 0.4, "mean": 0.4}
