@@ -34,9 +34,33 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 _PROGRESS_RE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|FAIL|ERROR|WARN|SKIP)\b(.*)")
 _FAILED = {"error", "fail", "runtime error"}
 _PR_SET_PDEATHSIG = 1  # prctl(2)
+_PARENT_ENV = "GFM_PARENT_PID"
+
+# The child sets its own death signal, after exec. A ``preexec_fn`` would run Python between fork
+# and exec, where a threaded parent's fork handlers run too: with grpc loaded (Feast, pymilvus)
+# the child aborted there ("epoll_wait error: Bad file descriptor", SIGABRT, before dbt started).
+_GUARD = (
+    "import ctypes, os, signal, sys\n"
+    "if sys.platform.startswith('linux'):\n"
+    f"    ctypes.CDLL(None, use_errno=True).prctl({_PR_SET_PDEATHSIG}, signal.SIGKILL)\n"
+    f"    if os.getppid() != int(os.environ.get('{_PARENT_ENV}', os.getppid())):\n"
+    "        os._exit(1)  # the parent died before prctl took effect\n"
+)
+
+
+def dying_with_parent(code: str) -> str:
+    """Python source for ``python -c`` that gets SIGKILL when its parent dies, even by ``kill -9``.
+
+    The parent passes its pid as ``GFM_PARENT_PID`` in the child's environment. ``PR_SET_PDEATHSIG``
+    is Linux's; elsewhere only the process group (``_kill_group`` on an exception) applies. dbt-duckdb
+    builds in threads of the one child, so no grandchild is left; dbt-spark's JVM (pyspark's
+    gateway) exits when its parent's pipe closes, and shares the group.
+    """
+    return _GUARD + code
+
 
 # what the `dbt` console script runs (`python -m dbt.cli.main` warns from runpy)
-_DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
+_DBT_MAIN = dying_with_parent("from dbt.cli.main import cli; sys.exit(cli())")
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -144,6 +168,7 @@ def run_dbt(
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_VERSION_CHECK": "false",
         "DO_NOT_TRACK": "1",
+        _PARENT_ENV: str(os.getpid()),
     }
     if spark is not None:
         env.update(spark.env())
@@ -158,7 +183,6 @@ def run_dbt(
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
-        preexec_fn=_die_with(os.getpid()),
         process_group=0,
     ) as proc:
         assert proc.stdout is not None
@@ -183,25 +207,6 @@ def run_dbt(
         invocation.run_results_path = stale
         invocation.nodes = _read_nodes(stale)
     return invocation
-
-
-def _die_with(parent: int) -> Callable[[], None]:
-    """A ``preexec_fn``: the child gets SIGKILL when ``parent`` dies, even by ``kill -9``.
-
-    ``PR_SET_PDEATHSIG`` is Linux's; elsewhere only the process group (``_kill_group`` on an
-    exception) applies. dbt-duckdb builds in threads of the one child, so no grandchild is left;
-    dbt-spark's JVM (pyspark's gateway) exits when its parent's pipe closes, and shares the group.
-    """
-
-    def setup() -> None:
-        if sys.platform.startswith("linux"):
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                os._exit(1)
-
-    return setup
 
 
 def _kill_group(pgid: int) -> None:

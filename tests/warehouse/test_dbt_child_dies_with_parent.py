@@ -15,11 +15,11 @@ import pytest
 _PARENT = textwrap.dedent(
     """
     import os, subprocess, sys, time
-    from warehouse.dbt_runner import _die_with
+    from warehouse.dbt_runner import dying_with_parent
 
     child = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(120)"],
-        preexec_fn=_die_with(os.getpid()),
+        [sys.executable, "-c", dying_with_parent("import time; time.sleep(120)")],
+        env={**os.environ, "GFM_PARENT_PID": str(os.getpid())},
         process_group=0,
     )
     print(child.pid, flush=True)
