@@ -21,14 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from embedding_jobs.two_tower_fit import out_of_patience
+
 
 def replay(curve: list[float], patience: int) -> tuple[int, int]:
     """(chosen epoch count, epochs trained) of a selection run with ``patience`` (0: all)."""
     seen: list[float] = []
     for value in curve:
         seen.append(value)
-        best = int(np.argmax(seen))
-        if patience and len(seen) - 1 - best >= patience:
+        if out_of_patience(seen, patience):  # the selection run's own stopping rule
             break
     return int(np.argmax(seen)) + 1, len(seen)
 

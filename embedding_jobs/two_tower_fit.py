@@ -19,9 +19,14 @@ from embedding_jobs.two_tower_validation import Validation
 from gfm.config import TwoTowerConfig
 from gfm.progress import console, make_progress
 
-__all__ = ["Metrics", "fit", "select_and_fit"]
+__all__ = ["Metrics", "fit", "out_of_patience", "select_and_fit"]
 
 Metrics = dict[str, float | int | list[float]]
+
+
+def out_of_patience(recalls: list[float], patience: int) -> bool:
+    """Whether ``patience`` epochs have passed without a better validation recall (0: never)."""
+    return bool(patience) and len(recalls) - 1 - int(np.argmax(recalls)) >= patience
 
 
 def fit(
@@ -68,8 +73,7 @@ def fit(
             losses.append(total / n_batches)
             if val is not None:
                 recalls.append(val.recall(model, inputs, rows, device, by_type=tc.val_by_type))
-                best = int(np.argmax(recalls))
-                if tc.patience and len(recalls) - 1 - best >= tc.patience:
+                if out_of_patience(recalls, tc.patience):
                     break
     return losses, recalls
 
