@@ -14,9 +14,9 @@ are decided here, from facts the run already has:
   window are not the days before the test, so a validation slice cut by time cannot choose the
   two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
   drawn across the window rather than from the same days (``two_tower.batch_days = 0``).
-* More than ``LARGE_PAIRS`` training pairs without a CUDA device: larger batches, fewer epochs
-  (HGNN 2, two-tower 3) and no comparison retrain of the 2T baseline, so the run fits about an
-  hour of CPU; with CUDA the defaults stay, only the batches grow.
+* More than ``LARGE_PAIRS`` training pairs without a CUDA device: larger batches and fewer epochs
+  (HGNN 2, two-tower 3), so the run fits about an hour of CPU; with CUDA the defaults stay, only
+  the batches grow.
 
 A field the user set (config file, ``GFM__`` variable or flag) is never changed. Every choice is
 returned with its reason, printed by the pipeline and recorded on the provenance card.
@@ -40,7 +40,7 @@ class Choice:
     """One setting chosen for this dataset.
 
     Attributes:
-        section: Config section (``hgnn``, ``two_tower``, ``evaluate``).
+        section: Config section (``hgnn``, ``two_tower``).
         field: Field within the section.
         value: The value chosen.
         why: The reason, in words, for the run's output and the provenance card.
@@ -106,7 +106,6 @@ def choose_setup(
             wanted += [
                 Choice("hgnn", "epochs", 2, f"{cpu}: fewer epochs to finish in about an hour"),
                 Choice("two_tower", "epochs", 3, f"{cpu}: fewer epochs to finish in about an hour"),
-                Choice("evaluate", "train_companions", False, f"{cpu}: no retrain of the 2T baseline"),
             ]
     applied = [
         c for c in wanted if _settable(cfg, c) and getattr(getattr(cfg, c.section), c.field) != c.value

@@ -93,6 +93,11 @@ def evaluate(
     hgnn = read_vectors(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "item"))
     scorers["HGNN"] = lambda t: baselines.mean_vector(t, hgnn, consumed, weak, pop)
     towers = {"2T": baseline_two_tower_version, "2T-HGNN": two_tower_version, **(ablation_versions or {})}
+    if baseline_two_tower_version is None:
+        skipped["2T"] = (
+            "no 2T baseline was trained for this version: `gfm evaluate --version V` trains it and "
+            "rewrites this report (evaluate.train_companions trains it inside `gfm run`)"
+        )
     for name, version in towers.items():
         if version is not None:
             scorers[name] = _two_tower_scorer(cfg, version, pop)

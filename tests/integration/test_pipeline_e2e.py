@@ -47,10 +47,12 @@ def test_run_publishes_a_searchable_version_with_a_full_provenance_card(publishe
     assert card["packages"]["torch"].startswith("2.13")
 
     report = json.loads(result.report_path.read_text())
-    for model in ("Popularity", "text-kNN", "HGNN", "2T", "2T-HGNN"):
+    for model in ("Popularity", "text-kNN", "HGNN", "2T-HGNN", "item-kNN"):
         for content_type in ("audiobook", "podcast"):
             metrics = report["models"][model]["by_type"][content_type]
             assert 0.0 <= metrics["hr@10"] <= 1.0 and metrics["n_users"] > 0
+    # the run trains no 2T baseline by default, and the report says how to get one
+    assert "2T" not in report["models"] and "gfm evaluate" in report["inputs"]["skipped"]["2T"]
     page = result.report_path.with_suffix(".html").read_text()
     assert f"Provenance of {result.version}" in page and card["data_fingerprint"] in page
 
@@ -77,16 +79,25 @@ def test_run_publishes_a_searchable_version_with_a_full_provenance_card(publishe
     assert text.found.all() and text.vectors.shape == (1, cfg.text.dim)
 
 
+def test_gfm_evaluate_adds_the_2t_baseline_to_the_runs_report(published):
+    from embedding_jobs.evaluate.run import evaluate_version
+
+    cfg, result = published
+    path = evaluate_version(cfg, result.version)
+    assert path == result.report_path
+    report = json.loads(path.read_text())
+    assert "2T" not in report["inputs"]["skipped"]
+    for content_type in ("audiobook", "podcast"):
+        assert report["models"]["2T"]["by_type"][content_type]["n_users"] > 0
+    companions = json.loads((path.parent / "companions.json").read_text())
+    assert evaluate_version(cfg, result.version) == path  # the second call reuses the baseline
+    assert json.loads((path.parent / "companions.json").read_text()) == companions
+
+
 def test_a_failed_quality_gate_leaves_the_previous_version_live(published):
     cfg, first = published
-    # a tolerance of -1 asks for an HR@10 gain of 1.0, which no run can reach; skipping the
-    # comparison runs keeps this second pass short
-    strict = cfg.model_copy(
-        update={
-            "publish": cfg.publish.model_copy(update={"hr_tolerance": -1.0}),
-            "evaluate": cfg.evaluate.model_copy(update={"train_companions": False}),
-        }
-    )
+    # a tolerance of -1 asks for an HR@10 gain of 1.0, which no run can reach
+    strict = cfg.model_copy(update={"publish": cfg.publish.model_copy(update={"hr_tolerance": -1.0})})
     with pytest.raises(GateFailedError, match=first.version):
         run_pipeline(strict, source="existing")
 

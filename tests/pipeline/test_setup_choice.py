@@ -34,9 +34,8 @@ def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
     assert (out.hgnn.epochs, out.hgnn.batch_size) == (2, 2048)
     assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
-    assert out.evaluate.train_companions is False
     settings = {c.to_dict()["setting"] for c in choices}
-    assert "hgnn.text_features" in settings and "evaluate.train_companions" in settings
+    assert "hgnn.text_features" in settings and "two_tower.epochs" in settings
     assert all(c.why for c in choices)
 
 
@@ -47,11 +46,10 @@ def test_without_a_sketch_an_id_only_source_learns_id_embeddings() -> None:
     assert out.hgnn.id_embeddings is True and out.hgnn.text_features is True
 
 
-def test_on_cuda_a_large_source_keeps_its_epochs_and_companions() -> None:
+def test_on_cuda_a_large_source_keeps_its_epochs() -> None:
     cfg = _cfg()
     out, _ = choose_setup(cfg, FULL, n_train_pairs=LARGE_PAIRS + 1, cuda=True)
     assert out.hgnn.epochs == cfg.hgnn.epochs and out.two_tower.epochs == cfg.two_tower.epochs
-    assert out.evaluate.train_companions is True
     assert out.two_tower.batch_size == 4096
 
 
