@@ -4,8 +4,9 @@
         --data-dir /tmp/yelp --out benchmarks/results/yelp2018_gfm_run.json
     python benchmarks/real_data.py --data-dir /tmp/yelp --no-run --out ...   # summarise a finished run
 
-Runs the installed ``gfm run --source S --path P`` into ``--data-dir`` (no ``GFM__`` variables are
-set here: what the run needs is chosen from the data and printed), then reads the run's own
+Runs the installed ``gfm run --source S --path P`` into ``--data-dir`` (this script sets no
+``GFM__`` variables: what the run needs is chosen from the data and printed; any the caller set,
+e.g. to train longer, are recorded in the JSON under ``settings``), then reads the run's own
 outputs: the provenance card (stage times, the setup choices, status) and the evaluation report
 (every model's HR@10, MRR, Recall@20 and NDCG@20 per content type). The datasets themselves are
 never copied into the repository; the JSON holds only figures.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +33,7 @@ def summarise(data_dir: Path) -> dict[str, Any]:
     card = json.loads(cards[-1].read_text())
     report = json.loads((data_dir / "reports" / "eval" / card["version"] / "report.json").read_text())
     models = {
-        name: {ctype: {k: cell.get(k) for k in KEYS} for ctype, cell in body["by_type"].items()}
+        name: {ctype: _figures(cell) for ctype, cell in body["by_type"].items()}
         for name, body in report["models"].items()
     }
     return {
@@ -45,6 +47,15 @@ def summarise(data_dir: Path) -> dict[str, Any]:
         "skipped": report["inputs"].get("skipped", {}),
         "models": models,
     }
+
+
+def _figures(cell: dict[str, Any]) -> dict[str, Any]:
+    """One report cell's figures, with its cold-in-type users' HR@10 and count when reported."""
+    out = {k: cell.get(k) for k in KEYS}
+    cold = cell.get("cold_in_type")
+    if isinstance(cold, dict):
+        out["cold_in_type"] = {"hr@10": cold.get("hr@10"), "n_users": cold.get("n_users")}
+    return out
 
 
 def main() -> None:
@@ -73,7 +84,12 @@ def main() -> None:
             str(args.path),
         ]
         subprocess.run(cmd, check=True)
-    result = {"command": f"gfm run --source {args.source} --path {args.path}", **summarise(args.data_dir)}
+    settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("GFM__")}
+    result = {
+        "command": f"gfm run --source {args.source} --path {args.path}",
+        "settings": settings,
+        **summarise(args.data_dir),
+    }
     print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
