@@ -14,9 +14,16 @@ are decided here, from facts the run already has:
   window are not the days before the test, so a validation slice cut by time cannot choose the
   two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
   drawn across the window rather than from the same days (``two_tower.batch_days = 0``).
-* More than ``LARGE_PAIRS`` training pairs without a CUDA device: larger batches and fewer epochs
-  (HGNN 2, two-tower 3), so the run fits about an hour of CPU; with CUDA the defaults stay, only
-  the batches grow.
+* Size, each model by what it trains on. The two-tower's cost follows the training pairs: above
+  ``LARGE_PAIRS`` its batches grow and, without CUDA, it trains at most 3 epochs. The HGNN's cost
+  follows the edges one of its epochs draws (the balanced sampler draws the median relation's
+  size from every relation, so this grows far slower than the logs: 28,700 at 30x the synthetic
+  default, against every edge of Yelp2018's single relation): above ``HGNN_LARGE_EPOCH`` its
+  batches grow, and without CUDA its epochs are cut so that all of them draw at most
+  ``HGNN_CPU_EDGES`` (at least 2). Until 2026-12-04 the HGNN's cut followed the training pairs
+  too, which gave the 30x synthetic run 28 steps in all and HGNN-kNN below Popularity
+  (``benchmarks/results/pipeline.json``, docs/scale.md). With CUDA the epochs stay; only the
+  batches grow. The two-tower stage costs a CPU run about an hour at 30x; the HGNN minutes.
 
 A field the user set (config file, ``GFM__`` variable or flag) is never changed. Every choice is
 returned with its reason, printed by the pipeline and recorded on the provenance card.
@@ -30,9 +37,11 @@ from typing import Any
 from gfm.config import Config
 from ingest.manifest import SourceTraits
 
-__all__ = ["LARGE_PAIRS", "Choice", "choose_setup"]
+__all__ = ["HGNN_CPU_EDGES", "HGNN_LARGE_EPOCH", "LARGE_PAIRS", "Choice", "choose_setup"]
 
-LARGE_PAIRS = 500_000  # training pairs above which the CPU budget is cut
+LARGE_PAIRS = 500_000  # training pairs above which the two-tower's batches grow (and CPU epochs fall)
+HGNN_LARGE_EPOCH = 500_000  # edges one HGNN epoch draws, above which its batches grow
+HGNN_CPU_EDGES = 2_000_000  # edges all HGNN epochs may draw on a CPU (Yelp2018: 2 epochs)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ def choose_setup(
     traits: SourceTraits | None,
     *,
     n_train_pairs: int,
+    hgnn_epoch_edges: int,
     cuda: bool,
 ) -> tuple[Config, list[Choice]]:
     """The config this dataset needs, and the choices that made it.
@@ -70,6 +80,7 @@ def choose_setup(
         cfg: The config as loaded (its explicitly set fields are kept).
         traits: The raw manifest's traits; None (an old batch) means the source has everything.
         n_train_pairs: Training-window (user, item) consumption pairs.
+        hgnn_epoch_edges: Edges one HGNN epoch draws (``link_sampler.drawn_per_relation``).
         cuda: Whether training will run on a CUDA device.
 
     Returns:
@@ -97,16 +108,17 @@ def choose_setup(
         ]
     if n_train_pairs > LARGE_PAIRS:
         size = f"{n_train_pairs:,} training pairs"
-        wanted += [
-            Choice("hgnn", "batch_size", 2048, f"{size}: larger batches"),
-            Choice("two_tower", "batch_size", 4096, f"{size}: larger batches"),
-        ]
+        wanted.append(Choice("two_tower", "batch_size", 4096, f"{size}: larger batches"))
         if not cuda:
-            cpu = f"{size} on a CPU"
-            wanted += [
-                Choice("hgnn", "epochs", 2, f"{cpu}: fewer epochs to finish in about an hour"),
-                Choice("two_tower", "epochs", 3, f"{cpu}: fewer epochs to finish in about an hour"),
-            ]
+            why = f"{size} on a CPU: fewer epochs to finish in about an hour"
+            wanted.append(Choice("two_tower", "epochs", 3, why))
+    if hgnn_epoch_edges > HGNN_LARGE_EPOCH:
+        edges = f"an HGNN epoch draws {hgnn_epoch_edges:,} edges"
+        wanted.append(Choice("hgnn", "batch_size", 2048, f"{edges}: larger batches"))
+    epochs = max(2, HGNN_CPU_EDGES // max(hgnn_epoch_edges, 1))
+    if not cuda and epochs < cfg.hgnn.epochs:
+        why = f"an HGNN epoch draws {hgnn_epoch_edges:,} edges on a CPU: {HGNN_CPU_EDGES:,} in all"
+        wanted.append(Choice("hgnn", "epochs", epochs, why))
     applied = [
         c for c in wanted if _settable(cfg, c) and getattr(getattr(cfg, c.section), c.field) != c.value
     ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -26,7 +27,9 @@ from torch import Tensor
 
 from embedding_jobs.data.sampler import pair_keys
 
-__all__ = ["LinkBatch", "LinkPart", "LinkSampler"]
+__all__ = ["LinkBatch", "LinkPart", "LinkSampler", "drawn_per_relation"]
+
+K = TypeVar("K")
 
 
 @dataclass
@@ -92,6 +95,17 @@ class LinkBatch:
     def num_edges(self) -> int:
         """Positive edges in the batch."""
         return sum(p.src.numel() for p in self.parts)
+
+
+def drawn_per_relation(counts: dict[K, int], balanced: bool) -> dict[K, int]:
+    """Edges one epoch draws from each relation, given each relation's edge count.
+
+    Balanced, every relation gives the median relation's size; otherwise every edge once.
+    """
+    if not balanced or not counts:
+        return dict(counts)
+    target = int(np.median(list(counts.values())))
+    return dict.fromkeys(counts, target)
 
 
 class LinkSampler:
@@ -168,11 +182,7 @@ class LinkSampler:
 
     def per_relation(self) -> dict[tuple[str, str], int]:
         """Edges drawn from each relation in one epoch."""
-        counts = {k: len(v[0]) for k, v in self.pairs.items()}
-        if not self.balanced or not counts:
-            return counts
-        target = int(np.median(list(counts.values())))
-        return dict.fromkeys(counts, target)
+        return drawn_per_relation({k: len(v[0]) for k, v in self.pairs.items()}, self.balanced)
 
     def epoch(self, device: torch.device | None = None) -> Iterator[LinkBatch]:
         """One epoch of batches, freshly drawn."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from embedding_jobs.data.link_sampler import drawn_per_relation
 from gfm.config import Config
 from ingest.manifest import SourceTraits
-from pipeline.setup_choice import LARGE_PAIRS, choose_setup
+from pipeline.setup_choice import HGNN_CPU_EDGES, HGNN_LARGE_EPOCH, LARGE_PAIRS, choose_setup
 
 FULL = SourceTraits(
     has_item_text=True,
@@ -23,13 +24,15 @@ def _cfg(environ: dict[str, str] | None = None) -> Config:
 
 def test_a_full_small_source_keeps_the_defaults() -> None:
     cfg = _cfg()
-    out, choices = choose_setup(cfg, FULL, n_train_pairs=10_000, cuda=False)
+    out, choices = choose_setup(cfg, FULL, n_train_pairs=10_000, hgnn_epoch_edges=10_000, cuda=False)
     assert choices == [] and out == cfg
-    assert choose_setup(cfg, None, n_train_pairs=10_000, cuda=False)[1] == []
+    assert choose_setup(cfg, None, n_train_pairs=10_000, hgnn_epoch_edges=10_000, cuda=False)[1] == []
 
 
 def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -> None:
-    out, choices = choose_setup(_cfg(), ID_ONLY_FIXED_SPLIT, n_train_pairs=1_237_259, cuda=False)
+    out, choices = choose_setup(
+        _cfg(), ID_ONLY_FIXED_SPLIT, n_train_pairs=1_237_259, hgnn_epoch_edges=700_000, cuda=False
+    )
     assert out.hgnn.text_features is False and out.hgnn.id_embeddings is False
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
     assert (out.hgnn.epochs, out.hgnn.batch_size) == (2, 2048)
@@ -41,21 +44,44 @@ def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -
 
 def test_without_a_sketch_an_id_only_source_learns_id_embeddings() -> None:
     out, _ = choose_setup(
-        _cfg({"GFM__HGNN__SKETCH_DIM": "0"}), ID_ONLY_FIXED_SPLIT, n_train_pairs=10, cuda=False
+        _cfg({"GFM__HGNN__SKETCH_DIM": "0"}),
+        ID_ONLY_FIXED_SPLIT,
+        n_train_pairs=10,
+        hgnn_epoch_edges=10,
+        cuda=False,
     )
     assert out.hgnn.id_embeddings is True and out.hgnn.text_features is True
 
 
 def test_on_cuda_a_large_source_keeps_its_epochs() -> None:
     cfg = _cfg()
-    out, _ = choose_setup(cfg, FULL, n_train_pairs=LARGE_PAIRS + 1, cuda=True)
+    out, _ = choose_setup(
+        cfg, FULL, n_train_pairs=LARGE_PAIRS + 1, hgnn_epoch_edges=HGNN_LARGE_EPOCH + 1, cuda=True
+    )
     assert out.hgnn.epochs == cfg.hgnn.epochs and out.two_tower.epochs == cfg.two_tower.epochs
-    assert out.two_tower.batch_size == 4096
+    assert out.two_tower.batch_size == 4096 and out.hgnn.batch_size == 2048
+
+
+def test_the_hgnn_budget_follows_its_graph_not_the_logs() -> None:
+    """Many users over a small, balanced item graph (30x the synthetic default) keep every HGNN epoch."""
+    cfg = _cfg()
+    relations = {"audiobook__audiobook": 9_000, "audiobook__podcast": 9_600, "podcast__podcast": 21_000}
+    epoch = sum(drawn_per_relation(relations, balanced=True).values())
+    assert epoch == 3 * 9_600
+    out, choices = choose_setup(cfg, FULL, n_train_pairs=1_026_647, hgnn_epoch_edges=epoch, cuda=False)
+    assert (out.hgnn.epochs, out.hgnn.batch_size) == (cfg.hgnn.epochs, cfg.hgnn.batch_size)
+    assert out.two_tower.epochs == 3  # the two-tower's cost does follow the logs
+    assert {c.section for c in choices} == {"two_tower"}
+    # an epoch of many edges is cut so that all epochs draw at most HGNN_CPU_EDGES
+    out, _ = choose_setup(cfg, FULL, n_train_pairs=10, hgnn_epoch_edges=300_000, cuda=False)
+    assert out.hgnn.epochs == HGNN_CPU_EDGES // 300_000 and out.hgnn.batch_size == cfg.hgnn.batch_size
 
 
 def test_what_the_user_set_is_never_overridden() -> None:
     cfg = _cfg({"GFM__HGNN__EPOCHS": "7", "GFM__HGNN__ID_EMBEDDINGS": "false"})
-    out, choices = choose_setup(cfg, ID_ONLY_FIXED_SPLIT, n_train_pairs=2_000_000, cuda=False)
+    out, choices = choose_setup(
+        cfg, ID_ONLY_FIXED_SPLIT, n_train_pairs=2_000_000, hgnn_epoch_edges=2_000_000, cuda=False
+    )
     assert out.hgnn.epochs == 7 and out.hgnn.id_embeddings is False
     assert "hgnn.epochs" not in {c.to_dict()["setting"] for c in choices}
     assert out.two_tower.epochs == 3  # not set by the user: chosen
