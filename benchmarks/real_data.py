@@ -45,8 +45,40 @@ def summarise(data_dir: Path) -> dict[str, Any]:
         "stages": {s["name"]: s["seconds"] for s in card["stages"]},
         "total_seconds": sum(s["seconds"] for s in card["stages"]),
         "skipped": report["inputs"].get("skipped", {}),
+        "trained": _trained(data_dir, report["inputs"]),
+        "graph_edges": _graph_edges(data_dir),
         "models": models,
     }
+
+
+def _trained(data_dir: Path, inputs: dict[str, Any]) -> dict[str, Any]:
+    """What the evaluated models trained: the HGNN's health check, each two-tower's epochs."""
+    models = data_dir / "models"
+    out: dict[str, Any] = {}
+    hgnn = models / "hgnn" / str(inputs.get("hgnn_version")) / "card.json"
+    if hgnn.exists():
+        metrics = json.loads(hgnn.read_text())["metrics"]
+        out["hgnn"] = {
+            "epochs": len(metrics.get("epoch_losses", [])),
+            "health_check_hr@10": metrics.get("heldout_item_hr@10"),
+        }
+    for name, version in (inputs.get("two_tower_versions") or {}).items():
+        card = models / "two_tower" / str(version) / "card.json"
+        if version and card.exists():
+            metrics = json.loads(card.read_text())["metrics"]
+            out[name] = {k: metrics.get(k) for k in ("epochs", "trained_examples", "n_examples")}
+    return out
+
+
+def _graph_edges(data_dir: Path) -> dict[str, int] | None:
+    """Co-consumption edges per relation in the run's edge mart (the HGNN's graph)."""
+    path = data_dir / "marts" / "fct_item_edges.parquet"
+    if not path.exists():
+        return None
+    import pandas as pd
+
+    counts = pd.read_parquet(path, columns=["relation"])["relation"].value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items())}
 
 
 def _figures(cell: dict[str, Any]) -> dict[str, Any]:

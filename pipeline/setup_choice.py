@@ -17,8 +17,8 @@ are decided here, from facts the run already has:
 * Size, each model by what it trains on. The two-tower's cost follows the training pairs: above
   ``LARGE_PAIRS`` its batches grow and, without CUDA, it trains at most 3 epochs. The HGNN's cost
   follows the edges one of its epochs draws (the balanced sampler draws the median relation's
-  size from every relation, so this grows far slower than the logs: 28,700 at 30x the synthetic
-  default, against every edge of Yelp2018's single relation): above ``HGNN_LARGE_EPOCH`` its
+  size from every relation, so this grows far slower than the logs: about 30,000 at 30x the
+  synthetic default, against every edge of Yelp2018's single relation): above ``HGNN_LARGE_EPOCH`` its
   batches grow, and without CUDA its epochs are cut so that all of them draw at most
   ``HGNN_CPU_EDGES`` (at least 2). Until 2026-12-04 the HGNN's cut followed the training pairs
   too, which gave the 30x synthetic run 28 steps in all and HGNN-kNN below Popularity
