@@ -295,9 +295,9 @@ class EvaluateConfig(_Section):
     max_users: int | None = 5000
     # Train the 2T baseline (no HGNN inputs) inside `gfm run` for its report. Off: it is a second
     # two-tower training whose epoch choice is its own, so at 10x the default it made the evaluation
-    # cost more than the training it evaluates (benchmarks/results/pipeline.json). `gfm evaluate`
-    # trains it when asked (its default) and rewrites the same version's report; quality.py always
-    # trains it. The cheap peers (item-kNN, Popularity, text-kNN, Oracle) are always in the report.
+    # cost more than the training it evaluates (benchmarks/results/pipeline_with_2t_baseline.json).
+    # `gfm evaluate` trains it when asked (its default) and rewrites the same version's report;
+    # quality.py always trains it. The cheap peers (item-kNN, Popularity, text-kNN, Oracle) are always in the report.
     train_companions: bool = False
     # Also train the no-multi-link-sampler ablation (one more HGNN and two-tower); off in the
     # pipeline to keep a run's evaluation cheaper than its training, on in quality.py --ablation.

@@ -18,12 +18,12 @@ are decided here, from facts the run already has:
   ``LARGE_PAIRS`` its batches grow and, without CUDA, it trains at most 3 epochs. The HGNN's cost
   follows the edges one of its epochs draws (the balanced sampler draws the median relation's
   size from every relation, so this grows far slower than the logs: about 30,000 at 30x the
-  synthetic default, against every edge of Yelp2018's single relation): above ``HGNN_LARGE_EPOCH`` its
-  batches grow, and without CUDA its epochs are cut so that all of them draw at most
-  ``HGNN_CPU_EDGES`` (at least 2). Until 2026-12-04 the HGNN's cut followed the training pairs
-  too, which gave the 30x synthetic run 28 steps in all and HGNN-kNN below Popularity
-  (``benchmarks/results/pipeline.json``, docs/scale.md). With CUDA the epochs stay; only the
-  batches grow. The two-tower stage costs a CPU run about an hour at 30x; the HGNN minutes.
+  synthetic default, against every edge of Yelp2018's single relation): above
+  ``HGNN_LARGE_EPOCH`` its batches grow, and without CUDA its epochs are cut so that all of them
+  draw at most ``HGNN_CPU_EDGES`` (at least 2). Until 2026-12-04 the HGNN's cut followed the
+  training pairs too, which gave the 30x synthetic run 28 steps in all and HGNN-kNN below
+  Popularity (``benchmarks/results/pipeline_30x_hgnn_cut_by_pairs.json``, docs/scale.md). With
+  CUDA the epochs stay; only the batches grow.
 
 A field the user set (config file, ``GFM__`` variable or flag) is never changed. Every choice is
 returned with its reason, printed by the pipeline and recorded on the provenance card.
