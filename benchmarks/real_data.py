@@ -116,9 +116,11 @@ def main() -> None:
             str(args.path),
         ]
         subprocess.run(cmd, check=True)
-    settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("GFM__")}
+    # a summarised run (--no-run) was started elsewhere: its command and settings are not known here
+    ran = not args.no_run
+    settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("GFM__")} if ran else None
     result = {
-        "command": f"gfm run --source {args.source} --path {args.path}",
+        "command": f"gfm run --source {args.source} --path {args.path}" if ran else None,
         "settings": settings,
         **summarise(args.data_dir),
     }
