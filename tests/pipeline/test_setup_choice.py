@@ -31,7 +31,12 @@ def test_a_full_small_source_keeps_the_defaults() -> None:
 
 def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -> None:
     out, choices = choose_setup(
-        _cfg(), ID_ONLY_FIXED_SPLIT, n_train_pairs=1_237_259, hgnn_epoch_edges=700_000, cuda=False
+        # Yelp2018's marts: 1,237,259 training pairs; 776,211 edges in one relation
+        _cfg(),
+        ID_ONLY_FIXED_SPLIT,
+        n_train_pairs=1_237_259,
+        hgnn_epoch_edges=776_211,
+        cuda=False,
     )
     assert out.hgnn.text_features is False and out.hgnn.id_embeddings is False
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
