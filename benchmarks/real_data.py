@@ -72,13 +72,10 @@ def _trained(data_dir: Path, inputs: dict[str, Any]) -> dict[str, Any]:
 
 def _graph_edges(data_dir: Path) -> dict[str, int] | None:
     """Co-consumption edges per relation in the run's edge mart (the HGNN's graph)."""
-    path = data_dir / "marts" / "fct_item_edges.parquet"
-    if not path.exists():
-        return None
-    import pandas as pd
+    from embedding_jobs.data.graph import relation_sizes
 
-    counts = pd.read_parquet(path, columns=["relation"])["relation"].value_counts()
-    return {str(k): int(v) for k, v in sorted(counts.items())}
+    marts = data_dir / "marts"
+    return relation_sizes(marts) if (marts / "fct_item_edges.parquet").exists() else None
 
 
 def _figures(cell: dict[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,7 @@ def choose_setup(ctx: RunContext) -> RunContext:
 
     import pandas as pd
 
+    from embedding_jobs.data.graph import relation_sizes
     from embedding_jobs.data.link_sampler import drawn_per_relation
     from embedding_jobs.device import resolve_device
     from ingest.manifest import read_manifest
@@ -90,8 +91,7 @@ def choose_setup(ctx: RunContext) -> RunContext:
     cfg = ctx.cfg
     consumed = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet", columns=["is_consumed"])
     # the HGNN's graph is the edge mart's relations (less the health check's held-out tenth)
-    edges = pd.read_parquet(cfg.marts_dir / "fct_item_edges.parquet", columns=["relation"])
-    counts = {str(k): int(v) for k, v in edges["relation"].value_counts().items()}
+    counts = relation_sizes(cfg.marts_dir)
     epoch_edges = sum(drawn_per_relation(counts, cfg.hgnn.balanced_sampler).values())
     cuda = resolve_device(cfg.hgnn.device).type == "cuda"
     traits = read_manifest(cfg.raw_dir).traits

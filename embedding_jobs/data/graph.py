@@ -19,7 +19,7 @@ import torch
 from embedding_jobs.data.sampler import CSR
 from gfm.errors import StageError
 
-__all__ = ["EdgeType", "HeteroGraph", "build_graph", "edge_type_key", "graph_from_frames"]
+__all__ = ["EdgeType", "HeteroGraph", "build_graph", "edge_type_key", "graph_from_frames", "relation_sizes"]
 
 EdgeType = tuple[str, str, str]
 CO = "co_consumed"
@@ -223,3 +223,17 @@ def build_graph(marts_dir: Path, features_path: Path | None = None) -> HeteroGra
     edges = pd.read_parquet(paths["fct_item_edges"], columns=["src_item_id", "dst_item_id", "n_co_users"])
     features = read_vectors(features_path, "item_id") if features_path is not None else None
     return graph_from_frames(items, edges, features)
+
+
+def relation_sizes(marts_dir: Path) -> dict[str, int]:
+    """Edges per relation (``<a>__<b>``) in ``fct_item_edges.parquet``, the graph's edge types.
+
+    Raises:
+        StageError: If the mart is missing.
+
+    """
+    path = marts_dir / "fct_item_edges.parquet"
+    if not path.exists():
+        raise StageError(f"mart fct_item_edges not found at {path}: run `gfm transform` first")
+    counts = pd.read_parquet(path, columns=["relation"])["relation"].value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items())}
