@@ -22,18 +22,16 @@ from embedding_jobs.data.interactions import read_mart
 from embedding_jobs.evaluate import baselines
 from embedding_jobs.evaluate.lightgcn import train_lightgcn
 from embedding_jobs.evaluate.peers import ItemKNN, lightgcn_scores
-from embedding_jobs.evaluate.protocol import EvalTask, build_tasks, score, user_cap
+from embedding_jobs.evaluate.protocol import EvalTask, build_tasks, headline_keys, score, user_cap
 from gfm.config import Config
 from ingest.manifest import read_manifest
-
-KEYS = ("hr@10", "mrr", "recall@20", "ndcg@20", "n_users")
 
 
 def _cells(tasks: list[EvalTask], scorer: Any, cfg: Config) -> dict[str, dict[str, Any]]:
     out = {}
     for task in tasks:
         scored = score(task, scorer(task), cfg.evaluate)
-        out[task.name] = {k: scored.get(k) for k in KEYS}
+        out[task.name] = {k: scored.get(k) for k in headline_keys(cfg.evaluate)}
     return out
 
 

@@ -22,8 +22,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-KEYS = ("hr@10", "mrr", "recall@20", "ndcg@20", "n_users")
-
 
 def summarise(data_dir: Path) -> dict[str, Any]:
     """The latest provenance card and evaluation report of ``data_dir``, reduced to figures."""
@@ -80,7 +78,10 @@ def _graph_edges(data_dir: Path) -> dict[str, int] | None:
 
 def _figures(cell: dict[str, Any]) -> dict[str, Any]:
     """One report cell's figures, with its cold-in-type users' HR@10 and count when reported."""
-    out = {k: cell.get(k) for k in KEYS}
+    from embedding_jobs.evaluate.protocol import headline_keys
+    from gfm.config import Config
+
+    out = {k: cell.get(k) for k in headline_keys(Config.load().evaluate)}  # the run's own settings
     cold = cell.get("cold_in_type")
     if isinstance(cold, dict):
         out["cold_in_type"] = {"hr@10": cold.get("hr@10"), "n_users": cold.get("n_users")}

@@ -172,6 +172,11 @@ def score_task(
     return score(task, (user_vecs, item_vecs), cfg)
 
 
+def headline_keys(cfg: EvaluateConfig) -> tuple[str, ...]:
+    """The figures of a scored cell that summaries copy: HR@k, MRR, Recall and NDCG, user count."""
+    return (f"hr@{cfg.k}", "mrr", f"recall@{cfg.recall_k}", f"ndcg@{cfg.recall_k}", "n_users")
+
+
 def score(task: EvalTask, scores: Scores, cfg: EvaluateConfig) -> dict[str, Any]:
     """Rank a task and summarise it overall, by user segment and by item tier.
 
