@@ -68,6 +68,10 @@ EXTRA: dict[str, dict[str, Any]] = {  # candidates beyond the one-at-a-time ladd
     # sources without item text (Yelp2018): what replaces the text
     "no text: learned ID embeddings": {"id_embeddings": True},
     "no text: the sketch alone": {"text_features": False},
+    # the sketch's size: a JL projection's error grows with the catalogue (log n / dim)
+    "default, sketch 1024-d": {"sketch_dim": 1024},
+    "no text: the sketch alone, 1024-d": {"text_features": False, "sketch_dim": 1024},
+    "no text: the sketch alone, 2048-d": {"text_features": False, "sketch_dim": 2048},
 }
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from embedding_jobs.data.link_sampler import drawn_per_relation
 from gfm.config import Config
 from ingest.manifest import SourceTraits
-from pipeline.setup_choice import HGNN_CPU_EDGES, HGNN_LARGE_EPOCH, LARGE_PAIRS, choose_setup
+from pipeline.setup_choice import (
+    HGNN_CPU_EDGES,
+    HGNN_LARGE_EPOCH,
+    LARGE_PAIRS,
+    SKETCH_DIM_NO_TEXT,
+    choose_setup,
+)
 
 FULL = SourceTraits(
     has_item_text=True,
@@ -39,6 +45,7 @@ def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -
         cuda=False,
     )
     assert out.hgnn.text_features is False and out.hgnn.id_embeddings is False
+    assert out.hgnn.sketch_dim == SKETCH_DIM_NO_TEXT > _cfg().hgnn.sketch_dim  # its only input
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
     assert (out.hgnn.epochs, out.hgnn.batch_size) == (2, 2048)
     assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
@@ -47,14 +54,15 @@ def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -
     assert all(c.why for c in choices)
 
 
+def _small_id_only(environ: dict[str, str]) -> Config:
+    """The config chosen for a small source without item text, under these settings."""
+    return choose_setup(
+        _cfg(environ), ID_ONLY_FIXED_SPLIT, n_train_pairs=10, hgnn_epoch_edges=10, cuda=False
+    )[0]
+
+
 def test_without_a_sketch_an_id_only_source_learns_id_embeddings() -> None:
-    out, _ = choose_setup(
-        _cfg({"GFM__HGNN__SKETCH_DIM": "0"}),
-        ID_ONLY_FIXED_SPLIT,
-        n_train_pairs=10,
-        hgnn_epoch_edges=10,
-        cuda=False,
-    )
+    out = _small_id_only({"GFM__HGNN__SKETCH_DIM": "0"})
     assert out.hgnn.id_embeddings is True and out.hgnn.text_features is True
 
 
@@ -90,6 +98,8 @@ def test_what_the_user_set_is_never_overridden() -> None:
     assert out.hgnn.epochs == 7 and out.hgnn.id_embeddings is False
     assert "hgnn.epochs" not in {c.to_dict()["setting"] for c in choices}
     assert out.two_tower.epochs == 3  # not set by the user: chosen
+    out = _small_id_only({"GFM__HGNN__SKETCH_DIM": "128"})
+    assert (out.hgnn.sketch_dim, out.hgnn.text_features) == (128, False)
 
 
 def test_the_evaluation_stage_keeps_the_setup_choices_on_the_card(tmp_path, monkeypatch) -> None:
