@@ -10,8 +10,8 @@ are decided here, from facts the run already has:
   off). On Yelp2018 that matched learned ID embeddings when both trained 10 epochs on the H200 and
   beat them at the CPU's 2 epochs, in the same time (docs/results.md, round 9); it also keeps the
   HGNN inductive: an item added later is embedded from its edges, with no table row to learn.
-  With ``hgnn.sketch_dim`` 0, ID embeddings (``hgnn.id_embeddings``). The sketch is then the
-  HGNN's whole input, so it gets ``SKETCH_DIM_NO_TEXT`` dimensions: a random projection estimates
+  With ``hgnn.sketch_dim`` 0, ID embeddings (``hgnn.id_embeddings``). Without text the sketch is
+  the HGNN's whole input, so it gets ``SKETCH_DIM_NO_TEXT`` dimensions: a random projection estimates
   each cosine with an error of about ``1/sqrt(dim)``, and in a large, sparse catalogue the cosines
   that rank an item's neighbours are small. On Yelp2018 (38,048 items) the raw sketch's own
   item-to-item ranking rose from .259 at 256 dimensions to .321 at 1,024 and .342 at 4,096
