@@ -30,8 +30,12 @@ def summarise(data_dir: Path) -> dict[str, Any]:
         raise SystemExit(f"no provenance card under {data_dir}: has `gfm run` finished there?")
     card = json.loads(cards[-1].read_text())
     report = json.loads((data_dir / "reports" / "eval" / card["version"] / "report.json").read_text())
+    from embedding_jobs.evaluate.protocol import headline_keys
+    from gfm.config import Config
+
+    keys = headline_keys(Config.load().evaluate)  # the run's own settings
     models = {
-        name: {ctype: _figures(cell) for ctype, cell in body["by_type"].items()}
+        name: {ctype: _figures(cell, keys) for ctype, cell in body["by_type"].items()}
         for name, body in report["models"].items()
     }
     return {
@@ -76,12 +80,9 @@ def _graph_edges(data_dir: Path) -> dict[str, int] | None:
     return relation_sizes(marts) if (marts / "fct_item_edges.parquet").exists() else None
 
 
-def _figures(cell: dict[str, Any]) -> dict[str, Any]:
+def _figures(cell: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     """One report cell's figures, with its cold-in-type users' HR@10 and count when reported."""
-    from embedding_jobs.evaluate.protocol import headline_keys
-    from gfm.config import Config
-
-    out = {k: cell.get(k) for k in headline_keys(Config.load().evaluate)}  # the run's own settings
+    out = {k: cell.get(k) for k in keys}
     cold = cell.get("cold_in_type")
     if isinstance(cold, dict):
         out["cold_in_type"] = {"hr@10": cold.get("hr@10"), "n_users": cold.get("n_users")}
