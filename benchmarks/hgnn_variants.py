@@ -72,6 +72,11 @@ EXTRA: dict[str, dict[str, Any]] = {  # candidates beyond the one-at-a-time ladd
     "default, sketch 1024-d": {"sketch_dim": 1024},
     "no text: the sketch alone, 1024-d": {"text_features": False, "sketch_dim": 1024},
     "no text: the sketch alone, 2048-d": {"text_features": False, "sketch_dim": 2048},
+    "no text: the sketch alone, 1024-d, 256-d output": {
+        "text_features": False,
+        "sketch_dim": 1024,
+        "out_dim": 256,
+    },
 }
 
 
