@@ -38,7 +38,7 @@ from benchmarks.hgnn_variants import hgnn_knn
 from embedding_jobs.data.graph import build_graph
 from embedding_jobs.data.sketch import neighbourhood_sketch
 from embedding_jobs.hgnn_check import heldout_item_ranking
-from embedding_jobs.train_hgnn import _holdout
+from embedding_jobs.train_hgnn import holdout_edges
 from gfm.config import Config
 
 
@@ -50,7 +50,7 @@ def measure(cfg: Config, dim: int) -> dict[str, Any]:
     """The health check and sketch-kNN of the raw sketch at one size."""
     started = time.perf_counter()
     graph = build_graph(cfg.marts_dir, None)
-    held = _holdout(graph, cfg.hgnn.seed)  # the split gfm train hgnn holds out
+    held = holdout_edges(graph, cfg.hgnn.seed)  # the split gfm train hgnn holds out
     train_graph = graph.without_pairs(held)
     held_pairs = {k: (graph.pairs[k][0][i], graph.pairs[k][1][i]) for k, i in held.items()}
     check = heldout_item_ranking(

@@ -52,6 +52,7 @@ __all__ = [
     "embed_all",
     "export_hgnn",
     "fit_hgnn",
+    "holdout_edges",
     "isolate_seeds",
     "link_auc",
     "load_hgnn_graph",
@@ -115,7 +116,8 @@ def load_hgnn_graph(cfg: Config) -> tuple[HeteroGraph, list[Path]]:
     return build_graph(cfg.marts_dir, features_path), inputs
 
 
-def _holdout(graph: HeteroGraph, seed: int) -> dict[tuple[str, str], np.ndarray]:
+def holdout_edges(graph: HeteroGraph, seed: int) -> dict[tuple[str, str], np.ndarray]:
+    """Per relation, the rows of the edges held out from training for the health check (by seed)."""
     rng = np.random.default_rng(seed + 1)
     held = {}
     for key, (a, _) in graph.pairs.items():
@@ -355,7 +357,7 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     folder = checkpoint_dir(cfg.models_dir, MODEL, version)
     device = resolve_device(cfg.hgnn.device)
     graph, inputs = load_hgnn_graph(cfg)
-    held = _holdout(graph, cfg.hgnn.seed)
+    held = holdout_edges(graph, cfg.hgnn.seed)
     train_graph = graph.without_pairs(held)
     model, stats = fit_hgnn(train_graph, cfg.hgnn, device)
     held_pairs = {k: (graph.pairs[k][0][i], graph.pairs[k][1][i]) for k, i in held.items()}

@@ -12,7 +12,7 @@ from hgnn_fixtures import tiny_config
 
 from embedding_jobs.data.graph import build_graph
 from embedding_jobs.export import read_vectors
-from embedding_jobs.train_hgnn import HGNNResult, _holdout, export_hgnn, train_hgnn
+from embedding_jobs.train_hgnn import HGNNResult, export_hgnn, holdout_edges, train_hgnn
 from gfm.errors import StageError
 
 VERSION = "v20261130t000000_aaaaaa"
@@ -59,7 +59,7 @@ def test_held_out_co_consumed_pairs_score_above_random_pairs(trained: tuple[Path
     by_id = dict(zip(ids.tolist(), vectors, strict=True))
     rng = np.random.default_rng(0)
     pos, neg = [], []
-    for (a, b), rows in _holdout(graph, cfg.hgnn.seed).items():
+    for (a, b), rows in holdout_edges(graph, cfg.hgnn.seed).items():
         ia, ib = (
             graph.item_ids[a][graph.pairs[(a, b)][0][rows]],
             graph.item_ids[b][graph.pairs[(a, b)][1][rows]],

@@ -15,7 +15,7 @@ from embedding_jobs.data.graph import build_graph
 from embedding_jobs.data.link_sampler import LinkSampler
 from embedding_jobs.hgnn_check import heldout_item_ranking
 from embedding_jobs.models.hgnn import HGNN, HGNNSpec
-from embedding_jobs.train_hgnn import _holdout, fit_hgnn
+from embedding_jobs.train_hgnn import fit_hgnn, holdout_edges
 
 
 def test_negatives_follow_degree_to_the_power_and_uniform_at_zero() -> None:
@@ -90,7 +90,7 @@ def test_id_dropout_zeroes_a_share_of_id_vectors_only_in_training() -> None:
 def test_health_check_ranks_true_partners_and_separates_a_model_from_popularity(tmp_path: Path) -> None:
     items, _ = write_marts(tmp_path, edges_per_item=5)
     graph = build_graph(tmp_path)
-    held_rows = _holdout(graph, 0)
+    held_rows = holdout_edges(graph, 0)
     held = {k: (graph.pairs[k][0][i], graph.pairs[k][1][i]) for k, i in held_rows.items()}
     train = graph.without_pairs(held_rows)
     # vectors that know each item's topic (the truth of this toy graph) and nothing else
