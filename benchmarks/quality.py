@@ -7,7 +7,8 @@
 the directory must already hold those outputs (``gfm run`` or the stages up to ``gfm train text``).
 
 For every seed it trains an HGNN, a 2T-HGNN on it and a 2T baseline (no HGNN inputs) with that
-seed and, with ``--ablation``, a 2T-HGNN on an HGNN trained without the multi-link sampler; then
+seed and, with ``--ablation``, a 2T-HGNN on an HGNN trained with the other relation sampler
+(``hgnn.balanced_sampler`` flipped); then
 ``evaluate_version`` scores them with the seed protocol beside Popularity, text-kNN, HGNN-kNN
 ("HGNN"), the peers item-kNN and LightGCN (always on here, seeded with the same seed) and the
 Oracle (when the generator wrote its true item groups). Only model seeds change between runs: the
@@ -307,7 +308,7 @@ def main() -> None:
         help="which targets to check (default: the mode recorded in the raw manifest)",
     )
     parser.add_argument(
-        "--ablation", action="store_true", help="also train the no-multi-link-sampler ablation"
+        "--ablation", action="store_true", help="also train the other-relation-sampler ablation"
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="write the per-seed values and summary as JSON"

@@ -6,7 +6,8 @@ against ``shared_negatives`` nodes of ``v``'s type drawn once per batch (uniform
 temperature; ``"margin"`` is the first version's hinge ``max(0, margin - s(u, v) + s(u, n))``
 against ``negatives`` per-edge negatives. With ``edge_weights`` an epoch draws each relation's
 edges in proportion to their co-user counts, so the softmax learns P(v | u) as co-consumption gives
-it. Batches come from the balanced multi-link sampler; neighbours are re-sampled at every step,
+it. Batches come from ``LinkSampler`` (every edge once by default, or 2T-HGNN's balanced
+multi-link sampler with ``hgnn.balanced_sampler``); neighbours are re-sampled at every step,
 with the batch's own target links hidden from the sampled messages (``hgnn.hide_target_edges``):
 otherwise the model learns to find ``v`` among ``u``'s neighbours, which scores training pairs
 well but says nothing about the pairs it must generalise to.

@@ -22,9 +22,9 @@ are decided here, from facts the run already has:
   drawn across the window rather than from the same days (``two_tower.batch_days = 0``).
 * Size, each model by what it trains on. The two-tower's cost follows the training pairs: above
   ``LARGE_PAIRS`` its batches grow and, without CUDA, it trains at most 3 epochs. The HGNN's cost
-  follows the edges one of its epochs draws (the balanced sampler draws the median relation's
-  size from every relation, so this grows far slower than the logs: about 30,000 at 30x the
-  synthetic default, against every edge of Yelp2018's single relation): above
+  follows the edges one of its epochs draws (every edge of the item graph, which grows far slower
+  than the logs: 39,633 at 30x the synthetic default; the balanced sampler,
+  ``hgnn.balanced_sampler``, draws the median relation's size from every relation instead): above
   ``HGNN_LARGE_EPOCH`` its batches grow, and without CUDA its epochs are cut so that all of them
   draw at most ``HGNN_CPU_EDGES`` (at least 2). Until 2026-12-04 the HGNN's cut followed the
   training pairs too, which gave the 30x synthetic run 28 steps in all and HGNN-kNN below

@@ -1,11 +1,13 @@
-"""The balanced multi-link sampler: link-prediction mini-batches over every relation.
+"""Link-prediction mini-batches over every relation, optionally balanced (2T-HGNN's multi-link sampler).
 
 Co-consumption relations are very unequal in size (podcast-podcast edges dwarf audiobook-podcast
 ones). With ``balanced=True`` every relation contributes the same number of edges to an epoch, the
 median relation size: the majority relations are undersampled without replacement (a fresh subset
 every epoch) and the minority ones, typically the cross-type links that matter most, are drawn with
 replacement up to it, so that no relation is drowned out (2T-HGNN's multi-link sampler).
-With ``balanced=False`` an epoch is every edge once. Each positive edge is oriented at random.
+With ``balanced=False`` (the pipeline's default since docs/results.md round 12, where balancing
+starved the dense type's own relation) an epoch is every edge once. Each positive edge is oriented
+at random.
 
 Negatives come in one of two shapes: ``negatives`` nodes per edge (``neg`` is ``[n, k]``), or
 ``shared`` nodes per destination type and batch, which every edge of that type is scored against

@@ -32,7 +32,7 @@ from gfm.versioning import new_version, version_time
 
 __all__ = ["ABLATION", "evaluate", "evaluate_version", "report_dir"]
 
-ABLATION = "2T-HGNN (no multi-link sampler)"
+ABLATION = "2T-HGNN (other relation sampler)"  # hgnn.balanced_sampler flipped
 
 Scorer = Callable[[EvalTask], Scores]  # a task -> (user matrix, item matrix) or a chunk scorer
 
@@ -58,7 +58,7 @@ def evaluate(
         two_tower_version: The 2T-HGNN version; it names the report folder.
         baseline_two_tower_version: A two-tower version trained without HGNN inputs ("2T").
         ablation_versions: Model name -> two-tower version, e.g.
-            ``{"2T-HGNN (no multi-link sampler)": "v..."}``.
+            ``{"2T-HGNN (other relation sampler)": "v..."}``.
 
     Raises:
         StageError: If a mart is missing.
@@ -250,8 +250,8 @@ def evaluate_version(
 ) -> Path:
     """Evaluate a 2T-HGNN version against every baseline, training the comparison runs if needed.
 
-    The "2T" baseline (no HGNN inputs) and the ablation (an HGNN trained without the balanced
-    multi-link sampler, and a 2T-HGNN on it) get their own version ids, dated one second before
+    The "2T" baseline (no HGNN inputs) and the ablation (an HGNN trained with the other relation
+    sampler, ``hgnn.balanced_sampler`` flipped, and a 2T-HGNN on it) get their own version ids, dated one second before
     ``version`` so that "latest version" still means the main run. Which runs belong to a version
     is kept in ``companions.json`` beside its report, so a rerun reuses them.
 
@@ -287,8 +287,8 @@ def evaluate_version(
         train_two_tower(cfg.model_copy(update={"two_tower": tc}), aux, None, role="baseline")
         companions["2T"] = aux
     if train_missing and cfg.evaluate.ablation and ABLATION not in companions:
-        hgnn_aux = new_version(f"{version}|hgnn-unbalanced", now=stamp)
-        hc = cfg.hgnn.model_copy(update={"balanced_sampler": False})
+        hgnn_aux = new_version(f"{version}|hgnn-other-sampler", now=stamp)
+        hc = cfg.hgnn.model_copy(update={"balanced_sampler": not cfg.hgnn.balanced_sampler})
         train_hgnn(cfg.model_copy(update={"hgnn": hc}), hgnn_aux)
         aux = new_version(f"{version}|ablation", now=stamp)
         train_two_tower(cfg, aux, hgnn_aux, role="ablation")

@@ -72,7 +72,7 @@ def evaluate_command(
     ablation_version: str | None = typer.Option(
         None,
         "--ablation-version",
-        help="An existing 2T-HGNN trained on an HGNN without the multi-link sampler.",
+        help="An existing 2T-HGNN trained on an HGNN with the other relation sampler (hgnn.balanced_sampler flipped).",
     ),
     train_missing: bool = typer.Option(
         True, "--train-missing/--no-train-missing", help="Train the 2T baseline and the ablation if absent."
