@@ -305,8 +305,8 @@ class EvaluateConfig(_Section):
     # quality.py always trains it. The cheap peers (item-kNN, Popularity, text-kNN, Oracle) are always in the report.
     train_companions: bool = False
     # Also train the other-relation-sampler ablation (hgnn.balanced_sampler flipped: one more HGNN
-    # and two-tower); off in the
-    # pipeline to keep a run's evaluation cheaper than its training, on in quality.py --ablation.
+    # and two-tower); off in the pipeline to keep a run's evaluation cheaper than its training, on
+    # in quality.py --ablation.
     ablation: bool = False
     # Collaborative-filtering peers trained on the same split: item-kNN (cosine of training
     # co-consumption, seconds) and, when ``lightgcn`` is on, LightGCN (PyG, BPR, paper defaults).

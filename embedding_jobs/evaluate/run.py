@@ -251,8 +251,8 @@ def evaluate_version(
     """Evaluate a 2T-HGNN version against every baseline, training the comparison runs if needed.
 
     The "2T" baseline (no HGNN inputs) and the ablation (an HGNN trained with the other relation
-    sampler, ``hgnn.balanced_sampler`` flipped, and a 2T-HGNN on it) get their own version ids, dated one second before
-    ``version`` so that "latest version" still means the main run. Which runs belong to a version
+    sampler, ``hgnn.balanced_sampler`` flipped, and a 2T-HGNN on it) get their own version ids,
+    dated one second before ``version`` so that "latest version" still means the main run. Which runs belong to a version
     is kept in ``companions.json`` beside its report, so a rerun reuses them.
 
     Args:
