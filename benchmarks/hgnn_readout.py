@@ -81,7 +81,10 @@ def mixture_scorer(
 
 
 def spectral_vectors(cfg: Config, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unit rows of the best rank-``dim`` PSD approximation of the edge mart's item-kNN cosine."""
+    """Rows of the best rank-``dim`` PSD approximation of the edge mart's item-kNN cosine.
+
+    Not normalised here: ``baselines.mean_vector`` reads them as unit vectors, as it reads the HGNN's.
+    """
     import scipy.sparse as sp
     from scipy.sparse.linalg import eigsh
 
