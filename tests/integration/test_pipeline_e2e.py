@@ -94,6 +94,27 @@ def test_gfm_evaluate_adds_the_2t_baseline_to_the_runs_report(published):
     assert json.loads((path.parent / "companions.json").read_text()) == companions
 
 
+def test_the_ablation_trains_the_other_relation_sampler_beside_the_main_run(published):
+    from embedding_jobs.checkpoint import load_checkpoint
+    from embedding_jobs.evaluate.run import ABLATION, evaluate_version
+    from gfm.naming import checkpoint_dir
+
+    cfg, result = published
+    main = json.loads(result.report_path.read_text())["models"]["2T-HGNN"]
+    on = cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"ablation": True})})
+    path = evaluate_version(on, result.version)
+    report = json.loads(path.read_text())
+    for content_type in ("audiobook", "podcast"):
+        assert report["models"][ABLATION]["by_type"][content_type]["n_users"] > 0
+    assert report["models"]["2T-HGNN"] == main  # the main run is evaluated as before
+    companions = json.loads((path.parent / "companions.json").read_text())
+    _, hgnn = load_checkpoint(checkpoint_dir(cfg.models_dir, "hgnn", companions["ablation_hgnn"]))
+    assert hgnn.config["hgnn"]["balanced_sampler"] is (not cfg.hgnn.balanced_sampler)
+    _, tower = load_checkpoint(checkpoint_dir(cfg.models_dir, "two_tower", companions[ABLATION]))
+    assert tower.extra["hgnn_version"] == companions["ablation_hgnn"]
+    assert companions[ABLATION] < result.version  # dated before: "latest" still means the main run
+
+
 def test_a_failed_quality_gate_leaves_the_previous_version_live(published):
     cfg, first = published
     # a tolerance of -1 asks for an HR@10 gain of 1.0, which no run can reach
