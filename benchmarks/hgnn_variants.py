@@ -81,6 +81,10 @@ EXTRA: dict[str, dict[str, Any]] = {  # candidates beyond the one-at-a-time ladd
         "sketch_dim": 1024,
         "out_dim": 256,
     },
+    # logit adjustment by log popularity during training: the cosine then learns co-consumption
+    # with part of the popularity taken out (.5: about item-kNN's normalisation; 1: PMI)
+    "default + popularity logit adjustment .5": {"popularity_adjust": 0.5},
+    "default + popularity logit adjustment 1": {"popularity_adjust": 1.0},
 }
 
 

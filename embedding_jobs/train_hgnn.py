@@ -57,6 +57,7 @@ __all__ = [
     "isolate_seeds",
     "link_auc",
     "load_hgnn_graph",
+    "log_prior",
     "train_hgnn",
 ]
 
@@ -201,6 +202,7 @@ def fit_hgnn(
     )
     for t in model.item_tables:  # only items with training edges get a per-item vector
         model.set_has_id(t, torch.from_numpy(links.degrees(t) > 0).to(device))
+    prior = log_prior(graph, hcfg, device)
     features = None if graph.features is None else {t: f.to(device) for t, f in graph.features.items()}
     stats = FitStats()
     per_epoch = sum(links.per_relation().values())
@@ -224,7 +226,8 @@ def fit_hgnn(
                     isolate_seeds(blocks, seeds, hcfg.isolate_share, generator)
                 emb = model(blocks, features)
                 losses = [
-                    _part_loss(emb, part, pos, hcfg) for part, pos in zip(batch.parts, positions, strict=True)
+                    _part_loss(emb, part, pos, hcfg, prior)
+                    for part, pos in zip(batch.parts, positions, strict=True)
                 ]
                 loss = torch.cat(losses).mean()
                 optimizer.zero_grad(set_to_none=True)
@@ -262,13 +265,38 @@ def isolate_seeds(
                     mask[: nodes.numel()][drop] = False
 
 
+def log_prior(graph: HeteroGraph, hcfg: HGNNConfig, device: torch.device) -> dict[str, torch.Tensor] | None:
+    """Per type, ``popularity_adjust * log(1 + weighted degree)`` of every node (None when off).
+
+    The weighted degree sums the co-user counts of a node's training edges over every relation
+    (each edge counts 1 without ``edge_weights``): how often the node is a positive target.
+    """
+    if hcfg.popularity_adjust <= 0 or hcfg.loss != "softmax":
+        return None
+    degree = {t: np.zeros(n, np.float64) for t, n in graph.num_nodes.items()}
+    for key, (a, b) in graph.pairs.items():
+        w = graph.weights[key] if graph.weights is not None and hcfg.edge_weights else np.ones(len(a))
+        degree[key[0]] += np.bincount(a, weights=w, minlength=len(degree[key[0]]))
+        degree[key[1]] += np.bincount(b, weights=w, minlength=len(degree[key[1]]))
+    return {
+        t: torch.from_numpy(hcfg.popularity_adjust * np.log1p(d)).float().to(device)
+        for t, d in degree.items()
+    }
+
+
 def _part_loss(
     emb: dict[str, torch.Tensor],
     part: LinkPart,
     positions: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     hcfg: HGNNConfig,
+    prior: dict[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Per-edge loss of one batch part: sampled softmax or margin (``hcfg.loss``)."""
+    """Per-edge loss of one batch part: sampled softmax or margin (``hcfg.loss``).
+
+    With ``prior`` (``log_prior``) every candidate's logit gets its log popularity added during
+    training only (logit adjustment, Menon et al. 2021): the softmax still fits P(partner | item),
+    but the popular share of it is carried by the prior, so the cosine itself learns what is left.
+    """
     src, dst, neg = positions
     u, v, n = emb[part.src_type][src], emb[part.dst_type][dst], emb[part.dst_type][neg]
     pos = (u * v).sum(-1, keepdim=True)
@@ -280,6 +308,9 @@ def _part_loss(
         (part.neg.unsqueeze(0) == part.dst.unsqueeze(1)) if neg.dim() == 1 else part.neg == part.dst[:, None]
     )
     logits = torch.cat([pos, negs.masked_fill(same, float("-inf"))], dim=1) / hcfg.temperature
+    if prior is not None:
+        bias = prior[part.dst_type]
+        logits = logits + torch.cat([bias[part.dst].unsqueeze(1), bias[part.neg].expand_as(negs)], dim=1)
     return torch.nn.functional.cross_entropy(logits, torch.zeros_like(src), reduction="none")
 
 

@@ -199,6 +199,14 @@ class HGNNConfig(_Section):
     # Draw training edges in proportion to their co-user count (``n_co_users``) rather than each
     # once: the conditional P(b | a) that co-consumption gives, and that item-kNN's counts encode.
     edge_weights: bool = True
+    # Logit adjustment (Menon et al. 2021) of the softmax by popularity: during training every
+    # candidate's logit gets ``popularity_adjust * log(1 + weighted degree)`` added, so the prior
+    # carries that share of popularity and the cosine the rest. 0: the cosine learns log P(b | a),
+    # popularity included; .5: roughly item-kNN's cosine, which divides co-users by the square
+    # root of each item's popularity; 1: PMI. Training only: the vectors are used as they are.
+    # Measured (docs/results.md, round 13): .5 ties or loses on HGNN-kNN (communities podcasts
+    # -.015), 1 loses everywhere; the popularity the softmax learns is signal here. Off.
+    popularity_adjust: float = Field(default=0.0, ge=0.0)
     # Share of each batch's seed items trained with every message into them dropped, as a new item
     # has no edge yet (DropoutNet's cold-start simulation): new items are then embedded where
     # their partners look. 0: off (new items then scored 0.000 HR@10).

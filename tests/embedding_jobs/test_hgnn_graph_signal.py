@@ -12,10 +12,11 @@ import torch
 from hgnn_fixtures import tiny_config, write_marts
 
 from embedding_jobs.data.graph import build_graph
-from embedding_jobs.data.link_sampler import LinkSampler
+from embedding_jobs.data.link_sampler import LinkPart, LinkSampler
 from embedding_jobs.hgnn_check import heldout_item_ranking
 from embedding_jobs.models.hgnn import HGNN, HGNNSpec
-from embedding_jobs.train_hgnn import fit_hgnn, holdout_edges
+from embedding_jobs.train_hgnn import _part_loss, fit_hgnn, holdout_edges, log_prior
+from gfm.config import HGNNConfig
 
 
 def test_negatives_follow_degree_to_the_power_and_uniform_at_zero() -> None:
@@ -137,3 +138,41 @@ def test_isolated_seeds_lose_every_message_at_every_hop_and_the_rest_keep_theirs
             for et in (et for et in b_after.mask if et[2] == t):
                 assert torch.equal(b_after.mask[et][:n][kept], b_before.mask[et][:n][kept])
                 assert not b_after.mask[et][:n][~kept].any()
+
+
+def test_log_prior_is_the_scaled_log_of_each_nodes_co_user_total(tmp_path: Path) -> None:
+    write_marts(tmp_path / "marts")
+    cfg = tiny_config(tmp_path, popularity_adjust=0.5)
+    graph = build_graph(cfg.marts_dir)
+    assert graph.weights is not None
+    prior = log_prior(graph, cfg.hgnn, torch.device("cpu"))
+    assert prior is not None
+    for t, ids in graph.item_ids.items():  # brute force: every edge, both ends
+        total = np.zeros(len(ids))
+        for key, (a, b) in graph.pairs.items():
+            for i, j, w in zip(a, b, graph.weights[key], strict=True):
+                if key[0] == t:
+                    total[i] += w
+                if key[1] == t:
+                    total[j] += w
+        np.testing.assert_allclose(prior[t].numpy(), 0.5 * np.log1p(total), rtol=1e-6)
+    off = tiny_config(tmp_path, popularity_adjust=0.0)
+    assert log_prior(graph, off.hgnn, torch.device("cpu")) is None
+
+
+def test_popularity_adjusted_softmax_adds_the_prior_to_every_candidate_logit() -> None:
+    torch.manual_seed(0)
+    emb = {"b": torch.nn.functional.normalize(torch.randn(6, 4), dim=1)}
+    part = LinkPart("b", "b", torch.tensor([0, 1]), torch.tensor([2, 3]), torch.tensor([3, 4, 5]))
+    positions = (part.src, part.dst, part.neg)
+    prior = {"b": torch.tensor([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])}
+    hcfg = HGNNConfig(loss="softmax", temperature=0.1)
+    got = _part_loss(emb, part, positions, hcfg, prior)
+    u = emb["b"][part.src]
+    cand = torch.tensor([[2, 3, 4, 5], [3, 3, 4, 5]])  # positive first, then the shared negatives
+    logits = (u.unsqueeze(1) * emb["b"][cand]).sum(-1) / 0.1 + prior["b"][cand]
+    logits[1, 1] = float("-inf")  # row 1's positive (3) is also a shared negative: masked
+    expected = torch.nn.functional.cross_entropy(logits, torch.zeros(2, dtype=torch.long), reduction="none")
+    torch.testing.assert_close(got, expected)
+    # without a prior the same candidates score by the cosine alone, so the loss differs
+    assert not torch.allclose(_part_loss(emb, part, positions, hcfg), got)
