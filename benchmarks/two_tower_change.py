@@ -27,6 +27,10 @@ question whose histories include the slice's earlier consumption. On: every user
 of the slice's start and HR@k is counted per user and type over the slice, the evaluation's own
 question (``embedding_jobs/two_tower_validation.py``).
 
+``history_vectors`` (on: ``hgnn``, the default since docs/results.md round 13): a user's history
+was summarised per type by the mean text and HGNN vectors of their items. On: by the HGNN vectors
+alone, as in arXiv 2403.07478 (the user tower then reads no item text beside them).
+
 ``hgnn`` (``--hgnn-version`` on, ``--off-hgnn-version`` off): two HGNN exports under the same
 two-tower settings, e.g. an HGNN trained longer on the GPU against the pipeline's.
 
@@ -64,6 +68,7 @@ CHANGES: dict[str, tuple[Any, bool]] = {
     "hgnn_skip": (False, False),  # 2T has no HGNN input: the change cannot touch it
     "skip_start_scale": (1.0, False),  # only with the skip path, which 2T does not have
     "val_protocol": ("example", True),
+    "history_vectors": ("text_hgnn", False),  # only with HGNN inputs, which 2T does not have
     "hgnn": (None, False),  # not a setting: the HGNN export (on --hgnn-version, off --off-hgnn-version)
 }
 CELLS = ("all", "cold_in_type", "new")
@@ -186,6 +191,26 @@ def print_tables(summary: dict[str, Any], n_seeds: int, metric: str) -> None:
         print(f"{model + ' on - off':<28}" + "".join(f"{c:<40}" for c in cells))
 
 
+def merge(paths: list[Path], change: str, out: Path | None) -> None:
+    """Join the runs of several ``--out`` files into one payload with its summary, and print it."""
+    parts = [json.loads(p.read_text()) for p in paths]
+    for key in ("change", "data_dir", "hgnn_version", "off_hgnn_version", "metric", "two_tower"):
+        if len({json.dumps(part[key], sort_keys=True) for part in parts}) > 1:
+            raise SystemExit(f"cannot merge: the files differ in {key!r}")
+    if parts[0]["change"] != change:
+        raise SystemExit(f"the files measure {parts[0]['change']!r}, not {change!r}")
+    runs = sorted((r for part in parts for r in part["runs"]), key=lambda r: r["seed"])
+    seeds = [r["seed"] for r in runs]
+    if len(set(seeds)) < len(seeds):
+        raise SystemExit(f"cannot merge: a seed appears twice ({seeds})")
+    payload = {**parts[0], "seeds": seeds, "runs": runs, "summary": summarise(runs, change)}
+    payload["merged_from"] = [str(p) for p in paths]
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(payload, indent=2) + "\n")
+    print_tables(payload["summary"], len(runs), payload["metric"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -202,7 +227,17 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="write per-seed values and the summary as JSON"
     )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="instead of training: join earlier --out files of the same change, data and HGNN "
+        "export (disjoint seeds, e.g. a run stopped after two seeds and one of the rest) into --out",
+    )
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge, args.change, args.out)
+        return
     cfg = Config.load(data_dir=args.data_dir)
     metric = f"hr@{cfg.evaluate.k}"
     hgnn_version = args.hgnn_version or latest_version(cfg.embeddings_dir / "hgnn")

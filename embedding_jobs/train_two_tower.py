@@ -58,7 +58,7 @@ __all__ = ["TwoTowerResult", "export_two_tower", "train_two_tower"]
 
 MODEL = "two_tower"
 #: what a setting added after some checkpoints were saved meant for them (its value before it existed)
-PRE_SETTING_VALUES = {"hgnn_skip": False}
+PRE_SETTING_VALUES = {"hgnn_skip": False, "history_vectors": "text_hgnn"}
 
 
 @dataclass

@@ -270,8 +270,12 @@ class TwoTowerConfig(_Section):
     # False restores the old leaky histories (the whole training window minus the example's own
     # item); it exists only to measure the effect (benchmarks/history_as_of.py).
     history_as_of: bool = True
-    # what summarises a user's history with HGNN inputs: text ++ HGNN vectors, or HGNN only (the seed)
-    history_vectors: Literal["text_hgnn", "hgnn"] = "text_hgnn"
+    # What summarises a user's history with HGNN inputs: the HGNN vectors alone (as in arXiv
+    # 2403.07478; they already read the item text) or text ++ HGNN vectors. Measured over 5 seeds,
+    # paired (docs/results.md, round 13): "hgnn" lifts 2T-HGNN by .021 / .026 / .018 in communities
+    # mode (14 of 15 seed-cells), ties on the default data (+.004 / .000), and costs the default
+    # data's podcast cold-in-type users .020; it also reads 3 x 384 fewer numbers per user.
+    history_vectors: Literal["text_hgnn", "hgnn"] = "hgnn"
     # HGNN inputs as of each example's time: an example dated before its item could have had a
     # co-consumption edge (fewer than graph.min_support consumers so far) sees the item's isolated
     # HGNN vector (no edges), the vector a fresh item gets at serving time. False: every example

@@ -105,25 +105,33 @@ def test_reexport_from_the_checkpoint_reproduces_the_vectors(world):
     assert np.allclose(read_vectors(first.users_path, "user_id")[1], before, atol=1e-6)
 
 
-def test_a_checkpoint_saved_before_hgnn_skip_existed_reexports_as_trained(tmp_path):
-    """Its stored settings lack ``hgnn_skip`` (default now on): it is rebuilt without the path."""
+@pytest.mark.parametrize(
+    ("setting", "before_it", "now"), [("hgnn_skip", False, True), ("history_vectors", "text_hgnn", "hgnn")]
+)
+def test_a_checkpoint_saved_before_a_setting_existed_reexports_as_trained(tmp_path, setting, before_it, now):
+    """Its stored settings lack the setting (default now different): it is rebuilt as it was trained."""
     import torch
 
     from embedding_jobs.checkpoint import MODEL_FILE
     from gfm.naming import checkpoint_dir
 
     cfg = build_world(tmp_path)
-    cfg.two_tower.epochs, cfg.two_tower.hgnn_skip = 1, False
+    cfg.two_tower.epochs = 1
+    setattr(cfg.two_tower, setting, before_it)
     with one_thread():
         trained = train_two_tower(cfg, V3, HGNN_VERSION, retrieve=pandas_point_in_time)
-        before = read_vectors(trained.items_path)[1].copy()
+        items, users = (
+            read_vectors(trained.items_path)[1].copy(),
+            read_vectors(trained.users_path, "user_id")[1].copy(),
+        )
         model_file = checkpoint_dir(cfg.models_dir, "two_tower", V3) / MODEL_FILE
         state = torch.load(model_file, weights_only=True)
-        del state["two_tower"]["hgnn_skip"]  # as saved before the setting existed
+        del state["two_tower"][setting]  # as saved before the setting existed
         torch.save(state, model_file)
-        cfg.two_tower.hgnn_skip = True
+        setattr(cfg.two_tower, setting, now)
         export_two_tower(cfg, V3, retrieve=pandas_point_in_time)
-    assert np.allclose(read_vectors(trained.items_path)[1], before, atol=1e-6)
+    assert np.allclose(read_vectors(trained.items_path)[1], items, atol=1e-6)
+    assert np.allclose(read_vectors(trained.users_path, "user_id")[1], users, atol=1e-6)
 
 
 def test_without_hgnn_the_2t_baseline_needs_no_hgnn_export(world, tmp_path):
