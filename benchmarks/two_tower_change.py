@@ -27,9 +27,9 @@ question whose histories include the slice's earlier consumption. On: every user
 of the slice's start and HR@k is counted per user and type over the slice, the evaluation's own
 question (``embedding_jobs/two_tower_validation.py``).
 
-``history_vectors`` (on: ``hgnn``, the default since docs/results.md round 13): a user's history
-was summarised per type by the mean text and HGNN vectors of their items. On: by the HGNN vectors
-alone, as in arXiv 2403.07478 (the user tower then reads no item text beside them).
+``history_vectors`` (set the on value, ``GFM__TWO_TOWER__HISTORY_VECTORS=hgnn``): a user's
+history is summarised per type by the mean text and HGNN vectors of their items. On: by the HGNN
+vectors alone, as in arXiv 2403.07478 (the user tower then reads no item text beside them).
 
 ``hgnn`` (``--hgnn-version`` on, ``--off-hgnn-version`` off): two HGNN exports under the same
 two-tower settings, e.g. an HGNN trained longer on the GPU against the pipeline's.

@@ -270,12 +270,13 @@ class TwoTowerConfig(_Section):
     # False restores the old leaky histories (the whole training window minus the example's own
     # item); it exists only to measure the effect (benchmarks/history_as_of.py).
     history_as_of: bool = True
-    # What summarises a user's history with HGNN inputs: the HGNN vectors alone (as in arXiv
-    # 2403.07478; they already read the item text) or text ++ HGNN vectors. Measured over 5 seeds,
-    # paired (docs/results.md, round 13): "hgnn" lifts 2T-HGNN by .021 / .026 / .018 in communities
-    # mode (14 of 15 seed-cells), ties on the default data (+.004 / .000), and costs the default
-    # data's podcast cold-in-type users .020; it also reads 3 x 384 fewer numbers per user.
-    history_vectors: Literal["text_hgnn", "hgnn"] = "hgnn"
+    # What summarises a user's history with HGNN inputs: text ++ HGNN vectors, or the HGNN vectors
+    # alone (as in arXiv 2403.07478; they already read the item text). Measured over 5 seeds,
+    # paired (docs/results.md, round 13): "hgnn" lifts 2T-HGNN by .018 / .009 / .015 in communities
+    # mode, where titles say little about taste, and costs .016 on the default data's podcasts
+    # (every seed; 2T-HGNN then falls below item-kNN there). A trade between the generator's two
+    # modes, not a gain on both, so the default keeps the text.
+    history_vectors: Literal["text_hgnn", "hgnn"] = "text_hgnn"
     # HGNN inputs as of each example's time: an example dated before its item could have had a
     # co-consumption edge (fewer than graph.min_support consumers so far) sees the item's isolated
     # HGNN vector (no edges), the vector a fresh item gets at serving time. False: every example

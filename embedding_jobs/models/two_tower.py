@@ -3,11 +3,10 @@
 The model is content-type agnostic: content types are an embedded categorical input of the item
 tower and the user tower sees one history slot per type. The HGNN item embeddings are shared,
 frozen inputs of both towers (the 2T-HGNN of arXiv 2403.05185): the item tower reads them beside
-the text vector, and the user tower summarises its history with the HGNN vectors (by default, as
-in arXiv 2403.07478; ``two_tower.history_vectors`` "text_hgnn" adds the text vectors). With
-``use_hgnn=False`` they are left out everywhere and the history is summarised by text (the "2T"
-baseline): 2T-HGNN is 2T with the graph's vectors added to the item tower and in place of text in
-the history, so the comparison measures what the graph adds.
+the text vector, and the user tower summarises its history with text and HGNN vectors
+(``two_tower.history_vectors`` "hgnn": the HGNN vectors alone, as in arXiv 2403.07478). With
+``use_hgnn=False`` they are left out everywhere (the "2T" baseline): by default 2T-HGNN is exactly
+2T plus HGNN inputs, so the comparison measures what the graph adds.
 """
 
 from __future__ import annotations
