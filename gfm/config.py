@@ -203,7 +203,8 @@ class HGNNConfig(_Section):
     # candidate's logit gets ``popularity_adjust * log(1 + weighted degree)`` added, so the prior
     # carries that share of popularity and the cosine the rest. 0: the cosine learns log P(b | a),
     # popularity included; .5: roughly item-kNN's cosine, which divides co-users by the square
-    # root of each item's popularity; 1: PMI. Training only: the vectors are used as they are.
+    # root of each item's popularity; 1: PMI. Training only (softmax loss only): the vectors are
+    # used as they are.
     # Measured (docs/results.md, round 13): .5 ties or loses on HGNN-kNN (communities podcasts
     # -.015), 1 loses everywhere; the popularity the softmax learns is signal here. Off.
     popularity_adjust: float = Field(default=0.0, ge=0.0)
