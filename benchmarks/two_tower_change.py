@@ -38,6 +38,11 @@ two-tower settings, e.g. an HGNN trained longer on the GPU against the pipeline'
 items as they were on other days, and the logQ correction was one frequency per item. On: batches
 of the same day, logQ per day (``embedding_jobs/data/batches.py``).
 
+``catalogue_negatives`` (with ``batch_days`` > 0; set both on values, e.g.
+``GFM__TWO_TOWER__BATCH_DAYS=1 GFM__TWO_TOWER__CATALOGUE_NEGATIVES=1024``): a same-day batch's
+negatives were the items consumed that day. On: as many items again drawn uniformly from the
+catalogue as it was that day join them (``embedding_jobs/two_tower_negatives.py``).
+
 The report holds, beside the runs, Popularity, text-kNN, HGNN-kNN and item-kNN (LightGCN is left
 out: it is not what is measured, and costs minutes on the CPU). ``DIR`` needs what ``gfm run`` leaves: marts,
 Feast applied and materialized, text features and an HGNN export, for ``hgnn_as_of`` one with ``isolated_items.parquet``
@@ -64,6 +69,7 @@ from gfm.versioning import latest_version, new_version
 CHANGES: dict[str, tuple[Any, bool]] = {
     "hgnn_as_of": (False, False),  # 2T has no HGNN input: the change cannot touch it
     "batch_days": (0.0, True),
+    "catalogue_negatives": (0, True),
     "horizon_days": (0.0, True),
     "hgnn_skip": (False, False),  # 2T has no HGNN input: the change cannot touch it
     "skip_start_scale": (1.0, False),  # only with the skip path, which 2T does not have

@@ -48,6 +48,7 @@ from embedding_jobs.two_tower_examples import (
 )
 from embedding_jobs.two_tower_fit import select_and_fit
 from embedding_jobs.two_tower_inputs import Inputs
+from embedding_jobs.two_tower_negatives import CatalogueNegatives
 from gfm.config import Config, TwoTowerConfig
 from gfm.errors import StageError
 from gfm.naming import checkpoint_dir, export_path
@@ -148,7 +149,19 @@ def train_two_tower(
     val = validation_slice(
         cfg, inputs, entity, consumed_ns, facts, (dim_users, dim_items), train_end, retrieve
     )
-    model, fit_metrics = select_and_fit(spec, inputs, rows, log_q, tc, device, val)
+    negatives = None
+    if tc.catalogue_negatives:
+        negatives = CatalogueNegatives.build(
+            inputs,
+            rows,
+            dim_items,
+            tc.batch_days,
+            tc.catalogue_negatives,
+            lambda frame: example_rows(
+                cfg, frame, inputs, retrieve, item_only=True, what="the daily catalogues"
+            ),
+        )
+    model, fit_metrics = select_and_fit(spec, inputs, rows, log_q, tc, device, val, negatives)
     train_s = time.perf_counter() - started
 
     retriever = TwoTowerRetriever(model, device)

@@ -27,17 +27,25 @@ __all__ = ["EPOCH", "as_of", "catalogue_rows", "example_rows", "served_from", "u
 EPOCH = pd.Timestamp(0, tz="UTC")
 
 
-def example_rows(cfg: Config, entity: pd.DataFrame, inputs: Inputs, retrieve: Retrieve) -> Rows:
+def example_rows(
+    cfg: Config,
+    entity: pd.DataFrame,
+    inputs: Inputs,
+    retrieve: Retrieve,
+    item_only: bool = False,
+    what: str = "the training examples",
+) -> Rows:
     """Feast features of every training example as tensors, retrieved ``retrieval_chunk`` rows at a time.
 
     Only one chunk's feature frame is held in pandas at once; what is kept are the compact per-row
     tensors, so memory grows with them and not with Feast's wide frames. Chunks are independent
-    point-in-time retrievals, so the result does not depend on the chunk size.
+    point-in-time retrievals, so the result does not depend on the chunk size. ``item_only``: the
+    frame holds items alone (``catalogue negatives``), so only item features are retrieved.
     """
-    chunk, refs = cfg.two_tower.retrieval_chunk, feature_refs(cfg)
+    chunk, refs = cfg.two_tower.retrieval_chunk, feature_refs(cfg, user=not item_only)
     parts: list[Rows] = []
     with make_progress() as progress:
-        task = progress.add_task("Feast features of the training examples", total=len(entity))
+        task = progress.add_task(f"Feast features of {what}", total=len(entity))
         for start in range(0, len(entity), chunk):
             part = entity.iloc[start : start + chunk]
             parts.append(inputs.rows(fetch_features(cfg, part, refs, retrieve)))

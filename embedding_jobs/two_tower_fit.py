@@ -13,8 +13,9 @@ import torch
 
 from embedding_jobs.checkpoint import seed_everything
 from embedding_jobs.data.batches import epoch_batches
-from embedding_jobs.models.two_tower import TowerSpec, TwoTowerModel
+from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel
 from embedding_jobs.two_tower_inputs import Inputs, Rows
+from embedding_jobs.two_tower_negatives import CatalogueNegatives
 from embedding_jobs.two_tower_validation import Validation
 from gfm.config import TwoTowerConfig
 from gfm.progress import console, make_progress
@@ -39,11 +40,13 @@ def fit(
     train: torch.Tensor,
     epochs: int,
     val: Validation | None = None,
+    negatives: CatalogueNegatives | None = None,
 ) -> tuple[list[float], list[float]]:
     """Mini-batch training on the ``train`` rows; returns the mean loss of every epoch.
 
     ``log_q`` is per example row (``embedding_jobs.data.batches.example_log_q``): the sampling
     probability of its item as an in-batch negative, which depends on how batches are drawn.
+    ``negatives`` adds catalogue items of the batch's day to every batch's columns.
 
     With ``val``, the validation recall is measured after every epoch (the second list); with
     ``tc.patience > 0`` training stops once it has not improved for that many epochs.
@@ -62,9 +65,12 @@ def fit(
             for idx in epoch_batches(train, rows.times, tc.batch_size, tc.batch_days, gen):
                 hide = torch.rand(len(idx), generator=gen) < tc.history_dropout
                 users = inputs.user_batch(rows, idx, leave_out=True, hide=hide).to(device)
-                items = inputs.item_batch(rows, idx).to(device)
-                item_rows = rows.items[idx]
-                loss = model.loss(users, items, item_rows.to(device), log_q[idx].to(device))
+                items, item_rows, q = inputs.item_batch(rows, idx), rows.items[idx], log_q[idx]
+                if negatives is not None:
+                    snap, drawn, q = negatives.draw(idx, q, gen)
+                    items = ItemBatch.concat([items, inputs.item_batch(snap, drawn)])
+                    item_rows = torch.cat([item_rows, snap.items[drawn]])
+                loss = model.loss(users, items.to(device), item_rows.to(device), q.to(device))
                 opt.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
@@ -86,10 +92,11 @@ def select_and_fit(
     tc: TwoTowerConfig,
     device: torch.device,
     val: Validation | None,
+    negatives: CatalogueNegatives | None = None,
 ) -> tuple[TwoTowerModel, Metrics]:
     """Choose the epoch count on ``val`` (when given), then train on every example for it.
 
-    Without a validation slice the model trains ``tc.epochs`` epochs.
+    Without a validation slice the model trains ``tc.epochs`` epochs. ``negatives``: see ``fit``.
     """
     every = torch.arange(len(rows.items))
     metrics: Metrics = {}
@@ -99,7 +106,7 @@ def select_and_fit(
         seed_everything(tc.seed)
         probe = TwoTowerModel(tc, spec).to(device)
         older = every[~torch.isin(every, val.rows)]
-        _, recalls = fit(probe, inputs, rows, log_q, tc, device, older, tc.epochs, val)
+        _, recalls = fit(probe, inputs, rows, log_q, tc, device, older, tc.epochs, val, negatives)
         epochs = 1 + int(np.argmax(recalls))
         trained += len(older) * len(recalls)
         metrics.update(val_recalls=recalls, n_val_examples=len(val.rows))
@@ -113,7 +120,7 @@ def select_and_fit(
         )
     seed_everything(tc.seed)
     model = TwoTowerModel(tc, spec).to(device)
-    losses, _ = fit(model, inputs, rows, log_q, tc, device, every, epochs)
+    losses, _ = fit(model, inputs, rows, log_q, tc, device, every, epochs, None, negatives)
     trained += len(every) * epochs
     metrics.update(epochs=epochs, epoch_losses=losses, final_loss=losses[-1], trained_examples=trained)
     return model, metrics

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["DAY_NS", "epoch_batches", "example_log_q"]
+__all__ = ["DAY_NS", "bucket_index", "epoch_batches", "example_log_q"]
 
 DAY_NS = 86_400 * 10**9
 
 
-def _buckets(times_ns: torch.Tensor, bucket_days: float) -> torch.Tensor:
-    """Bucket index of every example (0 for all when ``bucket_days`` <= 0)."""
+def bucket_index(times_ns: torch.Tensor, bucket_days: float) -> torch.Tensor:
+    """Bucket index of every example (0 for all when ``bucket_days`` <= 0), from the earliest one."""
     if bucket_days <= 0 or not len(times_ns):
         return torch.zeros(len(times_ns), dtype=torch.long)
     width = int(bucket_days * DAY_NS)
@@ -40,7 +40,7 @@ def example_log_q(
 
     With ``bucket_days`` <= 0 there is one bucket: the item's share of the whole window.
     """
-    bucket = _buckets(times_ns, bucket_days)
+    bucket = bucket_index(times_ns, bucket_days)
     key = bucket * n_items + items
     _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
     per_bucket = torch.bincount(bucket)
@@ -71,7 +71,7 @@ def epoch_batches(
     n_batches = max(n // batch_size, 1)
     if bucket_days <= 0 or not n:
         return [shuffled[b * batch_size : (b + 1) * batch_size] for b in range(n_batches)]
-    bucket = _buckets(times_ns, bucket_days)[shuffled]
+    bucket = bucket_index(times_ns, bucket_days)[shuffled]
     shuffled = shuffled[torch.sort(bucket, stable=True).indices]  # by bucket, random within it
     batches = [shuffled[b * batch_size : (b + 1) * batch_size] for b in range(n_batches)]
     order = torch.randperm(len(batches), generator=generator)

@@ -106,6 +106,11 @@ class ItemBatch:
             self.cat.to(device), self.text.to(device), self.hgnn.to(device), self.dense.to(device)
         )
 
+    @classmethod
+    def concat(cls, parts: list[ItemBatch]) -> ItemBatch:
+        """The items of several batches, in order."""
+        return cls(*(torch.cat([getattr(p, f) for p in parts]) for f in ("cat", "text", "hgnn", "dense")))
+
 
 def _mlp(in_dim: int, hidden: int, out: int) -> nn.Sequential:
     return nn.Sequential(
@@ -220,20 +225,22 @@ class InBatchSoftmaxTask(nn.Module):
     def logits(
         self, users: torch.Tensor, items: torch.Tensor, item_ids: torch.Tensor, log_q: torch.Tensor
     ) -> torch.Tensor:
-        """``(B, B)`` corrected logits; row i's positive is column i.
+        """``(B, C)`` corrected logits; row i's positive is column i.
 
         Args:
             users: ``(B, dim)`` user vectors.
-            items: ``(B, dim)`` item vectors of the positives.
-            item_ids: ``(B,)`` item ids (to mask duplicates).
-            log_q: ``(B,)`` log sampling probability of each positive item.
+            items: ``(C, dim)`` item vectors: the ``B`` positives, then any extra negatives
+                (``two_tower.catalogue_negatives``).
+            item_ids: ``(C,)`` item ids (to mask duplicates).
+            log_q: ``(C,)`` log sampling probability of each column's item.
 
         """
         logits = users @ items.T / self.temperature
         if self.logq_correction:
             logits = logits - log_q.unsqueeze(0)
-        same = item_ids.unsqueeze(0) == item_ids.unsqueeze(1)
-        same.fill_diagonal_(False)
+        rows = torch.arange(len(users), device=users.device)
+        same = item_ids[: len(users)].unsqueeze(1) == item_ids.unsqueeze(0)
+        same[rows, rows] = False
         return logits.masked_fill(same, float("-inf"))
 
     def forward(
