@@ -155,8 +155,7 @@ def train_two_tower(
             inputs,
             rows,
             dim_items,
-            tc.batch_days,
-            tc.catalogue_negatives,
+            tc,
             lambda frame: example_rows(
                 cfg, frame, inputs, retrieve, item_only=True, what="the daily catalogues"
             ),

@@ -67,7 +67,7 @@ def fit(
                 users = inputs.user_batch(rows, idx, leave_out=True, hide=hide).to(device)
                 items, item_rows, q = inputs.item_batch(rows, idx), rows.items[idx], log_q[idx]
                 if negatives is not None:
-                    snap, drawn, q = negatives.draw(idx, q, gen)
+                    snap, drawn, q = negatives.draw(idx, item_rows, gen)
                     items = ItemBatch.concat([items, inputs.item_batch(snap, drawn)])
                     item_rows = torch.cat([item_rows, snap.items[drawn]])
                 loss = model.loss(users, items.to(device), item_rows.to(device), q.to(device))

@@ -11,7 +11,7 @@ import torch
 from embedding_jobs.data.batches import DAY_NS, example_log_q
 from embedding_jobs.models.two_tower import InBatchSoftmaxTask
 from embedding_jobs.two_tower_inputs import Rows
-from embedding_jobs.two_tower_negatives import CatalogueNegatives, snapshot_frame
+from embedding_jobs.two_tower_negatives import CatalogueNegatives, snapshot_buckets, snapshot_frame
 from gfm.config import TwoTowerConfig
 
 
@@ -30,29 +30,38 @@ def test_a_snapshot_holds_the_items_published_by_its_start() -> None:
     assert seconds[:2].tolist() == [1, 1] and seconds[-1] == 3 * 86_400 + 1  # one second after
 
 
-def test_draw_takes_the_batch_day_and_corrects_each_column_by_its_expected_copies() -> None:
-    # day 0: items 0, 0, 1; day 1: items 2, 3. Snapshots: day 0 holds items 0-2, day 1 items 0-3.
-    items = torch.tensor([0, 0, 1, 2, 3])
-    times = torch.tensor([0, 1, 2, DAY_NS, DAY_NS + 1])
+def test_snapshots_follow_the_examples_without_one_per_empty_or_thin_bucket() -> None:
+    dense = torch.arange(10).repeat_interleave(300)  # 300 examples on each of 10 days
+    assert snapshot_buckets(dense, batch_size=1024).tolist() == list(range(10))
+    thin = torch.tensor([0] * 100 + [3] * 100 + [4] * 100 + [9] * 100 + [20] * 300)
+    assert snapshot_buckets(thin, batch_size=1024).tolist() == [0, 9]  # once 256 examples passed
+    many = torch.arange(10_000).repeat_interleave(300)
+    assert len(snapshot_buckets(many, batch_size=1024, max_snapshots=128)) <= 129
+
+
+def test_draw_takes_the_batch_snapshot_and_corrects_each_column_by_its_expected_copies() -> None:
+    # day 0: items 0, 0, 1; day 1: items 2, 3; day 2: item 0. Snapshots of days 0 and 1.
+    items = torch.tensor([0, 0, 1, 2, 3, 0])
+    bucket = torch.tensor([0, 0, 0, 1, 1, 2])
     snap = _item_rows(torch.tensor([0, 1, 2, 0, 1, 2, 3]))
-    bucket = torch.tensor([0, 0, 0, 1, 1])
-    neg = CatalogueNegatives(snap, np.array([0, 3, 7]), bucket, items, n_items=4, per_batch=50)
+    neg = CatalogueNegatives(snap, np.array([0, 3, 7]), np.array([0, 1]), bucket, items, per_batch=50)
+    assert torch.allclose(neg.share(0, 0, torch.arange(4)).float(), torch.tensor([2 / 3, 1 / 3, 0, 0]))
     assert torch.allclose(
-        neg.share(0, torch.tensor([0, 1, 2, 3])).float(), torch.tensor([2 / 3, 1 / 3, 0, 0])
+        neg.share(0, 2, torch.arange(4)).float(), torch.tensor([3 / 6, 1 / 6, 1 / 6, 1 / 6])
     )
+    assert torch.allclose(neg.share(1, 2, torch.arange(4)).float(), torch.tensor([1 / 3, 0, 1 / 3, 1 / 3]))
     idx = torch.tensor([0, 1, 2])
-    log_q = example_log_q(items, times, n_items=4, bucket_days=1.0)[idx]
-    rows, drawn, q = neg.draw(idx, log_q, torch.Generator().manual_seed(0))
-    assert rows is snap and len(drawn) == 50 and set(drawn.tolist()) <= {0, 1, 2}  # day 0's snapshot
-    assert len(set(drawn.tolist())) == 3  # uniform over it
+    rows, drawn, q = neg.draw(idx, items[idx], torch.Generator().manual_seed(0))
+    assert rows is snap and len(drawn) == 50 and set(drawn.tolist()) == {0, 1, 2}  # day 0's, uniform
     uniform = 50 / 3
-    expect_in = torch.tensor([3 * 2 / 3, 3 * 2 / 3, 3 * 1 / 3]) + uniform
-    assert torch.allclose(q[:3].exp(), expect_in.float(), rtol=1e-5)
-    per_item = {0: 2 + uniform, 1: 1 + uniform, 2: uniform}  # an item not consumed that day: M / N
-    expect_cat = torch.tensor([per_item[int(i)] for i in snap.items[drawn]])
-    assert torch.allclose(q[3:].exp(), expect_cat.float(), rtol=1e-5)
-    day1 = neg.draw(torch.tensor([3, 4]), log_q[:2], torch.Generator().manual_seed(0))[1]
-    assert set(day1.tolist()) <= {3, 4, 5, 6}
+    per_item = {0: 3 * 2 / 3 + uniform, 1: 3 * 1 / 3 + uniform, 2: uniform}  # B * share + M / N
+    expect = torch.tensor([per_item[int(i)] for i in torch.cat([items[idx], snap.items[drawn]])])
+    assert torch.allclose(q.exp(), expect.float(), rtol=1e-5)
+    # a batch across days 1-2 uses the share of both days and the last snapshot before its middle
+    idx = torch.tensor([3, 4, 5])
+    rows, drawn, q = neg.draw(idx, items[idx], torch.Generator().manual_seed(0))
+    assert set(drawn.tolist()) <= {3, 4, 5, 6}
+    assert torch.allclose(q[:3].exp(), torch.full((3,), 3 * 1 / 3 + 50 / 4, dtype=torch.float32))
 
 
 def test_extra_columns_are_negatives_except_the_row_own_item() -> None:
@@ -80,7 +89,7 @@ def _fit_biases(with_catalogue: bool) -> torch.Tensor:
     bucket = torch.div(time_t, DAY_NS, rounding_mode="floor")
     log_q = example_log_q(item_t, time_t, n_items=10, bucket_days=1.0)
     snap = _item_rows(torch.arange(10).repeat(days))
-    neg = CatalogueNegatives(snap, np.arange(days + 1) * 10, bucket, item_t, n_items=10, per_batch=40)
+    neg = CatalogueNegatives(snap, np.arange(days + 1) * 10, np.arange(days), bucket, item_t, per_batch=40)
     task = InBatchSoftmaxTask(TwoTowerConfig(temperature=1.0))
     bias = torch.zeros(10, requires_grad=True)
     opt = torch.optim.Adam([bias], lr=0.05)
@@ -90,7 +99,7 @@ def _fit_biases(with_catalogue: bool) -> torch.Tensor:
             idx = torch.nonzero(bucket == d).flatten()
             cols, q = item_t[idx], log_q[idx]
             if with_catalogue:
-                rows, drawn, q = neg.draw(idx, q, gen)
+                rows, drawn, q = neg.draw(idx, cols, gen)
                 cols = torch.cat([cols, rows.items[drawn]])
             users = torch.ones(len(idx), 1)
             loss = task(users, bias[cols].unsqueeze(1), cols, q)
