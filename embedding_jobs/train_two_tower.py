@@ -150,7 +150,7 @@ def train_two_tower(
         cfg, inputs, entity, consumed_ns, facts, (dim_users, dim_items), train_end, retrieve
     )
     negatives = None
-    if tc.catalogue_negatives:
+    if tc.catalogue_negatives and tc.batch_days > 0:  # catalogues as of the batch's days
         negatives = CatalogueNegatives.build(
             inputs,
             rows,

@@ -34,6 +34,10 @@ from gfm.config import TwoTowerConfig
 
 __all__ = ["CatalogueNegatives", "published_ns", "snapshot_buckets", "snapshot_frame"]
 
+#: catalogue rows held across all snapshots, at most (about 60 bytes each): 128 snapshots of a
+#: catalogue of up to 39,000 items, fewer snapshots of a larger one (but never fewer than 8)
+MAX_SNAPSHOT_ROWS = 5_000_000
+
 
 def published_ns(dim_items: pd.DataFrame, item_ids: np.ndarray) -> np.ndarray:
     """``(I,)`` each item's publication time in ns, -1 where unknown (an imported log without dates)."""
@@ -131,7 +135,10 @@ class CatalogueNegatives:
     ) -> CatalogueNegatives:
         """Snapshots of the catalogue at ``snapshot_buckets``, fetched by ``fetch(frame) -> Rows``."""
         bucket = bucket_index(rows.times, tc.batch_days)
-        chosen = snapshot_buckets(bucket, tc.batch_size)
+        n_items = len(inputs.cat.item_ids)
+        chosen = snapshot_buckets(
+            bucket, tc.batch_size, max(8, min(128, MAX_SNAPSHOT_ROWS // max(n_items, 1)))
+        )
         starts = int(rows.times.min()) + chosen * int(tc.batch_days * DAY_NS)
         published = published_ns(dim_items, inputs.cat.item_ids)
         frame, offsets = snapshot_frame(inputs.cat.item_ids, published, starts)

@@ -258,12 +258,12 @@ class TwoTowerConfig(_Section):
     # window, one frequency per item. 1 measured a large gain on the default data and a loss for
     # 2T-HGNN on the sparse type in communities mode (docs/results.md, round 6): opt-in for now.
     batch_days: float = Field(default=0.0, ge=0.0)
-    # With batch_days > 0: this many items drawn uniformly from the catalogue as it was on each
-    # batch's day (Feast features as of the day's start) join the in-batch negatives, every column
-    # corrected by its expected copies (mixed negative sampling, Yang et al. 2020;
-    # embedding_jobs/two_tower_negatives.py). Same-day in-batch negatives are only the items
-    # consumed that day, which hides the popularity of items consumed about once a day they are
-    # consumed at all. 0: in-batch negatives only.
+    # With batch_days > 0 (no effect otherwise): this many items drawn uniformly from the
+    # catalogue as it was when the batch's examples happened (Feast features as of then) join the
+    # in-batch negatives, every column corrected by its expected copies (mixed negative sampling,
+    # Yang et al. 2020; embedding_jobs/two_tower_negatives.py). Same-day in-batch negatives are only
+    # the items consumed that day, which hides the popularity of items consumed about once a day
+    # they are consumed at all. 0: in-batch negatives only.
     catalogue_negatives: int = Field(default=0, ge=0)
     # Each example's user and item are seen as of a moment up to this many days before the
     # consumption (uniform, seeded), as served vectors made at one moment answer for the days that
@@ -306,15 +306,6 @@ class TwoTowerConfig(_Section):
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"
-
-    @model_validator(mode="after")
-    def _negatives_need_days(self) -> TwoTowerConfig:
-        if self.catalogue_negatives and self.batch_days <= 0:
-            raise ValueError(
-                "two_tower.catalogue_negatives draws items as they were on each batch's day, so it "
-                "needs same-day batches: set two_tower.batch_days > 0 (e.g. 1) or catalogue_negatives 0"
-            )
-        return self
 
 
 class EvaluateConfig(_Section):
