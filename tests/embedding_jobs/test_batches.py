@@ -54,6 +54,7 @@ def test_training_draws_same_day_batches_with_the_per_day_correction(tmp_path, m
 
     cfg = build_world(tmp_path)
     cfg.two_tower.epochs, cfg.two_tower.val_days, cfg.two_tower.batch_days = 1, 0, 1.0
+    cfg.two_tower.catalogue_negatives = 0  # in-batch negatives alone (test_catalogue_negatives.py: with)
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # (batch rows, their log q)
     real_batches, real_loss = fit_mod.epoch_batches, fit_mod.TwoTowerModel.loss
     times: list[torch.Tensor] = []
