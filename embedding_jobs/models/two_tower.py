@@ -211,7 +211,8 @@ class ItemTower(nn.Module):
 class InBatchSoftmaxTask(nn.Module):
     """In-batch sampled softmax with temperature and log-frequency (logQ) correction.
 
-    Every other positive in the batch is a negative. Popular items appear as in-batch negatives
+    Every other positive in the batch is a negative, and so is every extra column appended after
+    the positives (``two_tower.catalogue_negatives``). Popular items appear as in-batch negatives
     more often than a uniform sample would give, so their logit is lowered by ``log q(item)``
     (Yi et al., 2019). Columns holding the row's own item elsewhere in the batch are masked so a
     repeated item is never its own negative.
