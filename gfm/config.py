@@ -292,8 +292,12 @@ class TwoTowerConfig(_Section):
     # co-consumption edge (fewer than graph.min_support consumers so far) sees the item's isolated
     # HGNN vector (no edges), the vector a fresh item gets at serving time. False: every example
     # sees the vector made from the whole training window's edges (embedding_jobs/data/graph_entry.py).
-    # Off by default: on measured no gain (default data, 2 seeds; docs/results.md, round 6).
-    hgnn_as_of: bool = False
+    # With it the HGNN also writes isolated_items.parquet. On by default since round 14 (5 seeds per
+    # mode, an HGNN each; docs/results.md, round 14, item 5): 2T-HGNN reaches items first published
+    # in the evaluation window (.158 / .053 against text-kNN's .092 / .027 on the default data; .018 /
+    # .004 with it off) with the all-user figure level. Round 6 had measured no gain before same-day
+    # batches and catalogue negatives.
+    hgnn_as_of: bool = True
     # A path around both towers' MLPs that adds the HGNN's item-to-item similarity (the user's mean
     # HGNN vector against the item's) to the score, so training starts from HGNN-kNN and learns
     # what to add (embedding_jobs/models/two_tower.py, HgnnSkip). Without HGNN inputs: no effect.

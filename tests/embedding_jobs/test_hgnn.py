@@ -23,7 +23,7 @@ def trained(_tiny_with_text: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     data = tmp_path_factory.mktemp("hgnn") / "data"
     shutil.copytree(_tiny_with_text, data)
     cfg = tiny_config(data)
-    cfg.two_tower.hgnn_as_of = True  # the HGNN then also writes isolated_items.parquet
+    cfg.two_tower.hgnn_as_of = True  # (the default) the HGNN then also writes isolated_items.parquet
     return data, train_hgnn(cfg, VERSION)
 
 

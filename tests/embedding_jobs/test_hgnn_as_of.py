@@ -68,7 +68,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 def _world_with_isolated(tmp_path) -> Any:  # type: ignore[no-untyped-def]
     cfg = build_world(tmp_path)
     cfg.two_tower.epochs = 1
-    cfg.two_tower.hgnn_as_of = True  # opt-in
+    cfg.two_tower.hgnn_as_of = True  # the default, set here so the test does not depend on it
     ids, vecs = read_vectors(export_path(cfg.embeddings_dir, "hgnn", HGNN_VERSION, "item"))
     # isolated vectors that cannot be mistaken for the full ones
     path = export_path(cfg.embeddings_dir, "hgnn", HGNN_VERSION, "isolated_item")
