@@ -43,10 +43,14 @@ of the same day, logQ per day (``embedding_jobs/data/batches.py``).
 negatives were the items consumed that day. On: as many items again drawn uniformly from the
 catalogue as it was that day join them (``embedding_jobs/two_tower_negatives.py``).
 
+``softmax_within_type`` (set the on value, ``GFM__TWO_TOWER__SOFTMAX_WITHIN_TYPE=true``): every
+example's softmax ran over the batch's columns of every content type. On: over its own item's type
+only (``embedding_jobs/models/two_tower.py``, ``InBatchSoftmaxTask``).
+
 The report holds, beside the runs, Popularity, text-kNN, HGNN-kNN and item-kNN (LightGCN is left
 out: it is not what is measured, and costs minutes on the CPU). ``DIR`` needs what ``gfm run`` leaves: marts,
-Feast applied and materialized, text features and an HGNN export, for ``hgnn_as_of`` one with ``isolated_items.parquet``
-(written when ``two_tower.hgnn_as_of`` is on: ``GFM__TWO_TOWER__HGNN_AS_OF=true gfm train hgnn``). Prints HR@10 per model and content type (all / cold in type /
+Feast applied and materialized, text features and an HGNN export, with ``isolated_items.parquet``
+(written when ``two_tower.hgnn_as_of`` is on, the default since round 14). Prints HR@10 per model and content type (all / cold in type /
 new-item tier) as mean ± sd and the paired difference on - off; ``--out`` keeps every value.
 """
 
@@ -70,6 +74,7 @@ CHANGES: dict[str, tuple[Any, bool]] = {
     "hgnn_as_of": (False, False),  # 2T has no HGNN input: the change cannot touch it
     "batch_days": (0.0, True),
     "catalogue_negatives": (0, True),
+    "softmax_within_type": (False, True),
     "horizon_days": (0.0, True),
     "hgnn_skip": (False, False),  # 2T has no HGNN input: the change cannot touch it
     "skip_start_scale": (1.0, False),  # only with the skip path, which 2T does not have

@@ -70,7 +70,8 @@ def fit(
                     snap, drawn, q = negatives.draw(idx, item_rows, gen)
                     items = ItemBatch.concat([items, inputs.item_batch(snap, drawn)])
                     item_rows = torch.cat([item_rows, snap.items[drawn]])
-                loss = model.loss(users, items.to(device), item_rows.to(device), q.to(device))
+                types = inputs.cat.type_idx[item_rows].to(device) if tc.softmax_within_type else None
+                loss = model.loss(users, items.to(device), item_rows.to(device), q.to(device), types)
                 opt.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()

@@ -268,6 +268,12 @@ class TwoTowerConfig(_Section):
     # +.138 / +.034 HR@10 on the default data and higher on every communities type; the batch
     # size (1,024) is the only value measured.
     catalogue_negatives: int = Field(default=1024, ge=0)
+    # Each example's softmax over the columns of its own item's content type only (the others
+    # masked; the logQ correction is unchanged: a column's expected copies do not depend on which
+    # rows read it). One user vector answers for every type, and a softmax across types makes it
+    # also encode P(type | user); the evaluation and Milvus's type filter rank within one type.
+    # The cost: scores of different types are no longer comparable (a blended shelf across types).
+    softmax_within_type: bool = False
     # Each example's user and item are seen as of a moment up to this many days before the
     # consumption (uniform, seeded), as served vectors made at one moment answer for the days that
     # follow (the evaluation: 14 days). 0 (the default): as of the consumption itself

@@ -224,7 +224,12 @@ class InBatchSoftmaxTask(nn.Module):
         self.logq_correction = config.logq_correction
 
     def logits(
-        self, users: torch.Tensor, items: torch.Tensor, item_ids: torch.Tensor, log_q: torch.Tensor
+        self,
+        users: torch.Tensor,
+        items: torch.Tensor,
+        item_ids: torch.Tensor,
+        log_q: torch.Tensor,
+        types: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``(B, C)`` corrected logits; row i's positive is column i.
 
@@ -234,6 +239,8 @@ class InBatchSoftmaxTask(nn.Module):
                 (``two_tower.catalogue_negatives``).
             item_ids: ``(C,)`` item ids (to mask duplicates).
             log_q: ``(C,)`` log sampling probability of each column's item.
+            types: ``(C,)`` each column's content type; given, a row's columns of other types are
+                masked (``two_tower.softmax_within_type``).
 
         """
         logits = users @ items.T / self.temperature
@@ -242,13 +249,20 @@ class InBatchSoftmaxTask(nn.Module):
         rows = torch.arange(len(users), device=users.device)
         same = item_ids[: len(users)].unsqueeze(1) == item_ids.unsqueeze(0)
         same[rows, rows] = False
+        if types is not None:  # never masks the diagonal: a positive has its own type
+            same |= types[: len(users)].unsqueeze(1) != types.unsqueeze(0)
         return logits.masked_fill(same, float("-inf"))
 
     def forward(
-        self, users: torch.Tensor, items: torch.Tensor, item_ids: torch.Tensor, log_q: torch.Tensor
+        self,
+        users: torch.Tensor,
+        items: torch.Tensor,
+        item_ids: torch.Tensor,
+        log_q: torch.Tensor,
+        types: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Mean cross-entropy loss of the batch."""
-        logits = self.logits(users, items, item_ids, log_q)
+        logits = self.logits(users, items, item_ids, log_q, types)
         target = torch.arange(logits.shape[0], device=logits.device)
         return F.cross_entropy(logits, target)
 
@@ -273,10 +287,15 @@ class TwoTowerModel(nn.Module):
                     last.bias.zero_()
 
     def loss(
-        self, users: UserBatch, items: ItemBatch, item_ids: torch.Tensor, log_q: torch.Tensor
+        self,
+        users: UserBatch,
+        items: ItemBatch,
+        item_ids: torch.Tensor,
+        log_q: torch.Tensor,
+        types: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Training loss of a batch of (user, positive item) pairs."""
-        loss: torch.Tensor = self.task(self.user_tower(users), self.item_tower(items), item_ids, log_q)
+        """Training loss of a batch of (user, positive item) pairs (``types``: see the task)."""
+        loss: torch.Tensor = self.task(self.user_tower(users), self.item_tower(items), item_ids, log_q, types)
         return loss
 
 

@@ -66,9 +66,9 @@ def test_training_draws_same_day_batches_with_the_per_day_correction(tmp_path, m
         seen.extend((b, torch.empty(0)) for b in out)
         return out
 
-    def loss(self, users, items, item_ids, log_q):  # type: ignore[no-untyped-def]
+    def loss(self, users, items, item_ids, log_q, types=None):  # type: ignore[no-untyped-def]
         seen.append((torch.empty(0), log_q.cpu()))
-        return real_loss(self, users, items, item_ids, log_q)
+        return real_loss(self, users, items, item_ids, log_q, types)
 
     monkeypatch.setattr(fit_mod, "epoch_batches", batches)
     monkeypatch.setattr(fit_mod.TwoTowerModel, "loss", loss)

@@ -134,9 +134,9 @@ def test_training_adds_catalogue_items_of_the_batch_day_to_every_batch(
     seen: list[tuple[int, int, torch.Tensor, torch.Tensor]] = []
     real_loss = fit_mod.TwoTowerModel.loss
 
-    def loss(self, users, items, item_ids, log_q):  # type: ignore[no-untyped-def]
+    def loss(self, users, items, item_ids, log_q, types=None):  # type: ignore[no-untyped-def]
         seen.append((users.dense.shape[0], items.dense.shape[0], item_ids.cpu(), log_q.cpu()))
-        return real_loss(self, users, items, item_ids, log_q)
+        return real_loss(self, users, items, item_ids, log_q, types)
 
     monkeypatch.setattr(fit_mod.TwoTowerModel, "loss", loss)
     with one_thread():
