@@ -19,7 +19,9 @@ are decided here, from facts the run already has:
 * ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
   window are not the days before the test, so a validation slice cut by time cannot choose the
   two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
-  drawn across the window rather than from the same days (``two_tower.batch_days = 0``).
+  drawn across the window rather than from the same days (``two_tower.batch_days = 0``); every
+  example sees its item's HGNN vector made from all edges, since made-up times cannot say which
+  examples came before the item had any (``two_tower.hgnn_as_of`` off).
 * Size, each model by what it trains on. The two-tower's cost follows the training pairs: above
   ``LARGE_PAIRS`` its batches grow and, without CUDA, it trains at most 3 epochs. The HGNN's cost
   follows the edges one of its epochs draws (every edge of the item graph, which grows far slower
@@ -122,6 +124,12 @@ def choose_setup(
                 f"{drawn}, so a time-cut validation slice cannot choose the epochs",
             ),
             Choice("two_tower", "batch_days", 0.0, f"{drawn}, so same-day batches mean nothing"),
+            Choice(
+                "two_tower",
+                "hgnn_as_of",
+                False,
+                f"{drawn}, so an item's first consumers in time are not the ones before its edges",
+            ),
         ]
     if n_train_pairs > LARGE_PAIRS:
         size = f"{n_train_pairs:,} training pairs"
