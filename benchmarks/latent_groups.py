@@ -132,10 +132,9 @@ def refine_groups(
     counts = np.asarray(matrix.sum(axis=0)).ravel()
     pop = counts + 1.0
     groups = start.astype(np.int64).copy()
-    others = groups[:, None] != np.arange(n_groups)[None, :]
     for _ in range(rounds):
         fit = np.asarray(matrix.T @ np.log(_taste(matrix, groups, n_groups)))  # (items, G)
-        np.not_equal(groups[:, None], np.arange(n_groups)[None, :], out=others)
+        others = groups[:, None] != np.arange(n_groups)[None, :]
         own = _group_pop(groups, type_idx, pop, n_groups)[:, type_idx].T + pop[:, None] * others
         best = np.argmax(fit - counts[:, None] * np.log(own), axis=1)
         take = (rng.random(len(groups)) < 0.05) & (counts > 0)
