@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 
 from embedding_jobs.data.interactions import read_mart
@@ -46,100 +46,17 @@ from embedding_jobs.evaluate.protocol import EvalTask, build_tasks, score, user_
 from gfm.config import Config
 from ingest.manifest import read_manifest
 from ingest.synthetic.events import EXPLORE_SHARE
-from ingest.synthetic.users import TASTE_CONCENTRATION
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script: the sibling module below
 
-def consumption_matrix(facts: pd.DataFrame, item_ids: np.ndarray) -> tuple[sp.csr_matrix, pd.Index]:
-    """Binary users x items matrix of training consumptions (columns in ``item_ids`` order)."""
-    consumed = facts.loc[facts["is_consumed"].astype(bool), ["user_id", "item_id"]].drop_duplicates()
-    consumed = consumed.loc[consumed["item_id"].isin(item_ids)]
-    users = pd.Index(np.unique(consumed["user_id"].to_numpy()))
-    rows = users.get_indexer(consumed["user_id"])
-    cols = pd.Index(item_ids).get_indexer(consumed["item_id"])
-    ones = np.ones(len(rows), dtype=np.float64)
-    return sp.csr_matrix((ones, (rows, cols)), shape=(len(users), len(item_ids))), users
-
-
-def fit_groups(
-    matrix: sp.csr_matrix, n_groups: int, seed: int, max_iter: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """LDA on the consumption matrix: ``(theta (users, G), phi (G, items), hard group per item)``.
-
-    ``theta`` and ``phi`` rows sum to 1; an item's hard group is its most probable one,
-    ``argmax_k P(k | i)`` with ``P(k | i)`` proportional to group k's share of all consumptions
-    times ``phi_k[i]``.
-    """
-    from sklearn.decomposition import LatentDirichletAllocation
-
-    lda = LatentDirichletAllocation(
-        n_components=n_groups,
-        learning_method="batch",
-        max_iter=max_iter,
-        random_state=seed,
-    )
-    theta = lda.fit_transform(matrix)
-    theta = theta / theta.sum(axis=1, keepdims=True)
-    mass = lda.components_.sum(axis=1, keepdims=True)
-    phi = lda.components_ / mass
-    hard = np.argmax(phi * mass, axis=0)
-    return theta, phi, hard
-
-
-def _taste(matrix: sp.csr_matrix, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """``(users, G)`` the Oracle's taste: Dirichlet posterior mean of each user's group counts."""
-    n_items = matrix.shape[1]
-    onehot = sp.csr_matrix((np.ones(n_items), (np.arange(n_items), groups)), shape=(n_items, n_groups))
-    per_user = np.asarray((matrix @ onehot).todense())
-    out: np.ndarray = (per_user + TASTE_CONCENTRATION) / (
-        per_user.sum(axis=1, keepdims=True) + TASTE_CONCENTRATION * n_groups
-    )
-    return out
-
-
-def _group_pop(groups: np.ndarray, type_idx: np.ndarray, pop: np.ndarray, n_groups: int) -> np.ndarray:
-    """``(G, types)`` summed ``pop`` of the items of each group and type."""
-    out = np.zeros((n_groups, int(type_idx.max()) + 1))
-    np.add.at(out, (groups, type_idx), pop)
-    return out
-
-
-def log_likelihood(matrix: sp.csr_matrix, type_idx: np.ndarray, groups: np.ndarray, n_groups: int) -> float:
-    """The training consumptions' log-likelihood under the Oracle's model with these item groups.
-
-    One consumption of item ``i`` (type ``t``, group ``g``) by user ``u``: ``taste_u[g] * pop_i /
-    Pop[g, t]``, with ``pop`` the training consumers + 1 and ``Pop[g, t]`` its sum over the items
-    of group ``g`` and type ``t``. Higher: the groups explain the logs better.
-    """
-    pop = np.asarray(matrix.sum(axis=0)).ravel() + 1.0
-    taste = _taste(matrix, groups, n_groups)
-    group_pop = _group_pop(groups, type_idx, pop, n_groups)
-    rows, cols = matrix.nonzero()
-    g = groups[cols]
-    return float(np.sum(np.log(taste[rows, g]) + np.log(pop[cols]) - np.log(group_pop[g, type_idx[cols]])))
-
-
-def refine_groups(
-    matrix: sp.csr_matrix, type_idx: np.ndarray, start: np.ndarray, n_groups: int, rounds: int, seed: int
-) -> np.ndarray:
-    """Hard item groups by classification EM on the Oracle's likelihood, from ``start``.
-
-    Each round reads every user's taste from their items' current groups and offers every item the
-    group that makes its consumers' consumptions most likely, ``sum_u log taste_u[k] - n_i log
-    Pop[k, t]`` (``Pop[k, t]`` counted as if ``i`` were in ``k``); a random 5% of the items take
-    the offer (all at once, the groups collapse into two or three). Unconsumed items stay put.
-    """
-    rng = np.random.default_rng(seed)
-    counts = np.asarray(matrix.sum(axis=0)).ravel()
-    pop = counts + 1.0
-    groups = start.astype(np.int64).copy()
-    for _ in range(rounds):
-        fit = np.asarray(matrix.T @ np.log(_taste(matrix, groups, n_groups)))  # (items, G)
-        others = groups[:, None] != np.arange(n_groups)[None, :]
-        own = _group_pop(groups, type_idx, pop, n_groups)[:, type_idx].T + pop[:, None] * others
-        best = np.argmax(fit - counts[:, None] * np.log(own), axis=1)
-        take = (rng.random(len(groups)) < 0.05) & (counts > 0)
-        groups[take] = best[take]
-    return groups
+from benchmarks.group_search import (  # noqa: E402
+    consumption_matrix,
+    fit_groups,
+    log_likelihood,
+    refine_groups,
+    spectral_groups,
+)
 
 
 def group_scores(
@@ -201,8 +118,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data-dir", type=Path, required=True, help="a data dir with built marts")
-    parser.add_argument("--groups", type=int, nargs="+", default=[24], help="LDA group counts to fit")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="LDA seeds")
+    parser.add_argument("--groups", type=int, nargs="+", default=[24], help="group counts to fit")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of every fit")
+    parser.add_argument(
+        "--init",
+        nargs="+",
+        choices=("lda", "spectral", "truth"),
+        default=["lda"],
+        help="how the first groups are found: LDA, the spectral planted-partition estimator, or the "
+        "true groups (a check of the refinement)",
+    )
     parser.add_argument("--max-iter", type=int, default=30, help="LDA's batch EM iterations")
     parser.add_argument("--rounds", type=int, default=300, help="rounds of refine_groups")
     parser.add_argument("--out", type=Path, required=True, help="JSON to write")
@@ -243,68 +168,94 @@ def main() -> None:
             }
             print(f"true groups: log-likelihood {truth_fit['log-likelihood']:.0f}", flush=True)
     fits: list[dict[str, Any]] = []
-    for n_groups in args.groups:
-        for seed in args.seeds:
-            started = time.perf_counter()
-            theta, phi, hard = fit_groups(matrix, n_groups, seed, args.max_iter)
-            seconds = time.perf_counter() - started
-            theta_frame = pd.DataFrame(theta, index=users)
-            phi_frame = pd.DataFrame(phi, columns=item_ids)
-            row: dict[str, Any] = {"groups": n_groups, "seed": seed, "fit_seconds": seconds}
-            for label, explore in (("with charts", EXPLORE_SHARE), ("groups only", 0.0)):
-                row[label] = {
-                    t.name: cells(score(t, group_scores(t, theta_frame, phi_frame, pop, explore), ec), ec.k)
-                    for t in tasks
+    for init in args.init:
+        for n_groups in args.groups:
+            for seed in args.seeds:
+                started = time.perf_counter()
+                row: dict[str, Any] = {"init": init, "groups": n_groups, "seed": seed}
+                if init == "lda":
+                    theta, phi, hard = fit_groups(matrix, n_groups, seed, args.max_iter)
+                    row["fit_seconds"] = time.perf_counter() - started
+                    theta_frame = pd.DataFrame(theta, index=users)
+                    phi_frame = pd.DataFrame(phi, columns=item_ids)
+                    for label, explore in (("with charts", EXPLORE_SHARE), ("groups only", 0.0)):
+                        row[label] = {
+                            t.name: cells(
+                                score(t, group_scores(t, theta_frame, phi_frame, pop, explore), ec), ec.k
+                            )
+                            for t in tasks
+                        }
+                elif init == "spectral":
+                    hard = spectral_groups(matrix, n_groups, seed)
+                    row["fit_seconds"] = time.perf_counter() - started
+                else:  # the true groups: does the refinement keep them?
+                    if groups is None or n_groups != truth_fit.get("groups"):
+                        raise SystemExit("--init truth needs the true groups and --groups set to their count")
+                    hard = groups.reindex(item_ids).to_numpy().astype(np.int64)
+                    row["fit_seconds"] = 0.0
+                # the Oracle itself, told the learned hard groups instead of the true ones
+                learned = Oracle.fit(pd.Series(hard.astype(np.int64), index=item_ids), facts, dim_items)
+                row["Oracle's scorer, learned hard groups"] = {
+                    t.name: cells(score(t, learned.scores(t, pop), ec), ec.k) for t in tasks
                 }
-            # the Oracle itself, told the learned hard groups instead of the true ones
-            learned = Oracle.fit(pd.Series(hard.astype(np.int64), index=item_ids), facts, dim_items)
-            row["Oracle's scorer, learned hard groups"] = {
-                t.name: cells(score(t, learned.scores(t, pop), ec), ec.k) for t in tasks
-            }
-            refined = refine_groups(matrix, type_idx, hard, n_groups, args.rounds, seed)
-            learned = Oracle.fit(pd.Series(refined, index=item_ids), facts, dim_items)
-            row["Oracle's scorer, groups refined on its likelihood"] = {
-                t.name: cells(score(t, learned.scores(t, pop), ec), ec.k) for t in tasks
-            }
-            row["log-likelihood"] = {
-                "learned hard groups": log_likelihood(matrix, type_idx, hard, n_groups),
-                "refined": log_likelihood(matrix, type_idx, refined, n_groups),
-            }
-            if groups is not None:
-                row["refined agreement with the true groups (AMI)"] = agreement(
-                    groups, refined, item_ids, dim_items, consumed
+                refined = refine_groups(matrix, type_idx, hard, n_groups, args.rounds, seed)
+                learned = Oracle.fit(pd.Series(refined, index=item_ids), facts, dim_items)
+                row["Oracle's scorer, groups refined on its likelihood"] = {
+                    t.name: cells(score(t, learned.scores(t, pop), ec), ec.k) for t in tasks
+                }
+                row["log-likelihood"] = {
+                    "learned hard groups": log_likelihood(matrix, type_idx, hard, n_groups),
+                    "refined": log_likelihood(matrix, type_idx, refined, n_groups),
+                }
+                row["share of consumed items the refinement left in their group"] = float(
+                    np.mean(refined[consumed] == hard[consumed])
                 )
-            if groups is not None:
-                row["agreement with the true groups (AMI)"] = agreement(
-                    groups, hard, item_ids, dim_items, consumed
+                if groups is not None:
+                    row["agreement with the true groups (AMI)"] = agreement(
+                        groups, hard, item_ids, dim_items, consumed
+                    )
+                    row["refined agreement with the true groups (AMI)"] = agreement(
+                        groups, refined, item_ids, dim_items, consumed
+                    )
+                fits.append(row)
+                first = row["Oracle's scorer, groups refined on its likelihood"]
+                print(
+                    f"{init} G={n_groups} seed={seed} ({row['fit_seconds']:.0f} s), log-likelihood "
+                    f"{row['log-likelihood']['learned hard groups']:.0f} -> "
+                    f"{row['log-likelihood']['refined']:.0f}, refined: "
+                    + ", ".join(
+                        f"{name} {cell['all']:.3f} / {cell['cold_in_type']:.3f}"
+                        for name, cell in first.items()
+                    ),
+                    flush=True,
                 )
-            fits.append(row)
-            first = row["with charts"]
-            print(
-                f"G={n_groups} seed={seed} ({seconds:.0f} s), log-likelihood "
-                f"{row['log-likelihood']['learned hard groups']:.0f} -> {row['log-likelihood']['refined']:.0f}: "
-                + ", ".join(
-                    f"{name} {cell['all']:.3f} / {cell['cold_in_type']:.3f}" for name, cell in first.items()
-                ),
-                flush=True,
-            )
 
     summary: dict[str, Any] = {}
-    for n_groups in args.groups:
-        mine = [f for f in fits if f["groups"] == n_groups]
-        for label in (
-            "with charts",
-            "groups only",
-            "Oracle's scorer, learned hard groups",
-            "Oracle's scorer, groups refined on its likelihood",
-        ):
-            summary[f"learned groups, G={n_groups}, {label}"] = {
-                t.name: {
-                    cell: float(np.mean([f[label][t.name][cell] for f in mine]))
-                    for cell in ("all", "cold_in_type")
+    for init in args.init:
+        for n_groups in args.groups:
+            mine = [f for f in fits if f["groups"] == n_groups and f["init"] == init]
+            for label in (
+                "with charts",
+                "groups only",
+                "Oracle's scorer, learned hard groups",
+                "Oracle's scorer, groups refined on its likelihood",
+            ):
+                if label not in mine[0]:
+                    continue
+                name = (
+                    f"{init} groups, G={n_groups}, {label}"
+                    if init != "lda"
+                    else (
+                        f"learned groups, G={n_groups}, {label}"  # the name of the first JSONs (LDA only)
+                    )
+                )
+                summary[name] = {
+                    t.name: {
+                        cell: float(np.mean([f[label][t.name][cell] for f in mine]))
+                        for cell in ("all", "cold_in_type")
+                    }
+                    for t in tasks
                 }
-                for t in tasks
-            }
     for name, by_type in models.items():
         print(
             name
