@@ -47,6 +47,10 @@ catalogue as it was that day join them (``embedding_jobs/two_tower_negatives.py`
 example's softmax ran over the batch's columns of every content type. On: over its own item's type
 only (``embedding_jobs/models/two_tower.py``, ``InBatchSoftmaxTask``).
 
+``item_ids`` (set the on value, ``GFM__TWO_TOWER__ITEM_IDS=true``): the item tower saw an item
+only through its features and frozen vectors. On: a learned vector per item with training
+consumptions is added to its output (``embedding_jobs/models/two_tower.py``, ``ItemTower``).
+
 The report holds, beside the runs, Popularity, text-kNN, HGNN-kNN and item-kNN (LightGCN is left
 out: it is not what is measured, and costs minutes on the CPU). ``DIR`` needs what ``gfm run`` leaves: marts,
 Feast applied and materialized, text features and an HGNN export, with ``isolated_items.parquet``
@@ -80,6 +84,7 @@ CHANGES: dict[str, tuple[Any, bool]] = {
     "skip_start_scale": (1.0, False),  # only with the skip path, which 2T does not have
     "val_protocol": ("example", True),
     "history_vectors": ("text_hgnn", False),  # only with HGNN inputs, which 2T does not have
+    "item_ids": (False, True),
     "hgnn": (None, False),  # not a setting: the HGNN export (on --hgnn-version, off --off-hgnn-version)
 }
 CELLS = ("all", "cold_in_type", "new")

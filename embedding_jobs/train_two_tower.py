@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -125,6 +126,12 @@ def train_two_tower(
     entity = positives[["user_id", "item_id"]].assign(event_timestamp=consumption_times(positives))
     entity = entity.sort_values(["user_id", "item_id"]).reset_index(drop=True)
     consumed_ns = to_nanos(entity["event_timestamp"])  # when each example's item was consumed
+    id_items = np.unique(entity["item_id"].to_numpy(np.int64)) if tc.item_ids else None
+    cat.id_row = id_rows(cat.item_ids, id_items)
+    if id_items is not None:  # an item's ID vector exists once someone has consumed it
+        first = pd.Series(consumed_ns, index=entity["item_id"].to_numpy()).groupby(level=0).min()
+        since = first.reindex(cat.item_ids).fillna(np.iinfo(np.int64).max).to_numpy(np.int64)
+        cat.id_since_ns = torch.from_numpy(since)
     if tc.horizon_days > 0:  # seen from up to horizon_days before, never before item or user existed
         entity["event_timestamp"] = as_of_times(
             entity["event_timestamp"], tc.horizon_days, tc.seed, served_from(entity, dim_users, dim_items)
@@ -144,6 +151,7 @@ def train_two_tower(
         hgnn_dim=cat.hgnn.shape[1],
         user_dense=len(enc.user_dense),
         item_dense=len(enc.item_dense),
+        n_id_items=0 if id_items is None else len(id_items) + 1,
     )
     device = resolve_device(tc.device)
     val = validation_slice(
@@ -194,9 +202,23 @@ def train_two_tower(
         "encoders": enc.__dict__,
         "two_tower": tc.model_dump(),
         "state_dict": model.state_dict(),
+        "id_items": None if id_items is None else id_items.tolist(),
     }
     save_checkpoint(ckpt, state, card)
     return TwoTowerResult(version, hgnn_version, ckpt, items_path, users_path, metrics)
+
+
+def id_rows(catalogue: np.ndarray, id_items: np.ndarray | None) -> torch.Tensor | None:
+    """``(I,)`` each catalogue item's row of the ID table: 1 + its position in ``id_items``, else 0.
+
+    ``id_items`` are the sorted ids of the items with training consumptions (``two_tower.item_ids``);
+    None: no ID table.
+    """
+    if id_items is None:
+        return None
+    pos = np.searchsorted(id_items, catalogue)
+    found = (pos < len(id_items)) & (id_items[np.minimum(pos, len(id_items) - 1)] == catalogue)
+    return torch.from_numpy(np.where(found, pos + 1, 0).astype(np.int64))
 
 
 def _feast_retrieve() -> Retrieve:
@@ -255,6 +277,8 @@ def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = N
         read_mart(cfg, "fct_interactions"),
         card.extra.get("hgnn_version"),
     )
+    stored = state.get("id_items")  # the items that had an ID vector when it was trained
+    inputs.cat.id_row = id_rows(inputs.cat.item_ids, None if stored is None else np.asarray(stored))
     model = TwoTowerModel(tc, TowerSpec(**state["spec"]))
     model.load_state_dict(state["state_dict"])
     retriever = TwoTowerRetriever(model, resolve_device(tc.device))

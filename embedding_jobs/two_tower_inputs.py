@@ -108,4 +108,7 @@ class Inputs:
         hgnn = self.cat.hgnn[items]
         if len(r.item_isolated) and self.cat.hgnn_isolated is not None:
             hgnn = torch.where(r.item_isolated[idx].unsqueeze(1), self.cat.hgnn_isolated[items], hgnn)
-        return ItemBatch(r.item_cat[idx], self.cat.text[items], hgnn, dense)
+        ids = None if self.cat.id_row is None else self.cat.id_row[items]
+        if ids is not None and self.cat.id_since_ns is not None:  # no ID vector before a consumption
+            ids = torch.where(r.times[idx] > self.cat.id_since_ns[items], ids, 0)
+        return ItemBatch(r.item_cat[idx], self.cat.text[items], hgnn, dense, ids)

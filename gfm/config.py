@@ -318,6 +318,13 @@ class TwoTowerConfig(_Section):
     # first score the HGNN-kNN score up to that fraction. Not exactly 0: a user with no history has
     # a zero skip vector and a zero tower output has no direction to normalise.
     skip_start_scale: float = Field(default=1.0, gt=0.0)
+    # A learned vector per item with training consumptions, added to the item tower's output
+    # (zero at the start; embedding_jobs/models/two_tower.py, ItemTower). The towers otherwise see
+    # an item only through its features and frozen vectors, so two items alike in those cannot be
+    # told apart however differently they are consumed; the free vector is the matrix-factorisation
+    # capacity the collaborative peers have. An item without training consumptions (a fresh one)
+    # has none and is scored from its features as before, so new items stay reachable.
+    item_ids: bool = False
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"

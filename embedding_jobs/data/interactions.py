@@ -200,6 +200,10 @@ class Catalogue:
             (what a fresh item gets); None when the HGNN export has none.
         graph_entry_ns: ``(I,)`` when each item could first have had an edge
             (``embedding_jobs.data.graph_entry``); None: every example sees ``hgnn``.
+        id_row: ``(I,)`` each item's row of the two-tower's ID table (0: none;
+            ``two_tower.item_ids``); None without the table.
+        id_since_ns: ``(I,)`` when each item was first consumed: a row strictly after it sees the
+            item's ID vector, an earlier one none (as a fresh item is served); None: always.
 
     """
 
@@ -211,6 +215,8 @@ class Catalogue:
     published_day: np.ndarray | None = None
     hgnn_isolated: torch.Tensor | None = None
     graph_entry_ns: np.ndarray | None = None
+    id_row: torch.Tensor | None = None
+    id_since_ns: torch.Tensor | None = None
 
     def rows(self, item_ids: np.ndarray | pd.Series) -> np.ndarray:
         """Row positions of item ids (all must be in the catalogue)."""

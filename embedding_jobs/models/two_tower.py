@@ -35,6 +35,8 @@ class TowerSpec:
         hgnn_dim: Dimension of the HGNN vectors (0 when HGNN inputs are off).
         user_dense: Number of dense (numeric) user features.
         item_dense: Number of dense (numeric) item features.
+        n_id_items: Rows of the item ID table (``two_tower.item_ids``; row 0: no ID vector), 0
+            without one.
 
     """
 
@@ -48,6 +50,7 @@ class TowerSpec:
     hgnn_dim: int
     user_dense: int
     item_dense: int
+    n_id_items: int = 0  # checkpoints saved before the ID table existed have none
 
     def to_dict(self) -> dict[str, int]:
         """JSON-ready form."""
@@ -92,6 +95,7 @@ class ItemBatch:
         text: ``(B, text_dim)`` text vectors.
         hgnn: ``(B, hgnn_dim)`` HGNN vectors (``(B, 0)`` without HGNN inputs).
         dense: ``(B, F)`` standardised popularity features (Feast ``item_stats``).
+        ids: ``(B,)`` long, each item's row of the ID table (0: none); None without the table.
 
     """
 
@@ -99,17 +103,29 @@ class ItemBatch:
     text: torch.Tensor
     hgnn: torch.Tensor
     dense: torch.Tensor
+    ids: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> ItemBatch:
         """Move every tensor to ``device``."""
         return ItemBatch(
-            self.cat.to(device), self.text.to(device), self.hgnn.to(device), self.dense.to(device)
+            self.cat.to(device),
+            self.text.to(device),
+            self.hgnn.to(device),
+            self.dense.to(device),
+            None if self.ids is None else self.ids.to(device),
         )
 
     @classmethod
     def concat(cls, parts: list[ItemBatch]) -> ItemBatch:
         """The items of several batches, in order."""
-        return cls(*(torch.cat([getattr(p, f) for p in parts]) for f in ("cat", "text", "hgnn", "dense")))
+        ids = [p.ids for p in parts]
+        return cls(
+            torch.cat([p.cat for p in parts]),
+            torch.cat([p.text for p in parts]),
+            torch.cat([p.hgnn for p in parts]),
+            torch.cat([p.dense for p in parts]),
+            None if any(i is None for i in ids) else torch.cat([i for i in ids if i is not None]),
+        )
 
 
 def _mlp(in_dim: int, hidden: int, out: int) -> nn.Sequential:
@@ -191,6 +207,10 @@ class ItemTower(nn.Module):
         in_dim = 3 * emb + spec.text_dim + spec.hgnn_dim + spec.item_dense
         self.mlp = _mlp(in_dim, config.hidden_dim, config.dim)
         self.skip = skip
+        self.ids: nn.Embedding | None = None
+        if spec.n_id_items:  # zero at the start, and row 0 (items without one) stays zero
+            self.ids = nn.Embedding(spec.n_id_items, config.dim, padding_idx=0)
+            nn.init.zeros_(self.ids.weight)
 
     def forward(self, batch: ItemBatch) -> torch.Tensor:
         """Encode a batch of items."""
@@ -205,6 +225,8 @@ class ItemTower(nn.Module):
         out = self.mlp(torch.cat(parts, dim=1))
         if self.skip is not None:
             out = out + self.skip(batch.hgnn)
+        if self.ids is not None and batch.ids is not None:
+            out = out + self.ids(batch.ids)
         return F.normalize(out, dim=1)
 
 
@@ -333,4 +355,5 @@ def _slice_user(b: UserBatch, start: int, stop: int) -> UserBatch:
 
 
 def _slice_item(b: ItemBatch, start: int, stop: int) -> ItemBatch:
-    return ItemBatch(b.cat[start:stop], b.text[start:stop], b.hgnn[start:stop], b.dense[start:stop])
+    ids = None if b.ids is None else b.ids[start:stop]
+    return ItemBatch(b.cat[start:stop], b.text[start:stop], b.hgnn[start:stop], b.dense[start:stop], ids)
