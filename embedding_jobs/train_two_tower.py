@@ -158,14 +158,14 @@ def train_two_tower(
         cfg, inputs, entity, consumed_ns, facts, (dim_users, dim_items), train_end, retrieve
     )
     negatives = None
-    if tc.catalogue_negatives:  # catalogues as of the batch's days, or of its rows' moments
+    if tc.catalogue_negatives and tc.batch_days > 0:  # catalogues as of the batch's days
         negatives = CatalogueNegatives.build(
             inputs,
             rows,
             dim_items,
             tc,
             lambda frame: example_rows(
-                cfg, frame, inputs, retrieve, item_only=True, what="the catalogue snapshots"
+                cfg, frame, inputs, retrieve, item_only=True, what="the daily catalogues"
             ),
         )
     model, fit_metrics = select_and_fit(spec, inputs, rows, log_q, tc, device, val, negatives)

@@ -37,9 +37,6 @@ __all__ = ["CatalogueNegatives", "published_ns", "snapshot_buckets", "snapshot_f
 #: catalogue rows held across all snapshots, at most (about 60 bytes each): 128 snapshots of a
 #: catalogue of up to 39,000 items, fewer snapshots of a larger one (but never fewer than 8)
 MAX_SNAPSHOT_ROWS = 5_000_000
-#: catalogue snapshots across the training window when batches are drawn across it (``batch_days``
-#: 0): enough to follow how the item features (counts, age) grow, cheap on a large catalogue
-WINDOW_SNAPSHOTS = 16
 
 
 def published_ns(dim_items: pd.DataFrame, item_ids: np.ndarray) -> np.ndarray:
@@ -107,11 +104,6 @@ class CatalogueNegatives:
         row_bucket: ``(N,)`` the time bucket of every example row (``bucket_index``).
         row_items: ``(N,)`` the catalogue row of every example's item.
         per_batch: ``M``, catalogue negatives drawn for every batch.
-        row_snapshot: Batches drawn across the window (``batch_days`` 0): ``(N,)`` the snapshot
-            every example row reads, and each negative is drawn from the snapshot of a random row
-            of its batch (``None``: same-day batches, one snapshot a batch).
-        first_snapshot: With ``row_snapshot``: ``(I,)`` the first snapshot each catalogue item is
-            in (``K`` for none).
 
     """
 
@@ -123,11 +115,8 @@ class CatalogueNegatives:
         row_bucket: torch.Tensor,
         row_items: torch.Tensor,
         per_batch: int,
-        row_snapshot: torch.Tensor | None = None,
-        first_snapshot: torch.Tensor | None = None,
     ) -> None:
         self.snapshots, self.offsets, self.per_batch = snapshots, torch.from_numpy(offsets), per_batch
-        self.row_snapshot, self.first_snapshot = row_snapshot, first_snapshot
         self.snap_buckets, self.row_bucket = torch.from_numpy(snap_buckets), row_bucket
         self.n_buckets = int(row_bucket.max()) + 1 if len(row_bucket) else 1
         # item-major keys with cumulative counts: an item's examples over a run of buckets in O(log)
@@ -144,35 +133,16 @@ class CatalogueNegatives:
         tc: TwoTowerConfig,
         fetch: Callable[[pd.DataFrame], Rows],
     ) -> CatalogueNegatives:
-        """Snapshots of the catalogue, fetched by ``fetch(frame) -> Rows``.
-
-        Same-day batches (``tc.batch_days`` > 0): at ``snapshot_buckets``. Batches across the
-        window: at up to ``WINDOW_SNAPSHOTS`` evenly spaced moments, every example row reading the
-        last one at or before its time, so that a negative's features (its counts and age) are
-        those of a moment some example of the batch saw, not the window's start or end.
-        """
+        """Snapshots of the catalogue at ``snapshot_buckets``, fetched by ``fetch(frame) -> Rows``."""
+        bucket = bucket_index(rows.times, tc.batch_days)
         n_items = len(inputs.cat.item_ids)
-        published = published_ns(dim_items, inputs.cat.item_ids)
-        if tc.batch_days > 0:
-            bucket = bucket_index(rows.times, tc.batch_days)
-            chosen = snapshot_buckets(
-                bucket, tc.batch_size, max(8, min(128, MAX_SNAPSHOT_ROWS // max(n_items, 1)))
-            )
-            starts = int(rows.times.min()) + chosen * int(tc.batch_days * DAY_NS)
-            frame, offsets = snapshot_frame(inputs.cat.item_ids, published, starts)
-            return cls(fetch(frame), offsets, chosen, bucket, rows.items, tc.catalogue_negatives)
-        first_ns = int(rows.times.min())
-        width = max(int(rows.times.max()) - first_ns, 1) / WINDOW_SNAPSHOTS
-        moment = torch.div(rows.times - first_ns, width, rounding_mode="floor").long()
-        chosen_t, row_snapshot = torch.unique(moment, return_inverse=True)
-        chosen = chosen_t.numpy()
-        starts = first_ns + (chosen * width).astype(np.int64)
-        frame, offsets = snapshot_frame(inputs.cat.item_ids, published, starts)
-        first = torch.from_numpy(np.searchsorted(starts, published, side="left"))
-        whole = bucket_index(rows.times, 0.0)  # one bucket: an item's share of the whole window
-        return cls(
-            fetch(frame), offsets, chosen, whole, rows.items, tc.catalogue_negatives, row_snapshot, first
+        chosen = snapshot_buckets(
+            bucket, tc.batch_size, max(8, min(128, MAX_SNAPSHOT_ROWS // max(n_items, 1)))
         )
+        starts = int(rows.times.min()) + chosen * int(tc.batch_days * DAY_NS)
+        published = published_ns(dim_items, inputs.cat.item_ids)
+        frame, offsets = snapshot_frame(inputs.cat.item_ids, published, starts)
+        return cls(fetch(frame), offsets, chosen, bucket, rows.items, tc.catalogue_negatives)
 
     def _upto(self, items: torch.Tensor, last: int) -> torch.Tensor:
         """Examples of each item in buckets ``0..last`` (none when ``last`` < 0)."""
@@ -208,8 +178,6 @@ class CatalogueNegatives:
             each column's expected number of copies among the batch's columns.
 
         """
-        if self.row_snapshot is not None:
-            return self._draw_across_window(idx, items, generator)
         buckets = self.row_bucket[idx]
         first, last = int(buckets.min()), int(buckets.max())
         snap = max(int(torch.searchsorted(self.snap_buckets, buckets.median(), right=True)) - 1, 0)
@@ -217,29 +185,4 @@ class CatalogueNegatives:
         drawn = lo + torch.randint(max(hi - lo, 1), (self.per_batch if hi > lo else 0,), generator=generator)
         columns = torch.cat([items, self.snapshots.items[drawn]])
         copies = len(idx) * self.share(first, last, columns) + self.per_batch / max(hi - lo, 1)
-        return self.snapshots, drawn, torch.log(copies).float()
-
-    def _draw_across_window(
-        self, idx: torch.Tensor, items: torch.Tensor, generator: torch.Generator
-    ) -> tuple[Rows, torch.Tensor, torch.Tensor]:
-        """``draw`` for a batch drawn across the window: each negative from a random row's snapshot.
-
-        An item's expected copies from the uniform draw are ``M * sum_k P(k) * [i in k] / N_k``,
-        with ``P(k)`` the share of the batch's rows that read snapshot ``k`` and ``N_k`` its size.
-        """
-        assert self.row_snapshot is not None and self.first_snapshot is not None
-        snaps = self.row_snapshot[idx]
-        pick = snaps[torch.randint(len(idx), (self.per_batch,), generator=generator)]
-        lo, size = self.offsets[pick], self.offsets[pick + 1] - self.offsets[pick]
-        offset = (torch.rand(self.per_batch, generator=generator) * size).long()
-        drawn = (lo + torch.minimum(offset, size - 1))[size > 0]
-        columns = torch.cat([items, self.snapshots.items[drawn]])
-        n_snapshots = len(self.offsets) - 1
-        sizes = (self.offsets[1:] - self.offsets[:-1]).double()
-        reads = torch.bincount(snaps, minlength=n_snapshots).double() / len(idx)
-        weight = torch.where(sizes > 0, reads / sizes.clamp(min=1.0), 0.0)
-        # in snapshot k and all later ones: the suffix sums, and 0 for an item in none
-        later = torch.cat([torch.flip(torch.cumsum(torch.flip(weight, [0]), 0), [0]), torch.zeros(1)])
-        copies = len(idx) * self.share(0, self.n_buckets - 1, columns)
-        copies = copies + self.per_batch * later[self.first_snapshot[columns]]
         return self.snapshots, drawn, torch.log(copies).float()
