@@ -3,6 +3,7 @@
     python benchmarks/real_data.py --source lightgcn --path ../shared/data/yelp2018_lightgcn \\
         --data-dir /tmp/yelp --out benchmarks/results/yelp2018_gfm_run.json
     python benchmarks/real_data.py --data-dir /tmp/yelp --no-run --out ...   # summarise a finished run
+    python benchmarks/real_data.py --data-dir /tmp/yelp --no-run --arm VERSION "what differs" --out ...
 
 Runs the installed ``gfm run --source S --path P`` into ``--data-dir`` (this script sets no
 ``GFM__`` variables: what the run needs is chosen from the data and printed; any the caller set,
@@ -10,6 +11,11 @@ e.g. to train longer, are recorded in the JSON under ``settings``), then reads t
 outputs: the provenance card (stage times, the setup choices, status) and the evaluation report
 (every model's HR@10, MRR, Recall@20 and NDCG@20 per content type). The datasets themselves are
 never copied into the repository; the JSON holds only figures.
+
+``--arm VERSION NOTE`` (repeatable) adds a 2T-HGNN trained and evaluated in the same data dir after
+the run (``gfm train two-tower --version VERSION`` and ``gfm evaluate --version VERSION``, e.g. on the
+run's HGNN with one setting or one commit changed): its settings that differ from the run's
+two-tower, its epoch losses and its report's figures, beside ``NOTE`` (what else differs).
 """
 
 from __future__ import annotations
@@ -80,6 +86,30 @@ def _graph_edges(data_dir: Path) -> dict[str, int] | None:
     return relation_sizes(marts) if (marts / "fct_item_edges.parquet").exists() else None
 
 
+def arm(data_dir: Path, version: str, note: str, base: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """A 2T-HGNN ``version`` evaluated in ``data_dir`` after the run, against the run's ``base``."""
+    models = data_dir / "models" / "two_tower"
+    card = json.loads((models / version / "card.json").read_text())
+    run = json.loads((models / base / "card.json").read_text())["config"]["two_tower"]
+    report = json.loads((data_dir / "reports" / "eval" / version / "report.json").read_text())
+    return {
+        "version": version,
+        "note": note,
+        "two_tower_changes": {
+            k: {"run": run.get(k), "arm": v}
+            for k, v in card["config"]["two_tower"].items()
+            if run.get(k) != v and k != "device"
+        },
+        "epoch_losses": card["metrics"].get("epoch_losses"),
+        "train_seconds": card["timings"].get("train_s"),
+        "models": {
+            name: {ctype: _figures(cell, keys) for ctype, cell in body["by_type"].items()}
+            for name, body in report["models"].items()
+            if name == "2T-HGNN"
+        },
+    }
+
+
 def _figures(cell: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     """One report cell's figures, with its cold-in-type users' HR@10 and count when reported."""
     out = {k: cell.get(k) for k in keys}
@@ -98,6 +128,14 @@ def main() -> None:
     parser.add_argument("--path", type=Path, help="the dataset's folder")
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--no-run", action="store_true", help="summarise the run already in --data-dir")
+    parser.add_argument(
+        "--arm",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("VERSION", "NOTE"),
+        help="also summarise this 2T-HGNN version evaluated in --data-dir after the run",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if not args.no_run:
@@ -123,6 +161,12 @@ def main() -> None:
         "settings": settings,
         **summarise(args.data_dir),
     }
+    if args.arm:
+        from embedding_jobs.evaluate.protocol import headline_keys
+        from gfm.config import Config
+
+        keys = headline_keys(Config.load().evaluate)
+        result["arms"] = [arm(args.data_dir, v, note, result["version"], keys) for v, note in args.arm]
     print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
