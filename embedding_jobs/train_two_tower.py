@@ -30,6 +30,7 @@ from embedding_jobs.data.graph_entry import graph_entry_times
 from embedding_jobs.data.histories import build_histories, consumption_times
 from embedding_jobs.data.horizon import as_of_times
 from embedding_jobs.data.interactions import (
+    Catalogue,
     Encoders,
     Retrieve,
     activity_columns,
@@ -129,9 +130,7 @@ def train_two_tower(
     id_items = np.unique(entity["item_id"].to_numpy(np.int64)) if tc.item_ids else None
     cat.id_row = id_rows(cat.item_ids, id_items)
     if id_items is not None:  # an item's ID vector exists once someone has consumed it
-        first = pd.Series(consumed_ns, index=entity["item_id"].to_numpy()).groupby(level=0).min()
-        since = first.reindex(cat.item_ids).fillna(np.iinfo(np.int64).max).to_numpy(np.int64)
-        cat.id_since_ns = torch.from_numpy(since)
+        cat.id_since_ns = first_consumed(cat, entity["item_id"].to_numpy(), consumed_ns)
     if tc.horizon_days > 0:  # seen from up to horizon_days before, never before item or user existed
         entity["event_timestamp"] = as_of_times(
             entity["event_timestamp"], tc.horizon_days, tc.seed, served_from(entity, dim_users, dim_items)
@@ -219,6 +218,17 @@ def id_rows(catalogue: np.ndarray, id_items: np.ndarray | None) -> torch.Tensor 
     pos = np.searchsorted(id_items, catalogue)
     found = (pos < len(id_items)) & (id_items[np.minimum(pos, len(id_items) - 1)] == catalogue)
     return torch.from_numpy(np.where(found, pos + 1, 0).astype(np.int64))
+
+
+def first_consumed(cat: Catalogue, item_ids: np.ndarray, consumed_ns: np.ndarray) -> torch.Tensor:
+    """``(I,)`` when each catalogue item was first consumed (ns; the int64 maximum: never).
+
+    Kept in integers throughout: a float64 holds an instant of today only to about 256 ns.
+    """
+    first = pd.Series(consumed_ns, index=item_ids).groupby(level=0).min()
+    since = np.full(len(cat.item_ids), np.iinfo(np.int64).max, dtype=np.int64)
+    since[cat.rows(first.index.to_numpy())] = first.to_numpy(np.int64)
+    return torch.from_numpy(since)
 
 
 def _feast_retrieve() -> Retrieve:

@@ -9,7 +9,7 @@ from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_t
 
 from embedding_jobs.data.interactions import Catalogue, Encoders
 from embedding_jobs.models.two_tower import ItemBatch, TowerSpec, TwoTowerModel
-from embedding_jobs.train_two_tower import export_two_tower, id_rows, train_two_tower
+from embedding_jobs.train_two_tower import export_two_tower, first_consumed, id_rows, train_two_tower
 from embedding_jobs.two_tower_inputs import Inputs, Rows
 from gfm.config import TwoTowerConfig
 
@@ -60,6 +60,19 @@ def test_id_rows_number_the_consumed_items_and_leave_the_rest_at_zero() -> None:
     assert id_rows(catalogue, np.array([5, 9])).tolist() == [0, 1, 0, 2, 0]
     assert id_rows(catalogue, np.array([2, 3, 12])).tolist() == [2, 0, 0, 0, 0]
     assert id_rows(catalogue, None) is None
+
+
+def test_first_consumption_times_keep_every_nanosecond() -> None:
+    cat = Catalogue(
+        item_ids=np.array([10, 20, 30]),
+        type_idx=torch.zeros(3, dtype=torch.long),
+        text=torch.zeros(3, 4),
+        hgnn=torch.zeros(3, 0),
+        history=torch.zeros(3, 4),
+    )
+    t = 1_790_000_000_123_456_789  # a 2026 instant: a float64 would round it by tens of ns
+    since = first_consumed(cat, np.array([30, 10, 30]), np.array([t + 1, t + 7, t]))
+    assert since.tolist() == [t + 7, np.iinfo(np.int64).max, t]
 
 
 def test_a_row_sees_an_item_id_vector_only_after_its_first_consumption() -> None:
