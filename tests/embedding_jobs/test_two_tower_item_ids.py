@@ -62,29 +62,23 @@ def test_id_rows_number_the_consumed_items_and_leave_the_rest_at_zero() -> None:
     assert id_rows(catalogue, None) is None
 
 
+def _catalogue(item_ids: list[int]) -> Catalogue:
+    n = len(item_ids)
+    zeros = torch.zeros(n, 4)
+    return Catalogue(np.array(item_ids), torch.zeros(n, dtype=torch.long), zeros, torch.zeros(n, 0), zeros)
+
+
 def test_first_consumption_times_keep_every_nanosecond() -> None:
-    cat = Catalogue(
-        item_ids=np.array([10, 20, 30]),
-        type_idx=torch.zeros(3, dtype=torch.long),
-        text=torch.zeros(3, 4),
-        hgnn=torch.zeros(3, 0),
-        history=torch.zeros(3, 4),
-    )
+    cat = _catalogue([10, 20, 30])
     t = 1_790_000_000_123_456_789  # a 2026 instant: a float64 would round it by tens of ns
     since = first_consumed(cat, np.array([30, 10, 30]), np.array([t + 1, t + 7, t]))
     assert since.tolist() == [t + 7, np.iinfo(np.int64).max, t]
 
 
 def test_a_row_sees_an_item_id_vector_only_after_its_first_consumption() -> None:
-    cat = Catalogue(
-        item_ids=np.array([10, 20]),
-        type_idx=torch.zeros(2, dtype=torch.long),
-        text=torch.zeros(2, 4),
-        hgnn=torch.zeros(2, 0),
-        history=torch.zeros(2, 4),
-        id_row=torch.tensor([1, 2]),
-        id_since_ns=torch.tensor([100, np.iinfo(np.int64).max]),  # item 20: never consumed
-    )
+    cat = _catalogue([10, 20])
+    cat.id_row = torch.tensor([1, 2])
+    cat.id_since_ns = torch.tensor([100, np.iinfo(np.int64).max])  # item 20: never consumed
     enc = Encoders(types=["a"], countries=[], ages=[], genres=[], languages=[], user_dense=[], item_dense=[])
     inputs = Inputs(enc, cat, None, use_hgnn=False)  # type: ignore[arg-type]
     empty = torch.empty(0)
