@@ -51,6 +51,11 @@ only (``embedding_jobs/models/two_tower.py``, ``InBatchSoftmaxTask``).
 only through its features and frozen vectors. On: a learned vector per item with training
 consumptions is added to its output (``embedding_jobs/models/two_tower.py``, ``ItemTower``).
 
+``history_ids`` (set the on value and item IDs for both arms, ``GFM__TWO_TOWER__HISTORY_IDS=true
+GFM__TWO_TOWER__ITEM_IDS=true``): the user tower saw only
+its history's features and frozen vectors. On: it adds the mean ID vector of the history's items,
+from the item tower's table (``UserTower``).
+
 The report holds, beside the runs, Popularity, text-kNN, HGNN-kNN and item-kNN (LightGCN is left
 out: it is not what is measured, and costs minutes on the CPU). ``DIR`` needs what ``gfm run`` leaves: marts,
 Feast applied and materialized, text features and an HGNN export, with ``isolated_items.parquet``
@@ -85,6 +90,7 @@ CHANGES: dict[str, tuple[Any, bool]] = {
     "val_protocol": ("example", True),
     "history_vectors": ("text_hgnn", False),  # only with HGNN inputs, which 2T does not have
     "item_ids": (False, True),
+    "history_ids": (False, True),  # without item_ids no effect: set item_ids for both arms
     "hgnn": (None, False),  # not a setting: the HGNN export (on --hgnn-version, off --off-hgnn-version)
 }
 CELLS = ("all", "cold_in_type", "new")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -18,7 +19,12 @@ from embedding_jobs.data.histories import NEVER, Histories
 from embedding_jobs.data.interactions import Catalogue, Encoders, to_nanos
 from embedding_jobs.models.two_tower import ItemBatch, UserBatch
 
-__all__ = ["Inputs", "Rows"]
+__all__ = ["HISTORY_ID_CAP", "Inputs", "Rows"]
+
+# ``two_tower.history_ids`` reads at most this many of a user's latest items per content type: it
+# bounds a batch's lookups (a few users have consumed thousands of items) and keeps the mean about
+# what the user consumes now.
+HISTORY_ID_CAP = 200
 
 
 @dataclass
@@ -48,11 +54,20 @@ class Inputs:
     """Assembles tower batches from the catalogue, the histories and per-row features."""
 
     def __init__(
-        self, enc: Encoders, cat: Catalogue, hist: Histories, use_hgnn: bool, history_as_of: bool = True
+        self,
+        enc: Encoders,
+        cat: Catalogue,
+        hist: Histories,
+        use_hgnn: bool,
+        history_as_of: bool = True,
+        history_ids: bool = False,
     ) -> None:
         self.enc, self.cat, self.hist, self.use_hgnn = enc, cat, hist, use_hgnn
         self.history_as_of = history_as_of
-        self.stream_cols = torch.tensor([c.startswith(("n_streams", "n_items")) for c in enc.user_dense])
+        self.history_ids = history_ids
+        self.stream_cols = torch.tensor(
+            [c.startswith(("n_streams", "n_items")) for c in enc.user_dense], dtype=torch.bool
+        )
 
     def rows(self, frame: pd.DataFrame) -> Rows:
         """Tensors of a retrieved feature frame (user and/or item columns); item ages are exact."""
@@ -82,7 +97,8 @@ class Inputs:
         example never sees its own item nor anything later. With ``history_as_of`` off (the old
         behaviour, kept to measure the leak) it is the whole training window and ``leave_out``
         drops the row's own item. ``hide`` blanks the history and the stream counts of the
-        marked rows.
+        marked rows. With ``history_ids`` (and an ID table) the batch also lists the ID rows of
+        the same consumed items.
         """
         u = r.users[idx]
         at = r.times[idx] if self.history_as_of else torch.full((len(idx),), NEVER, dtype=torch.long)
@@ -99,7 +115,31 @@ class Inputs:
         denom = hist_count.clamp(min=1).unsqueeze(-1)
         weak = weak_sum / weak_count.clamp(min=1).unsqueeze(-1)
         dense = self.enc.standardise(raw, self.enc.user_stats)
-        return UserBatch(r.user_cat[idx], hist_sum / denom, hist_count, weak, weak_count, dense)
+        ids, offsets = None, None
+        if self.history_ids and self.cat.id_row is not None:
+            own = r.items[idx] if leave_out and not self.history_as_of else None
+            ids, offsets = self._history_ids(u, at, own, hide)
+        return UserBatch(r.user_cat[idx], hist_sum / denom, hist_count, weak, weak_count, dense, ids, offsets)
+
+    def _history_ids(
+        self, users: torch.Tensor, at: torch.Tensor, own: torch.Tensor | None, hide: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """ID rows of the items each user consumed before ``at``, and where each user's start.
+
+        ``own``: each row's item, left out (the whole-window history holds it); ``hide``: rows
+        whose history is blanked. Items without an ID vector are left out too.
+        """
+        assert self.cat.id_row is not None
+        items, counts = self.hist.consumed_items(users, at, HISTORY_ID_CAP)
+        user = np.repeat(np.arange(len(users)), counts)
+        rows = self.cat.id_row.numpy()[items]
+        keep = rows > 0
+        if own is not None:
+            keep &= items != own.numpy()[user]
+        if hide is not None:
+            keep &= ~hide.numpy()[user]
+        offsets = np.searchsorted(user[keep], np.arange(len(users)))  # users are in row order
+        return torch.from_numpy(rows[keep]), torch.from_numpy(offsets)
 
     def item_batch(self, r: Rows, idx: torch.Tensor) -> ItemBatch:
         """Item-tower inputs of rows ``idx``."""

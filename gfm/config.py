@@ -327,6 +327,13 @@ class TwoTowerConfig(_Section):
     # (docs/results.md, round 17): the new-item tier collapses (default data .194 / .074 -> .067 /
     # .017, below text-kNN) and communities audio courses fall .412 -> .349; kept opt-in.
     item_ids: bool = False
+    # With item_ids: the user tower adds the mean ID vector of the items its user consumed before
+    # the example (at most the latest 200 per content type), from the same table as the item
+    # tower's (a factored item-similarity model, FISM, Kabbur et al. 2013; SimpleX, Mao et al.
+    # 2021). With item_ids alone the ID vectors can only align with what the user MLP makes of
+    # frozen features; this gives the user side the same free capacity, with no user ID: a user
+    # unseen in training is encoded from their history. Without item_ids: no effect.
+    history_ids: bool = False
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"

@@ -57,6 +57,7 @@ class Timeline:
         times: ``(M,)`` the distinct event times (ns since the epoch, UTC), ascending.
         cum: ``(E + 1, D)`` running sum of the items' history vectors within each run, after
             a zero row: ``cum[e + 1]`` is the sum up to and including event ``e``.
+        items: ``(E,)`` each event's catalogue row.
 
     """
 
@@ -64,13 +65,33 @@ class Timeline:
     keys: np.ndarray
     times: np.ndarray
     cum: torch.Tensor
+    items: np.ndarray
+
+    def end(self, runs: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """``(N,)`` one past each run's last event strictly before ``at`` (ns), from ``start[runs]``."""
+        rank = np.searchsorted(self.times, at, side="left")  # distinct event times before `at`
+        return np.searchsorted(self.keys, runs * (len(self.times) + 1) + rank, side="left")
 
     def as_of(self, runs: np.ndarray, at: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N, D)`` sum and ``(N,)`` count of each run's events strictly before ``at`` (ns)."""
-        rank = np.searchsorted(self.times, at, side="left")  # distinct event times before `at`
-        end = np.searchsorted(self.keys, runs * (len(self.times) + 1) + rank, side="left")
+        end = self.end(runs, at)
         count = end - self.start[runs]
         return self.cum[torch.from_numpy(np.where(count > 0, end, 0))], torch.from_numpy(count).float()
+
+    def recent(self, runs: np.ndarray, at: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+        """The catalogue rows of each run's last ``cap`` events strictly before ``at`` (ns).
+
+        Returns:
+            ``items`` ``(L,)``, the runs' items one run after another, each run in time order,
+            and ``(N,)`` how many of them belong to each run.
+
+        """
+        end = self.end(runs, at)
+        first = np.maximum(self.start[runs], end - cap)
+        counts = end - first
+        # position of every kept event: its run's first event plus its place within the run
+        within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return self.items[np.repeat(first, counts) + within], counts
 
 
 def _timeline(
@@ -85,7 +106,7 @@ def _timeline(
     times, rank = np.unique(at, return_inverse=True)
     start = np.concatenate([[0], np.cumsum(np.bincount(runs, minlength=len(users) * n_types))])
     keys = runs * (len(times) + 1) + rank.astype(np.int64)
-    return Timeline(start, keys, times, _run_cumsum(cat.history, items, start[runs]))
+    return Timeline(start, keys, times, _run_cumsum(cat.history, items, start[runs]), items)
 
 
 def _run_cumsum(vectors: torch.Tensor, items: np.ndarray, first: np.ndarray) -> torch.Tensor:
@@ -146,6 +167,21 @@ class Histories:
         hist_sum, hist_count = self.consumed.as_of(runs, stamps)
         weak_sum, weak_count = self.weak.as_of(runs, stamps)
         return hist_sum.view(n, t, -1), hist_count.view(n, t), weak_sum.view(n, t, -1), weak_count.view(n, t)
+
+    def consumed_items(
+        self, users: torch.Tensor, at: torch.Tensor, cap: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The items user rows ``users`` consumed before ``at`` (ns), the latest ``cap`` per type.
+
+        Returns:
+            ``items`` ``(L,)`` catalogue rows, one user after another, and ``(N,)`` how many of
+            them belong to each user.
+
+        """
+        n, t = len(users), self.n_types
+        runs = (users.numpy().astype(np.int64)[:, None] * t + np.arange(t)).ravel()
+        items, counts = self.consumed.recent(runs, np.repeat(at.numpy().astype(np.int64), t), cap)
+        return items, counts.reshape(n, t).sum(axis=1)
 
 
 def build_histories(user_ids: np.ndarray, facts: pd.DataFrame, cat: Catalogue, n_types: int) -> Histories:

@@ -68,6 +68,9 @@ class UserBatch:
         weak: ``(B, T, D)`` mean vector of the items the user followed/previewed/intended to pay for.
         weak_count: ``(B, T)`` number of such items per type.
         dense: ``(B, F)`` standardised activity features (Feast ``user_activity``).
+        ids: ``(L,)`` long, the ID-table rows of each user's consumed items, one user after
+            another (``two_tower.history_ids``); None without them.
+        id_offsets: ``(B,)`` long, where each user's rows start in ``ids``.
 
     """
 
@@ -77,10 +80,15 @@ class UserBatch:
     weak: torch.Tensor
     weak_count: torch.Tensor
     dense: torch.Tensor
+    ids: torch.Tensor | None = None
+    id_offsets: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> UserBatch:
         """Move every tensor to ``device``."""
-        return UserBatch(*(t.to(device) for t in self._tensors()))
+        ids = None if self.ids is None else self.ids.to(device)
+        offsets = None if self.id_offsets is None else self.id_offsets.to(device)
+        cat, hist, hist_count, weak, weak_count, dense = (t.to(device) for t in self._tensors())
+        return UserBatch(cat, hist, hist_count, weak, weak_count, dense, ids, offsets)
 
     def _tensors(self) -> tuple[torch.Tensor, ...]:
         return (self.cat, self.hist, self.hist_count, self.weak, self.weak_count, self.dense)
@@ -175,6 +183,7 @@ class UserTower(nn.Module):
         self.mlp = _mlp(in_dim, config.hidden_dim, config.dim)
         self.skip = skip
         self.hgnn_dim = spec.hgnn_dim
+        self.ids: nn.Embedding | None = None  # the item tower's ID table (``history_ids``)
 
     def forward(self, batch: UserBatch) -> torch.Tensor:
         """Encode a batch of users."""
@@ -192,6 +201,8 @@ class UserTower(nn.Module):
             hgnn = batch.hist[:, :, -self.hgnn_dim :]
             count = batch.hist_count.unsqueeze(2)
             out = out + self.skip((hgnn * count).sum(1) / count.sum(1).clamp(min=1.0))
+        if self.ids is not None and batch.ids is not None:  # an empty history adds zero
+            out = out + F.embedding_bag(batch.ids, self.ids.weight, batch.id_offsets, mode="mean")
         return F.normalize(out, dim=1)
 
 
@@ -300,6 +311,8 @@ class TwoTowerModel(nn.Module):
         self.user_tower = UserTower(config, spec, skip)  # one skip module, shared by both towers
         self.item_tower = ItemTower(config, spec, skip)
         self.task = InBatchSoftmaxTask(config)
+        if config.history_ids and self.item_tower.ids is not None:  # one table read by both towers
+            self.user_tower.ids = self.item_tower.ids
         if skip is not None and config.skip_start_scale != 1.0:
             for tower in (self.user_tower, self.item_tower):
                 last = tower.mlp[-1]
@@ -351,7 +364,14 @@ class TwoTowerRetriever:
 
 
 def _slice_user(b: UserBatch, start: int, stop: int) -> UserBatch:
-    return UserBatch(*(t[start:stop] for t in b._tensors()))
+    ids, offsets = None, None
+    if b.ids is not None and b.id_offsets is not None:
+        n = len(b.id_offsets)
+        lo = int(b.id_offsets[start]) if start < n else len(b.ids)
+        hi = int(b.id_offsets[stop]) if stop < n else len(b.ids)
+        ids, offsets = b.ids[lo:hi], b.id_offsets[start:stop] - lo
+    cat, hist, hist_count, weak, weak_count, dense = (t[start:stop] for t in b._tensors())
+    return UserBatch(cat, hist, hist_count, weak, weak_count, dense, ids, offsets)
 
 
 def _slice_item(b: ItemBatch, start: int, stop: int) -> ItemBatch:
