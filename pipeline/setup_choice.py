@@ -16,13 +16,6 @@ are decided here, from facts the run already has:
   that rank an item's neighbours are small. On Yelp2018 (38,048 items) the raw sketch's own
   item-to-item ranking rose from .259 at 256 dimensions to .321 at 1,024 and .342 at 4,096
   (item-kNN .331), and the HGNN trained on it from .249 to .276 (docs/results.md, round 11).
-  The two-tower then tells items apart only by that one vector, so it learns an ID vector per
-  consumed item and reads the mean ID vector of each user's history (``two_tower.item_ids`` and
-  ``history_ids``, a factored item-similarity model beside the towers). On sources with text they
-  stay off: an ID vector lifts the items consumed in training over fresh ones, and on the
-  synthetic data the new-item tier collapsed (docs/results.md, rounds 17 and 18). Without text a
-  fresh item has nothing to be scored by in any model, so nothing is lost; on Yelp2018 2T-HGNN's
-  Recall@20 rose from .0603 to .0654 (round 18).
 * ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
   window are not the days before the test, so a validation slice cut by time cannot choose the
   two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
@@ -121,12 +114,6 @@ def choose_setup(
         else:
             why = "the source has no item text (and hgnn.sketch_dim is 0), so the HGNN learns ID embeddings"
             wanted.append(Choice("hgnn", "id_embeddings", True, why))
-        why = (
-            "the source has no item text, so the two-tower tells consumed items apart by a learned ID vector"
-        )
-        wanted.append(Choice("two_tower", "item_ids", True, why))
-        why = "the source has no item text, so the user tower also reads the mean ID vector of the history"
-        wanted.append(Choice("two_tower", "history_ids", True, why))
     if traits is not None and not traits.has_event_times:
         drawn = "event times were drawn to map a fixed split onto time"
         wanted += [

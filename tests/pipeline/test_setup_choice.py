@@ -48,7 +48,6 @@ def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -
     assert out.hgnn.sketch_dim == SKETCH_DIM_NO_TEXT > _cfg().hgnn.sketch_dim  # its only input
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
     assert out.two_tower.hgnn_as_of is False  # made-up times say nothing about when edges came
-    assert out.two_tower.item_ids is True and out.two_tower.history_ids is True  # nothing but IDs
     assert (out.hgnn.epochs, out.hgnn.batch_size) == (2, 2048)
     assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
     settings = {c.to_dict()["setting"] for c in choices}
@@ -102,10 +101,6 @@ def test_what_the_user_set_is_never_overridden() -> None:
     assert out.two_tower.epochs == 3  # not set by the user: chosen
     out = _small_id_only({"GFM__HGNN__SKETCH_DIM": "128"})
     assert (out.hgnn.sketch_dim, out.hgnn.text_features) == (128, False)
-    out = _small_id_only({"GFM__TWO_TOWER__ITEM_IDS": "false"})
-    assert (
-        out.two_tower.item_ids is False and out.two_tower.history_ids is True
-    )  # the latter alone: no effect
 
 
 def test_the_evaluation_stage_keeps_the_setup_choices_on_the_card(tmp_path, monkeypatch) -> None:
