@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -9,28 +10,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from test_histories_as_of import DAY0, _catalogue, _facts
+from test_two_tower_item_ids import SPEC as ITEM_ID_SPEC
 from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_time
 
 from embedding_jobs.data.histories import NEVER, build_histories, consumption_times
 from embedding_jobs.data.interactions import Encoders, to_nanos
-from embedding_jobs.models.two_tower import TowerSpec, TwoTowerModel, TwoTowerRetriever, UserBatch
+from embedding_jobs.models.two_tower import TwoTowerModel, TwoTowerRetriever, UserBatch
 from embedding_jobs.train_two_tower import export_two_tower, train_two_tower
 from embedding_jobs.two_tower_inputs import Inputs, Rows
 from gfm.config import TwoTowerConfig
 
-SPEC = TowerSpec(
-    n_types=2,
-    n_countries=3,
-    n_ages=3,
-    n_genres=3,
-    n_languages=2,
-    hist_dim=4,
-    text_dim=4,
-    hgnn_dim=0,
-    user_dense=0,
-    item_dense=0,
-    n_id_items=5,
-)
+SPEC = replace(ITEM_ID_SPEC, n_id_items=5)  # rows 1-4 numbered
 
 
 def test_consumed_items_match_a_brute_force_scan_latest_first_within_the_cap() -> None:
