@@ -262,9 +262,8 @@ def _prepare(
     if isolated is not None:
         cat.graph_entry_ns = graph_entry_times(facts, cat.item_ids, cfg.graph.min_support)
     hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
-    return Inputs(
-        enc, cat, hist, hgnn_version is not None, tc.history_as_of, tc.item_ids and tc.history_ids
-    ), paths
+    # history_ids reads the ID table, which only item_ids makes (Inputs checks cat.id_row)
+    return Inputs(enc, cat, hist, hgnn_version is not None, tc.history_as_of, tc.history_ids), paths
 
 
 def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = None) -> list[Path]:

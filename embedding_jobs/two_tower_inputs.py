@@ -124,7 +124,7 @@ class Inputs:
     def _history_ids(
         self, users: torch.Tensor, at: torch.Tensor, own: torch.Tensor | None, hide: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """ID rows of the items each user consumed before ``at``, and where each user's start.
+        """ID rows of the items each user consumed before ``at``, and where each user's rows start.
 
         ``own``: each row's item, left out (the whole-window history holds it); ``hide``: rows
         whose history is blanked. Items without an ID vector are left out too.
