@@ -1,8 +1,9 @@
 """What the two-tower is trained, validated and exported on, each row as of its moment.
 
 ``example_rows`` retrieves every training example's Feast features in chunks and keeps only
-compact tensors. ``validation_slice`` builds the last ``val_days`` of the training window as the
-validation slice (``embedding_jobs.two_tower_validation``). ``catalogue_rows`` gives every item's
+compact tensors. ``validation_slice`` builds the last ``val_days`` of the training window (or a
+random share of its examples) as the validation slice (``embedding_jobs.two_tower_validation``).
+``catalogue_rows`` gives every item's
 features as of a moment (or its publication, if later), ``as_of`` that moment for known-at times,
 ``user_rows`` some users' as of a moment (or their sign-up), ``served_from`` the first moment an example's item and user could be served.
 """
@@ -22,7 +23,7 @@ from embedding_jobs.two_tower_validation import Validation
 from gfm.config import Config
 from gfm.progress import console, make_progress
 
-__all__ = ["EPOCH", "as_of", "catalogue_rows", "example_rows", "served_from", "user_rows", "validation_slice"]
+__all__ = ["EPOCH", "as_of", "catalogue_rows", "example_rows", "served_from", "random_slice", "user_rows", "validation_slice"]
 
 EPOCH = pd.Timestamp(0, tz="UTC")
 
@@ -63,42 +64,57 @@ def validation_slice(
     train_end: pd.Timestamp,
     retrieve: Retrieve,
 ) -> Validation | None:
-    """The last ``val_days`` of the training window as a validation slice (None when too small).
+    """The slice that chooses the epoch count (None when switched off or too small).
 
-    The slice holds the examples *consumed* in those days (``consumed_ns``, one per ``entity``
-    row), whatever moment their features are seen from (``two_tower.horizon_days``). With
-    ``val_protocol`` "window" it is scored as the evaluation scores its window (``_window``);
-    "example" ranks each example's item for its user as of the example.
+    The last ``val_days`` of the training window: the examples *consumed* in those days
+    (``consumed_ns``, one per ``entity`` row), whatever moment their features are seen from
+    (``two_tower.horizon_days``). With ``val_protocol`` "window" it is scored as the evaluation
+    scores its window (``_window``); "example" ranks each example's item for its user as of the
+    example. With ``val_days`` 0 and ``val_share`` > 0: that share of the examples drawn at random
+    (``random_slice``), ranked by the "example" protocol against the catalogue as of the window's end.
     """
     tc = cfg.two_tower
     dim_users, dim_items = dims
-    if tc.val_days <= 0:
+    if tc.val_days > 0:
+        start = train_end - pd.Timedelta(days=tc.val_days)
+        held = consumed_ns >= start.as_unit("ns").value
+        what = f"examples of the last {tc.val_days} days"
+    elif tc.val_share > 0:
+        start, held = train_end, random_slice(len(entity), tc.val_share, tc.seed)
+        what = f"examples drawn at random ({tc.val_share:.0%})"
+    else:
         return None
-    start = train_end - pd.Timedelta(days=tc.val_days)
-    recent = consumed_ns >= start.as_unit("ns").value
-    if recent.sum() < tc.batch_size or (~recent).sum() < tc.batch_size:
+    if held.sum() < tc.batch_size or (~held).sum() < tc.batch_size:
         console.print(
-            f"two-tower: {int(recent.sum()):,} examples in the last {tc.val_days} days of the training "
-            f"window, too few to validate on (batch {tc.batch_size}); training {tc.epochs} epochs"
+            f"two-tower: {int(held.sum()):,} {what}, too few to validate on "
+            f"(batch {tc.batch_size}); training {tc.epochs} epochs"
         )
         return None
     consumed = facts.loc[facts["is_consumed"].astype(bool)]
     consumed = consumed[["user_id", "item_id"]].assign(at=to_nanos(consumption_times(consumed)))
     # what each example's history holds is left out of its ranking, as the evaluation leaves out
     # the training items: consumptions before the example, or before the slice (old histories)
-    at = to_nanos(entity["event_timestamp"][recent])
-    if not tc.history_as_of:
+    at = to_nanos(entity["event_timestamp"][held])
+    if not tc.history_as_of and tc.val_days > 0:
         at = np.full(len(at), start.as_unit("ns").value)
     with console.status("Feast item features for the validation slice"):
         item_rows = catalogue_rows(cfg, inputs, dim_items, start, retrieve)
-    if tc.val_protocol == "window":
-        return _window(cfg, inputs, np.flatnonzero(recent), consumed, dim_users, item_rows, start, retrieve)
+    if tc.val_protocol == "window" and tc.val_days > 0:
+        return _window(cfg, inputs, np.flatnonzero(held), consumed, dim_users, item_rows, start, retrieve, what)
     return Validation(
-        rows=torch.from_numpy(np.flatnonzero(recent)),
-        excluded=Validation.exclusions(entity["user_id"][recent], at, consumed, inputs.cat),
+        rows=torch.from_numpy(np.flatnonzero(held)),
+        excluded=Validation.exclusions(entity["user_id"][held], at, consumed, inputs.cat),
         items=item_rows,
         k=cfg.evaluate.k,
+        what=what,
     )
+
+
+def random_slice(n: int, share: float, seed: int) -> np.ndarray:
+    """``(n,)`` bool: ``round(share * n)`` of ``n`` examples drawn without replacement (seeded)."""
+    held = np.zeros(n, dtype=bool)
+    held[np.random.default_rng(seed).permutation(n)[: round(share * n)]] = True
+    return held
 
 
 def _window(
@@ -110,6 +126,7 @@ def _window(
     item_rows: Rows,
     start: pd.Timestamp,
     retrieve: Retrieve,
+    what: str,
 ) -> Validation:
     """The validation slice as the evaluation sees its window: every user as of the slice's start.
 
@@ -136,6 +153,7 @@ def _window(
         k=cfg.evaluate.k,
         users=users,
         targets=pairs(later),
+        what=what,
     )
 
 

@@ -1,9 +1,9 @@
 """The two-tower training loop, and the choice of its epoch count on a validation slice.
 
 ``fit`` is the mini-batch loop. ``select_and_fit`` holds out the examples of the last
-``val_days`` of the training window (``embedding_jobs.two_tower_validation``), trains on the older
-ones while measuring the validation metric after every epoch, and refits on every example for the
-best count.
+``val_days`` of the training window, or a random share of them (``two_tower.val_share``;
+``embedding_jobs.two_tower_validation``), trains on the rest while measuring the validation
+metric after every epoch, and refits on every example for the best count.
 """
 
 from __future__ import annotations
@@ -106,10 +106,10 @@ def select_and_fit(
     if val is not None:
         seed_everything(tc.seed)
         probe = TwoTowerModel(tc, spec).to(device)
-        older = every[~torch.isin(every, val.rows)]
-        _, recalls = fit(probe, inputs, rows, log_q, tc, device, older, tc.epochs, val, negatives)
+        rest = every[~torch.isin(every, val.rows)]
+        _, recalls = fit(probe, inputs, rows, log_q, tc, device, rest, tc.epochs, val, negatives)
         epochs = 1 + int(np.argmax(recalls))
-        trained += len(older) * len(recalls)
+        trained += len(rest) * len(recalls)
         metrics.update(val_recalls=recalls, n_val_examples=len(val.rows))
         if val.users is not None:
             measure = f"HR@{val.k} of {len(val.users.users):,} users as of the slice's start"
@@ -117,7 +117,7 @@ def select_and_fit(
             measure = f"recall@{val.k}{' (mean over types)' if tc.val_by_type else ''}"
         console.print(
             f"two-tower: validation {measure} is highest after {epochs} epochs "
-            f"({recalls[epochs - 1]:.3f} on {len(val.rows):,} examples of the last {tc.val_days} days)"
+            f"({recalls[epochs - 1]:.3f} on {len(val.rows):,} {val.what})"
         )
     seed_everything(tc.seed)
     model = TwoTowerModel(tc, spec).to(device)

@@ -1,7 +1,7 @@
 """The validation slice that chooses the two-tower's epoch count, and its rankings.
 
 The slice is the last ``val_days`` of the training window, the days most like the evaluation
-window. With the "example" protocol each example's item is ranked among every item of its type
+window (or, where times are made up, a random share of the examples: ``two_tower.val_share``). With the "example" protocol each example's item is ranked among every item of its type
 for its user as of the example, leaving out what the user consumed before it (what its history
 holds); with "window" each user is encoded once as of the slice's start and HR@k is counted per
 user and type over everything they consume in it, as the evaluation counts its window. (The
@@ -39,6 +39,7 @@ class Validation:
             what they consumed before the start.
         targets: With the window protocol, ``[2, P]`` (user row, catalogue row) of every
             consumption in the slice.
+        what: What the slice holds, in words, for the run's output.
 
     """
 
@@ -48,6 +49,7 @@ class Validation:
     k: int = 10
     users: Rows | None = None
     targets: torch.Tensor | None = None
+    what: str = "examples of the slice"
 
     @staticmethod
     def exclusions(users: pd.Series, at: np.ndarray, consumed: pd.DataFrame, cat: Catalogue) -> torch.Tensor:

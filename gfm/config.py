@@ -232,6 +232,12 @@ class TwoTowerConfig(_Section):
     # chunk's wide frame is in memory (the result does not depend on it)
     retrieval_chunk: int = Field(default=500_000, ge=1)
     val_days: int = 7  # the last days of the training window pick the epoch count, then a refit on all
+    # With val_days 0: this share of the training examples, drawn at random (seeded by ``seed``),
+    # picks the epoch count instead, then a refit on all; 0 with val_days 0: ``epochs`` are trained.
+    # For a fixed split whose times are made up (pipeline/setup_choice.py): a time cut there is not
+    # the days before the test, while a random share is drawn the way such splits (LightGCN's)
+    # drew their test pairs, a random share of each user's interactions.
+    val_share: float = Field(default=0.0, ge=0.0, lt=1.0)
     # the validation recall that picks it: pooled over examples (False), or the mean over content
     # types (True; measured worse: it picked more epochs and 2T's audiobook HR@10 fell by .08 over
     # 3 seeds, benchmarks/results/quality_topics_round4_val_by_type.json)

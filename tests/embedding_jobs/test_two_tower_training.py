@@ -180,6 +180,33 @@ def test_epoch_count_is_chosen_on_the_last_days_of_the_training_window(world, tm
     assert "val_recalls" not in result.metrics and len(result.metrics["epoch_losses"]) == 2
 
 
+def test_without_val_days_a_random_share_of_the_examples_chooses_the_epochs(world):
+    cfg, first, _ = world
+    tc = cfg.two_tower.model_copy(update={"val_days": 0, "val_share": 0.3, "epochs": 3, "patience": 0})
+    with one_thread():
+        result = train_two_tower(
+            cfg.model_copy(update={"two_tower": tc}), "v20261017t000009_abcdef", HGNN_VERSION,
+            retrieve=pandas_point_in_time,
+        )
+    n = result.metrics["n_examples"]
+    assert result.metrics["n_val_examples"] == round(0.3 * n)
+    recalls = result.metrics["val_recalls"]
+    assert len(recalls) == 3 and result.metrics["epochs"] == 1 + int(np.argmax(recalls))
+    # the selection run trained on the other 70% for 3 epochs, the refit on all for the chosen count
+    assert result.metrics["trained_examples"] == (n - round(0.3 * n)) * 3 + n * result.metrics["epochs"]
+
+
+def test_the_random_slice_is_seeded_exact_and_spread_over_the_window():
+    from embedding_jobs.two_tower_examples import random_slice
+
+    held = random_slice(1000, 0.1, seed=17)
+    assert held.sum() == 100 and np.array_equal(held, random_slice(1000, 0.1, seed=17))
+    assert not np.array_equal(held, random_slice(1000, 0.1, seed=18))
+    # not a block: drawn from every part of the (time-ordered) examples
+    assert all(held[lo : lo + 250].sum() > 0 for lo in range(0, 1000, 250))
+    assert random_slice(1000, 0.0, seed=17).sum() == 0
+
+
 def test_the_window_protocol_scores_users_as_of_the_slice_start(world):
     cfg, _, _ = world
     asked = []
