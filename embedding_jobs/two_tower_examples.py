@@ -23,7 +23,16 @@ from embedding_jobs.two_tower_validation import Validation
 from gfm.config import Config
 from gfm.progress import console, make_progress
 
-__all__ = ["EPOCH", "as_of", "catalogue_rows", "example_rows", "served_from", "random_slice", "user_rows", "validation_slice"]
+__all__ = [
+    "EPOCH",
+    "as_of",
+    "catalogue_rows",
+    "example_rows",
+    "random_slice",
+    "served_from",
+    "user_rows",
+    "validation_slice",
+]
 
 EPOCH = pd.Timestamp(0, tz="UTC")
 
@@ -100,7 +109,9 @@ def validation_slice(
     with console.status("Feast item features for the validation slice"):
         item_rows = catalogue_rows(cfg, inputs, dim_items, start, retrieve)
     if tc.val_protocol == "window" and tc.val_days > 0:
-        return _window(cfg, inputs, np.flatnonzero(held), consumed, dim_users, item_rows, start, retrieve, what)
+        return _window(
+            cfg, inputs, np.flatnonzero(held), consumed, dim_users, item_rows, start, retrieve, what
+        )
     return Validation(
         rows=torch.from_numpy(np.flatnonzero(held)),
         excluded=Validation.exclusions(entity["user_id"][held], at, consumed, inputs.cat),

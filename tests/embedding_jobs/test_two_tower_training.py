@@ -181,11 +181,13 @@ def test_epoch_count_is_chosen_on_the_last_days_of_the_training_window(world, tm
 
 
 def test_without_val_days_a_random_share_of_the_examples_chooses_the_epochs(world):
-    cfg, first, _ = world
+    cfg, _, _ = world
     tc = cfg.two_tower.model_copy(update={"val_days": 0, "val_share": 0.3, "epochs": 3, "patience": 0})
     with one_thread():
         result = train_two_tower(
-            cfg.model_copy(update={"two_tower": tc}), "v20261017t000009_abcdef", HGNN_VERSION,
+            cfg.model_copy(update={"two_tower": tc}),
+            "v20261017t000009_abcdef",
+            HGNN_VERSION,
             retrieve=pandas_point_in_time,
         )
     n = result.metrics["n_examples"]
