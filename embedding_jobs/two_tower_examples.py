@@ -102,9 +102,15 @@ def validation_slice(
     consumed = facts.loc[facts["is_consumed"].astype(bool)]
     consumed = consumed[["user_id", "item_id"]].assign(at=to_nanos(consumption_times(consumed)))
     # what each example's history holds is left out of its ranking, as the evaluation leaves out
-    # the training items: consumptions before the example, or before the slice (old histories)
+    # the training items: consumptions before the example, or before the slice (old histories).
+    # A random slice has no "before" (its times may be made up): every other training item of the
+    # user is left out, as the evaluation leaves out all of them; left in, the items the model
+    # fits best rank above the held-out one, and its recall falls as training fits them.
     at = to_nanos(entity["event_timestamp"][held])
-    if not tc.history_as_of and tc.val_days > 0:
+    own = None
+    if tc.val_days <= 0:
+        at, own = np.full(len(at), np.iinfo(np.int64).max), entity["item_id"].to_numpy()[held]
+    elif not tc.history_as_of:
         at = np.full(len(at), start.as_unit("ns").value)
     with console.status("Feast item features for the validation slice"):
         item_rows = catalogue_rows(cfg, inputs, dim_items, start, retrieve)
@@ -114,7 +120,7 @@ def validation_slice(
         )
     return Validation(
         rows=torch.from_numpy(np.flatnonzero(held)),
-        excluded=Validation.exclusions(entity["user_id"][held], at, consumed, inputs.cat),
+        excluded=Validation.exclusions(entity["user_id"][held], at, consumed, inputs.cat, own),
         items=item_rows,
         k=cfg.evaluate.k,
         what=what,

@@ -52,20 +52,32 @@ class Validation:
     what: str = "examples of the slice"
 
     @staticmethod
-    def exclusions(users: pd.Series, at: np.ndarray, consumed: pd.DataFrame, cat: Catalogue) -> torch.Tensor:
+    def exclusions(
+        users: pd.Series,
+        at: np.ndarray,
+        consumed: pd.DataFrame,
+        cat: Catalogue,
+        own: np.ndarray | None = None,
+    ) -> torch.Tensor:
         """Pairs (slice position, catalogue row) for the items each slice user consumed before ``at``.
 
         Args:
             users: The ``user_id`` of each example in the slice, in slice order.
             at: Per example, the moment (ns, UTC) before which consumptions are left out of its
-                ranking: its own time, or the slice's start for the old leaky histories.
+                ranking: its own time, the slice's start for the old leaky histories, or the
+                largest moment for all of the user's consumptions (a random slice).
             consumed: ``user_id``, ``item_id`` and ``at`` (ns) of every training consumption.
             cat: The catalogue (for item rows).
+            own: Per example, its own ``item_id``, never left out (needed when ``at`` reaches
+                past the example); None: nothing kept back.
 
         """
         left = pd.DataFrame({"pos": np.arange(len(users)), "user_id": users.to_numpy(), "before": at})
         pairs = left.merge(consumed[["user_id", "item_id", "at"]], on="user_id")
-        pairs = pairs.loc[pairs["at"].to_numpy() < pairs["before"].to_numpy()]
+        keep = pairs["at"].to_numpy() < pairs["before"].to_numpy()
+        if own is not None:
+            keep &= pairs["item_id"].to_numpy() != own[pairs["pos"].to_numpy()]
+        pairs = pairs.loc[keep]
         return torch.from_numpy(
             np.stack([pairs["pos"].to_numpy(), cat.rows(pairs["item_id"])]).astype(np.int64)
         )

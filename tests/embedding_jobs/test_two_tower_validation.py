@@ -62,6 +62,10 @@ def test_exclusions_pair_each_slice_row_with_the_users_earlier_items() -> None:
     # only what was consumed strictly before each row's moment: user 1's item 30 came at 8
     pairs = Validation.exclusions(pd.Series([1, 1]), np.array([8, 5]), consumed, cat)
     assert sorted(map(tuple, pairs.T.tolist())) == [(0, 1)]
+    # a random slice: every other item of the user, earlier or later, but never the row's own
+    never = np.full(2, np.iinfo(np.int64).max)
+    pairs = Validation.exclusions(pd.Series([1, 1]), never, consumed, cat, own=np.array([20, 30]))
+    assert sorted(map(tuple, pairs.T.tolist())) == [(0, 2), (1, 1)]
 
 
 def _brute_window(users, items, types, targets, excluded, k):
