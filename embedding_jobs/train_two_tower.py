@@ -168,6 +168,10 @@ def train_two_tower(
             ),
         )
     model, fit_metrics = select_and_fit(spec, inputs, rows, log_q, tc, device, val, negatives)
+    if model.config is not tc:  # the validation chose the candidate without ID vectors
+        tc, spec, id_items = model.config, model.spec, None
+        cfg = cfg.model_copy(update={"two_tower": tc})
+        inputs.cat.id_row, inputs.history_ids = None, False  # as a re-export builds them
     train_s = time.perf_counter() - started
 
     retriever = TwoTowerRetriever(model, device)

@@ -3,10 +3,13 @@
 ``fit`` is the mini-batch loop. ``select_and_fit`` holds out the examples of the last
 ``val_days`` of the training window, or a random share of them (``two_tower.val_share``;
 ``embedding_jobs.two_tower_validation``), trains on the rest while measuring the validation
-metric after every epoch, and refits on every example for the best count.
+metric after every epoch, and refits on every example for the best count; with
+``two_tower.choose_ids`` it also chooses, on the same slice, whether the ID vectors are used.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -97,20 +100,42 @@ def select_and_fit(
 ) -> tuple[TwoTowerModel, Metrics]:
     """Choose the epoch count on ``val`` (when given), then train on every example for it.
 
-    Without a validation slice the model trains ``tc.epochs`` epochs. ``negatives``: see ``fit``.
+    Without a validation slice the model trains ``tc.epochs`` epochs. With ``tc.choose_ids`` and an
+    ID table, a second candidate without the ID vectors runs on the same slice, and the candidate
+    with the higher validation recall is refitted; the returned model's ``config`` and ``spec`` say
+    which (``ids_chosen`` in the metrics). ``negatives``: see ``fit``.
     """
     every = torch.arange(len(rows.items))
     metrics: Metrics = {}
     epochs = tc.epochs
-    trained = 0  # examples seen by the optimiser, the selection run included
+    trained = 0  # examples seen by the optimiser, the selection runs included
     if val is not None:
-        seed_everything(tc.seed)
-        probe = TwoTowerModel(tc, spec).to(device)
+        candidates = [(tc, spec)]
+        if tc.choose_ids and spec.n_id_items:
+            plain = tc.model_copy(update={"item_ids": False, "history_ids": False})
+            candidates.append((plain, replace(spec, n_id_items=0)))
         rest = every[~torch.isin(every, val.rows)]
-        _, recalls = fit(probe, inputs, rows, log_q, tc, device, rest, tc.epochs, val, negatives)
+        curves = []
+        for cand_tc, cand_spec in candidates:
+            seed_everything(cand_tc.seed)
+            probe = TwoTowerModel(cand_tc, cand_spec).to(device)
+            _, recalls = fit(
+                probe, inputs, rows, log_q, cand_tc, device, rest, cand_tc.epochs, val, negatives
+            )
+            curves.append(recalls)
+            trained += len(rest) * len(recalls)
+        best = int(np.argmax([max(c) for c in curves]))  # ties: the first (with ID vectors)
+        tc, spec, recalls = candidates[best][0], candidates[best][1], curves[best]
         epochs = 1 + int(np.argmax(recalls))
-        trained += len(rest) * len(recalls)
         metrics.update(val_recalls=recalls, n_val_examples=len(val.rows))
+        if len(candidates) > 1:
+            metrics.update(
+                ids_chosen=int(best == 0), val_recalls_with_ids=curves[0], val_recalls_without_ids=curves[1]
+            )
+            console.print(
+                f"two-tower: validation chose {'the' if best == 0 else 'no'} ID vectors "
+                f"({max(curves[0]):.3f} with, {max(curves[1]):.3f} without)"
+            )
         if val.users is not None:
             measure = f"HR@{val.k} of {len(val.users.users):,} users as of the slice's start"
         else:

@@ -340,6 +340,11 @@ class TwoTowerConfig(_Section):
     # frozen features; this gives the user side the same free capacity, with no user ID: a user
     # unseen in training is encoded from their history. Without item_ids: no effect.
     history_ids: bool = False
+    # With item_ids and a validation slice (val_days or val_share): a second selection run without
+    # the ID vectors (item and history), and the one with the higher validation recall is
+    # refitted (the card's ``ids_chosen``). For sources where nothing says in advance whether free
+    # vectors per item help (pipeline/setup_choice.py: no item text); costs one more selection run.
+    choose_ids: bool = False
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"

@@ -20,8 +20,9 @@ are decided here, from facts the run already has:
   same vectors (``two_tower.item_ids``, ``two_tower.history_ids``): without text its towers see an
   item only through frozen vectors and metadata, which cannot tell apart items consumed
   differently. Where text exists they are off: they cost the new-item tier (docs/results.md,
-  rounds 17 and 18). They overfit at a fixed epoch count, so they come with the epochs chosen on
-  held-out pairs (below; round 19).
+  rounds 17 and 18). Without text they helped on Yelp2018 and hurt on an ID-only copy of the
+  communities data (round 19), so the validation slice chooses whether they are used
+  (``two_tower.choose_ids``), and their epochs too, on held-out pairs where times are made up.
 * ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
   window are not the days before the test, so a validation slice cut by time cannot choose the
   two-tower's epochs (``two_tower.val_days = 0``); a random tenth of the training pairs chooses
@@ -127,6 +128,8 @@ def choose_setup(
         wanted.append(Choice("two_tower", "item_ids", True, why))
         why = "the source has no item text, so the user tower reads its history's item vectors"
         wanted.append(Choice("two_tower", "history_ids", True, why))
+        why = "whether the ID vectors help depends on the data: the validation slice chooses"
+        wanted.append(Choice("two_tower", "choose_ids", True, why))
     if traits is not None and not traits.has_event_times:
         drawn = "event times were drawn to map a fixed split onto time"
         wanted += [

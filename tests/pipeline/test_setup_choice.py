@@ -50,6 +50,7 @@ def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
     assert out.two_tower.val_share == VAL_SHARE_NO_TIMES > 0  # the epochs chosen on random pairs
     assert out.two_tower.item_ids is True and out.two_tower.history_ids is True  # no text: ID vectors
+    assert out.two_tower.choose_ids is True  # ... if the validation slice prefers them
     assert out.two_tower.hgnn_as_of is False  # made-up times say nothing about when edges came
     assert (out.hgnn.epochs, out.hgnn.batch_size) == (2, 2048)
     assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
