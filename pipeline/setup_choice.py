@@ -16,20 +16,16 @@ are decided here, from facts the run already has:
   that rank an item's neighbours are small. On Yelp2018 (38,048 items) the raw sketch's own
   item-to-item ranking rose from .259 at 256 dimensions to .321 at 1,024 and .342 at 4,096
   (item-kNN .331), and the HGNN trained on it from .249 to .276 (docs/results.md, round 11).
-  The two-tower learns a vector per consumed item and reads its users' histories through the
-  same vectors (``two_tower.item_ids``, ``two_tower.history_ids``): without text its towers see an
-  item only through frozen vectors and metadata, which cannot tell apart items consumed
-  differently. Where text exists they are off: they cost the new-item tier (docs/results.md,
-  rounds 17 and 18). Without text they helped on Yelp2018 and hurt on an ID-only copy of the
-  communities data (round 19), so the validation slice chooses whether they are used
-  (``two_tower.choose_ids``), and their epochs too, on held-out pairs where times are made up.
 * ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
   window are not the days before the test, so a validation slice cut by time cannot choose the
-  two-tower's epochs (``two_tower.val_days = 0``); a random tenth of the training pairs chooses
-  them instead (``two_tower.val_share``), drawn as such splits drew their test pairs, and batches are
+  two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
   drawn across the window rather than from the same days (``two_tower.batch_days = 0``); every
   example sees its item's HGNN vector made from all edges, since made-up times cannot say which
-  examples came before the item had any (``two_tower.hgnn_as_of`` off).
+  examples came before the item had any (``two_tower.hgnn_as_of`` off). Not chosen here, measured
+  (docs/results.md, round 19): the epochs chosen on a random share of the pairs
+  (``two_tower.val_share``) and, without text, ID vectors kept only if that share prefers them
+  (``two_tower.item_ids``, ``history_ids``, ``choose_ids``). It preferred none on either ID-only
+  source, although on Yelp2018 they lift the test by .006, and cost .0024 on the other.
 * Size, each model by what it trains on. The two-tower's cost follows the training pairs: above
   ``LARGE_PAIRS`` its batches grow and, without CUDA, it trains at most 3 epochs. The HGNN's cost
   follows the edges one of its epochs draws (every edge of the item graph, which grows far slower
@@ -58,7 +54,6 @@ __all__ = [
     "HGNN_LARGE_EPOCH",
     "LARGE_PAIRS",
     "SKETCH_DIM_NO_TEXT",
-    "VAL_SHARE_NO_TIMES",
     "Choice",
     "choose_setup",
 ]
@@ -67,7 +62,6 @@ LARGE_PAIRS = 500_000  # training pairs above which the two-tower's batches grow
 HGNN_LARGE_EPOCH = 500_000  # edges one HGNN epoch draws, above which its batches grow
 HGNN_CPU_EDGES = 2_000_000  # edges all HGNN epochs may draw on a CPU (Yelp2018: 2 epochs)
 SKETCH_DIM_NO_TEXT = 1024  # the co-consumption sketch's size when it is the HGNN's only input
-VAL_SHARE_NO_TIMES = 0.1  # training pairs held out at random to choose the two-tower's epochs
 
 
 @dataclass(frozen=True)
@@ -124,12 +118,6 @@ def choose_setup(
         else:
             why = "the source has no item text (and hgnn.sketch_dim is 0), so the HGNN learns ID embeddings"
             wanted.append(Choice("hgnn", "id_embeddings", True, why))
-        why = "the source has no item text, so the two-tower learns a vector per consumed item"
-        wanted.append(Choice("two_tower", "item_ids", True, why))
-        why = "the source has no item text, so the user tower reads its history's item vectors"
-        wanted.append(Choice("two_tower", "history_ids", True, why))
-        why = "whether the ID vectors help depends on the data: the validation slice chooses"
-        wanted.append(Choice("two_tower", "choose_ids", True, why))
     if traits is not None and not traits.has_event_times:
         drawn = "event times were drawn to map a fixed split onto time"
         wanted += [
@@ -138,12 +126,6 @@ def choose_setup(
                 "val_days",
                 0,
                 f"{drawn}, so a time-cut validation slice cannot choose the epochs",
-            ),
-            Choice(
-                "two_tower",
-                "val_share",
-                VAL_SHARE_NO_TIMES,
-                f"{drawn}: a random share of the training pairs chooses the epochs, as the split drew its test",
             ),
             Choice("two_tower", "batch_days", 0.0, f"{drawn}, so same-day batches mean nothing"),
             Choice(

@@ -10,7 +10,6 @@ from pipeline.setup_choice import (
     HGNN_LARGE_EPOCH,
     LARGE_PAIRS,
     SKETCH_DIM_NO_TEXT,
-    VAL_SHARE_NO_TIMES,
     choose_setup,
 )
 
@@ -48,9 +47,6 @@ def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -
     assert out.hgnn.text_features is False and out.hgnn.id_embeddings is False
     assert out.hgnn.sketch_dim == SKETCH_DIM_NO_TEXT > _cfg().hgnn.sketch_dim  # its only input
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
-    assert out.two_tower.val_share == VAL_SHARE_NO_TIMES > 0  # the epochs chosen on random pairs
-    assert out.two_tower.item_ids is True and out.two_tower.history_ids is True  # no text: ID vectors
-    assert out.two_tower.choose_ids is True  # ... if the validation slice prefers them
     assert out.two_tower.hgnn_as_of is False  # made-up times say nothing about when edges came
     assert (out.hgnn.epochs, out.hgnn.batch_size) == (2, 2048)
     assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
@@ -130,9 +126,3 @@ def test_the_evaluation_stage_keeps_the_setup_choices_on_the_card(tmp_path, monk
     assert stages.evaluate(ctx) == report
     assert ctx.card.metrics["setup_choices"] == chosen
     assert ctx.card.metrics["headline"] == {"podcast": 0.4, "mean": 0.4}
-
-
-def test_the_users_own_two_tower_settings_survive_an_id_only_source() -> None:
-    out = _small_id_only({"GFM__TWO_TOWER__ITEM_IDS": "false", "GFM__TWO_TOWER__VAL_SHARE": "0"})
-    assert out.two_tower.item_ids is False and out.two_tower.val_share == 0
-    assert out.two_tower.history_ids is True  # not set by the user, so chosen (no effect without item_ids)
