@@ -3,9 +3,9 @@
 ``example_rows`` retrieves every training example's Feast features in chunks and keeps only
 compact tensors. ``validation_slice`` builds the last ``val_days`` of the training window (or a
 random share of its examples) as the validation slice (``embedding_jobs.two_tower_validation``).
-``catalogue_rows`` gives every item's
-features as of a moment (or its publication, if later), ``as_of`` that moment for known-at times,
-``user_rows`` some users' as of a moment (or their sign-up), ``served_from`` the first moment an example's item and user could be served.
+``catalogue_rows`` gives every item's features as of a moment (or its publication, if later),
+``as_of`` that moment for known-at times, ``user_rows`` some users' as of a moment (or their
+sign-up), ``served_from`` the first moment an example's item and user could be served.
 """
 
 from __future__ import annotations

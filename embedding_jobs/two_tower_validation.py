@@ -1,9 +1,10 @@
 """The validation slice that chooses the two-tower's epoch count, and its rankings.
 
 The slice is the last ``val_days`` of the training window, the days most like the evaluation
-window (or, where times are made up, a random share of the examples: ``two_tower.val_share``). With the "example" protocol each example's item is ranked among every item of its type
-for its user as of the example, leaving out what the user consumed before it (what its history
-holds); with "window" each user is encoded once as of the slice's start and HR@k is counted per
+window (or, where times are made up, a random share of the examples: ``two_tower.val_share``).
+With the "example" protocol each example's item is ranked among every item of its type for its
+user as of the example, leaving out what the user consumed before it (what its history holds;
+for a random share, all of the user's other training items); with "window" each user is encoded once as of the slice's start and HR@k is counted per
 user and type over everything they consume in it, as the evaluation counts its window. (The
 in-batch softmax loss on the same slice was tried first: it stayed within 1% of its first value
 while recall moved by a third, so it could not choose.)

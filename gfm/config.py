@@ -234,9 +234,10 @@ class TwoTowerConfig(_Section):
     val_days: int = 7  # the last days of the training window pick the epoch count, then a refit on all
     # With val_days 0: this share of the training examples, drawn at random (seeded by ``seed``),
     # picks the epoch count instead, then a refit on all; 0 with val_days 0: ``epochs`` are trained.
-    # For a fixed split whose times are made up (pipeline/setup_choice.py): a time cut there is not
-    # the days before the test, while a random share is drawn the way such splits (LightGCN's)
-    # drew their test pairs, a random share of each user's interactions.
+    # For a fixed split whose times are made up: a time cut there is not the days before the test,
+    # while a random share is drawn the way such splits (LightGCN's) drew their test pairs. Not set
+    # by `gfm run`: on the ID-only communities split it chose fewer epochs than the fixed 16 and
+    # cost .0024 Recall@20 over 3 seeds; on Yelp2018 it chose the CPU's cap (docs/results.md, round 19).
     val_share: float = Field(default=0.0, ge=0.0, lt=1.0)
     # the validation recall that picks it: pooled over examples (False), or the mean over content
     # types (True; measured worse: it picked more epochs and 2T's audiobook HR@10 fell by .08 over
@@ -342,8 +343,9 @@ class TwoTowerConfig(_Section):
     history_ids: bool = False
     # With item_ids and a validation slice (val_days or val_share): a second selection run without
     # the ID vectors (item and history), and the one with the higher validation recall is
-    # refitted (the card's ``ids_chosen``). For sources where nothing says in advance whether free
-    # vectors per item help (pipeline/setup_choice.py: no item text); costs one more selection run.
+    # refitted (the card's ``ids_chosen``); costs one more selection run. Not set by `gfm run`: on
+    # both ID-only sources measured it chose no ID vectors, on Yelp2018 against the test's verdict
+    # (docs/results.md, round 19).
     choose_ids: bool = False
     weight_decay: float = 1e-5
     seed: int = 17
