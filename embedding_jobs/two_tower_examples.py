@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embedding_jobs.data.histories import consumption_times
+from embedding_jobs.data.histories import Histories, build_histories, consumption_times
 from embedding_jobs.data.interactions import Retrieve, feature_refs, fetch_features, to_nanos
 from embedding_jobs.two_tower_inputs import Inputs, Rows
 from embedding_jobs.two_tower_validation import Validation
@@ -124,7 +124,20 @@ def validation_slice(
         items=item_rows,
         k=cfg.evaluate.k,
         what=what,
+        hist=None if tc.val_days > 0 else _without(inputs, facts, entity.loc[held]),
     )
+
+
+def _without(inputs: Inputs, facts: pd.DataFrame, pairs: pd.DataFrame) -> Histories:
+    """The training-window histories as if ``pairs`` (``user_id``, ``item_id``) had never happened.
+
+    A random slice's pairs are spread over the window, so the other examples' histories hold them
+    (as of their made-up times, or all of them with ``history_as_of`` off); held out this way they
+    are what a test pair is to the exported histories: absent.
+    """
+    kept = facts.merge(pairs[["user_id", "item_id"]].drop_duplicates(), how="left", indicator=True)
+    kept = kept.loc[kept["_merge"] == "left_only"].drop(columns="_merge")
+    return build_histories(inputs.hist.user_ids, kept, inputs.cat, inputs.hist.n_types)
 
 
 def random_slice(n: int, share: float, seed: int) -> np.ndarray:

@@ -115,12 +115,13 @@ def select_and_fit(
             plain = tc.model_copy(update={"item_ids": False, "history_ids": False})
             candidates.append((plain, replace(spec, n_id_items=0)))
         rest = every[~torch.isin(every, val.rows)]
+        chosen_on = inputs if val.hist is None else inputs.with_histories(val.hist)
         curves = []
         for cand_tc, cand_spec in candidates:
             seed_everything(cand_tc.seed)
             probe = TwoTowerModel(cand_tc, cand_spec).to(device)
             _, recalls = fit(
-                probe, inputs, rows, log_q, cand_tc, device, rest, cand_tc.epochs, val, negatives
+                probe, chosen_on, rows, log_q, cand_tc, device, rest, cand_tc.epochs, val, negatives
             )
             curves.append(recalls)
             trained += len(rest) * len(recalls)

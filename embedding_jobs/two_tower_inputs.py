@@ -8,6 +8,7 @@ users are learned too.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -68,6 +69,12 @@ class Inputs:
         self.stream_cols = torch.tensor(
             [c.startswith(("n_streams", "n_items")) for c in enc.user_dense], dtype=torch.bool
         )
+
+    def with_histories(self, hist: Histories) -> Inputs:
+        """The same inputs reading ``hist`` instead (a validation slice's, ``Validation.hist``)."""
+        other = copy.copy(self)
+        other.hist = hist
+        return other
 
     def rows(self, frame: pd.DataFrame) -> Rows:
         """Tensors of a retrieved feature frame (user and/or item columns); item ages are exact."""

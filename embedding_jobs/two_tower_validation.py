@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from embedding_jobs.data.histories import Histories
 from embedding_jobs.data.interactions import Catalogue
 from embedding_jobs.models.two_tower import TwoTowerModel, TwoTowerRetriever
 from embedding_jobs.two_tower_inputs import Inputs, Rows
@@ -41,6 +42,11 @@ class Validation:
         targets: With the window protocol, ``[2, P]`` (user row, catalogue row) of every
             consumption in the slice.
         what: What the slice holds, in words, for the run's output.
+        hist: The histories the selection runs read, when they differ from the training
+            inputs': for a random slice, every training-window history without the slice's
+            pairs, so no selection-run example sees a held-out item (whose ID vector, with
+            ``two_tower.history_ids``, would otherwise be trained towards its user), as no
+            exported history holds a test item. None: the inputs' own.
 
     """
 
@@ -51,6 +57,7 @@ class Validation:
     users: Rows | None = None
     targets: torch.Tensor | None = None
     what: str = "examples of the slice"
+    hist: Histories | None = None
 
     @staticmethod
     def exclusions(
@@ -105,7 +112,10 @@ class Validation:
             every = torch.arange(len(self.users.users))
             users = retriever.encode_users(inputs.user_batch(self.users, every, leave_out=False, hide=None))
             return window_hit_rate(users, item_vecs, inputs.cat.type_idx, self.targets, self.excluded, self.k)
-        users = retriever.encode_users(inputs.user_batch(examples, self.rows, leave_out=True, hide=None))
+        # a slice with its own histories (``hist``) holds none of its pairs: nothing to leave out
+        users = retriever.encode_users(
+            inputs.user_batch(examples, self.rows, leave_out=self.hist is None, hide=None)
+        )
         targets = examples.items[self.rows]
         hit = hit_rows_at_k(users, item_vecs, inputs.cat.type_idx, targets, self.excluded, self.k)
         if not by_type:

@@ -66,3 +66,44 @@ def test_the_checkpoint_says_which_candidate_won(tmp_path, monkeypatch, better) 
     assert (state["id_items"] is not None) is (better == "with")
     assert state["two_tower"]["history_ids"] is (better == "with")
     assert (state["spec"]["n_id_items"] > 0) is (better == "with")
+
+
+@pytest.mark.parametrize("as_of", [True, False])
+def test_the_selection_runs_never_see_a_held_out_pair_in_a_history(tmp_path, monkeypatch, as_of) -> None:
+    from embedding_jobs.data.histories import NEVER
+
+    cfg = _config(tmp_path)
+    cfg.two_tower.history_as_of, cfg.two_tower.choose_ids = as_of, False
+    seen = []
+    real_fit = two_tower_fit.fit
+
+    def spy(model, inputs, rows, *args, **kwargs):
+        seen.append((inputs, rows, args[-2]))  # the validation slice, None in the refit
+        return real_fit(model, inputs, rows, *args, **kwargs)
+
+    monkeypatch.setattr(two_tower_fit, "fit", spy)
+    with one_thread():
+        train_two_tower(cfg, "v20261017t000012_5ec1ed", HGNN_VERSION, retrieve=pandas_point_in_time)
+    (chosen_on, rows, val), (refit_on, _, none) = seen
+    assert val is not None and none is None and val.hist is chosen_on.hist
+    users = torch.arange(len(chosen_on.hist.user_ids))
+
+    def pairs(hist) -> set[tuple[int, int]]:
+        items, counts = hist.consumed_items(users, torch.full((len(users),), NEVER), cap=10_000)
+        return set(zip(np.repeat(users.numpy(), counts).tolist(), items.tolist(), strict=True))
+
+    held = set(zip(rows.users[val.rows].tolist(), rows.items[val.rows].tolist(), strict=True))
+    every = set(zip(rows.users.tolist(), rows.items.tolist(), strict=True))
+    assert len(held) == len(val.rows) > 0
+    assert pairs(refit_on.hist) == every  # the refit and the export read every pair
+    assert pairs(chosen_on.hist) == every - held
+    # a held-out example's history: its user's other pairs that were not held out (as of its time,
+    # or all of them), its own item not taken away a second time
+    batch = chosen_on.user_batch(rows, val.rows, leave_out=False, hide=None)
+    times = rows.times[val.rows]
+    for k, r in enumerate(val.rows.tolist()):
+        u = int(rows.users[r])
+        mine = (rows.users == u) & ~torch.isin(torch.arange(len(rows.items)), val.rows)
+        if as_of:
+            mine &= rows.times < times[k]
+        assert int(batch.hist_count[k].sum()) == int(mine.sum())
