@@ -86,6 +86,16 @@ def _graph_edges(data_dir: Path) -> dict[str, int] | None:
     return relation_sizes(marts) if (marts / "fct_item_edges.parquet").exists() else None
 
 
+SELECTION = (
+    "epochs",
+    "n_val_examples",
+    "val_recalls",
+    "ids_chosen",
+    "val_recalls_with_ids",
+    "val_recalls_without_ids",
+)
+
+
 def arm(data_dir: Path, version: str, note: str, base: str, keys: tuple[str, ...]) -> dict[str, Any]:
     """A 2T-HGNN ``version`` evaluated in ``data_dir`` after the run, against the run's ``base``."""
     models = data_dir / "models" / "two_tower"
@@ -101,6 +111,8 @@ def arm(data_dir: Path, version: str, note: str, base: str, keys: tuple[str, ...
             if run.get(k) != v and k != "device"
         },
         "epoch_losses": card["metrics"].get("epoch_losses"),
+        # how a validation slice chose the epochs (and the ID vectors), where one did
+        "selection": {k: card["metrics"][k] for k in SELECTION if k in card["metrics"]},
         "train_seconds": card["timings"].get("train_s"),
         "models": {
             name: {ctype: _figures(cell, keys) for ctype, cell in body["by_type"].items()}
