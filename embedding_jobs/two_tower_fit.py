@@ -115,13 +115,15 @@ def select_and_fit(
             plain = tc.model_copy(update={"item_ids": False, "history_ids": False})
             candidates.append((plain, replace(spec, n_id_items=0)))
         rest = every[~torch.isin(every, val.rows)]
-        chosen_on = inputs if val.hist is None else inputs.with_histories(val.hist)
+        chosen_on = inputs.replaced(hist=val.hist)
         curves = []
         for cand_tc, cand_spec in candidates:
             seed_everything(cand_tc.seed)
             probe = TwoTowerModel(cand_tc, cand_spec).to(device)
+            # a candidate without ID vectors would ignore the history ID bags: not built for it
+            cand_inputs = chosen_on.replaced(history_ids=cand_tc.history_ids and inputs.history_ids)
             _, recalls = fit(
-                probe, chosen_on, rows, log_q, cand_tc, device, rest, cand_tc.epochs, val, negatives
+                probe, cand_inputs, rows, log_q, cand_tc, device, rest, cand_tc.epochs, val, negatives
             )
             curves.append(recalls)
             trained += len(rest) * len(recalls)
@@ -147,7 +149,8 @@ def select_and_fit(
         )
     seed_everything(tc.seed)
     model = TwoTowerModel(tc, spec).to(device)
-    losses, _ = fit(model, inputs, rows, log_q, tc, device, every, epochs, None, negatives)
+    refit_on = inputs.replaced(history_ids=tc.history_ids and inputs.history_ids)
+    losses, _ = fit(model, refit_on, rows, log_q, tc, device, every, epochs, None, negatives)
     trained += len(every) * epochs
     metrics.update(epochs=epochs, epoch_losses=losses, final_loss=losses[-1], trained_examples=trained)
     return model, metrics

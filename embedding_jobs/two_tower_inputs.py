@@ -70,10 +70,15 @@ class Inputs:
             [c.startswith(("n_streams", "n_items")) for c in enc.user_dense], dtype=torch.bool
         )
 
-    def with_histories(self, hist: Histories) -> Inputs:
-        """The same inputs reading ``hist`` instead (a validation slice's, ``Validation.hist``)."""
+    def replaced(self, hist: Histories | None = None, history_ids: bool | None = None) -> Inputs:
+        """The same inputs with other histories, or with the history ID bags switched on or off.
+
+        ``hist``: a validation slice's (``Validation.hist``); ``history_ids``: off for a candidate
+        without ID vectors. None keeps the field as it is.
+        """
         other = copy.copy(self)
-        other.hist = hist
+        other.hist = self.hist if hist is None else hist
+        other.history_ids = self.history_ids if history_ids is None else history_ids
         return other
 
     def rows(self, frame: pd.DataFrame) -> Rows:

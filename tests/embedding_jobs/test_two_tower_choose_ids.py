@@ -52,9 +52,10 @@ def test_the_candidate_with_the_higher_validation_recall_is_refitted(tmp_path) -
 def test_the_checkpoint_says_which_candidate_won(tmp_path, monkeypatch, better) -> None:
     real_fit = two_tower_fit.fit
 
-    def rigged(model, *args, **kwargs):  # the real training, with recalls that favour one candidate
-        losses, recalls = real_fit(model, *args, **kwargs)
+    def rigged(model, inputs, *args, **kwargs):  # the real training, recalls favouring one candidate
         has_ids = model.item_tower.ids is not None
+        assert inputs.history_ids is has_ids  # no history ID bags are built for a model without IDs
+        losses, recalls = real_fit(model, inputs, *args, **kwargs)
         wins = has_ids == (better == "with")
         return losses, [0.9 if wins else 0.1 for _ in recalls]
 
