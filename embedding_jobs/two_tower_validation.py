@@ -4,10 +4,12 @@ The slice is the last ``val_days`` of the training window, the days most like th
 window (or, where times are made up, a random share of the examples: ``two_tower.val_share``).
 With the "example" protocol each example's item is ranked among every item of its type for its
 user as of the example, leaving out what the user consumed before it (what its history holds;
-for a random share, all of the user's other training items); with "window" each user is encoded once as of the slice's start and HR@k is counted per
-user and type over everything they consume in it, as the evaluation counts its window. (The
-in-batch softmax loss on the same slice was tried first: it stayed within 1% of its first value
-while recall moved by a third, so it could not choose.)
+for a random share, all of the user's other training items); with "window" each user is
+encoded once as of the slice's start and HR@k is counted per user and type over everything they
+consume in it, as the evaluation counts its window. A random slice's pairs are also left out of
+the histories its selection runs read (``Validation.hist``). (The in-batch softmax loss on the
+same slice was tried first: it stayed within 1% of its first value while recall moved by a
+third, so it could not choose.)
 """
 
 from __future__ import annotations
