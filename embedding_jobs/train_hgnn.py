@@ -57,6 +57,7 @@ __all__ = [
     "isolate_seeds",
     "link_auc",
     "load_hgnn_graph",
+    "load_trained_hgnn",
     "log_prior",
     "train_hgnn",
 ]
@@ -441,11 +442,8 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     )
 
 
-def export_hgnn(cfg: Config, version: str) -> Path:
-    """Re-export ``embeddings/hgnn/<version>/items.parquet`` from a checkpoint and the current marts.
-
-    Items new since training are embedded inductively from their features and neighbours; with ID
-    embeddings a new item has no learned vector and starts from zeros (neighbours only).
+def load_trained_hgnn(cfg: Config, version: str) -> tuple[HGNN, HeteroGraph, torch.device]:
+    """A saved HGNN ready to embed, with the current marts' graph and the inputs it was trained on.
 
     Raises:
         NotFoundError: If the checkpoint does not exist.
@@ -462,7 +460,20 @@ def export_hgnn(cfg: Config, version: str) -> Path:
     graph, _ = load_hgnn_graph(cfg.model_copy(update={"hgnn": hcfg}))
     known = {t: ids.numpy() for t, ids in state["item_ids"].items()}
     model.remap_items(known, graph.item_ids)
-    model.to(device)
+    return model.to(device), graph, device
+
+
+def export_hgnn(cfg: Config, version: str) -> Path:
+    """Re-export ``embeddings/hgnn/<version>/items.parquet`` from a checkpoint and the current marts.
+
+    Items new since training are embedded inductively from their features and neighbours; with ID
+    embeddings a new item has no learned vector and starts from zeros (neighbours only).
+
+    Raises:
+        NotFoundError: If the checkpoint does not exist.
+
+    """
+    model, graph, device = load_trained_hgnn(cfg, version)
     emb = embed_all(model, graph, device)
     if cfg.two_tower.hgnn_as_of:
         _write_isolated(cfg, model, graph, device, version)

@@ -154,7 +154,7 @@ def train_two_tower(
     )
     device = resolve_device(tc.device)
     val = validation_slice(
-        cfg, inputs, entity, consumed_ns, facts, (dim_users, dim_items), train_end, retrieve
+        cfg, inputs, entity, consumed_ns, facts, (dim_users, dim_items), train_end, retrieve, hgnn_version
     )
     negatives = None
     if tc.catalogue_negatives and tc.batch_days > 0:  # catalogues as of the batch's days

@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 
 from embedding_jobs.data.histories import Histories, build_histories, consumption_times
-from embedding_jobs.data.interactions import Retrieve, feature_refs, fetch_features, to_nanos
+from embedding_jobs.data.interactions import Catalogue, Retrieve, feature_refs, fetch_features, to_nanos
+from embedding_jobs.held_out_graph import catalogue_without
 from embedding_jobs.two_tower_inputs import Inputs, Rows
 from embedding_jobs.two_tower_validation import Validation
 from gfm.config import Config
@@ -72,6 +73,7 @@ def validation_slice(
     dims: tuple[pd.DataFrame, pd.DataFrame],
     train_end: pd.Timestamp,
     retrieve: Retrieve,
+    hgnn_version: str | None = None,
 ) -> Validation | None:
     """The slice that chooses the epoch count (None when switched off or too small).
 
@@ -80,7 +82,8 @@ def validation_slice(
     (``two_tower.horizon_days``). With ``val_protocol`` "window" it is scored as the evaluation
     scores its window (``_window``); "example" ranks each example's item for its user as of the
     example. With ``val_days`` 0 and ``val_share`` > 0: that share of the examples drawn at random
-    (``random_slice``), ranked by the "example" protocol against the catalogue as of the window's end.
+    (``random_slice``), ranked by the "example" protocol against the catalogue as of the window's end;
+    its selection runs read histories and HGNN ``hgnn_version``'s vectors made without its pairs.
     """
     tc = cfg.two_tower
     dim_users, dim_items = dims
@@ -118,26 +121,33 @@ def validation_slice(
         return _window(
             cfg, inputs, np.flatnonzero(held), consumed, dim_users, item_rows, start, retrieve, what
         )
+    hist = cat = None
+    if tc.val_days <= 0:  # a random slice: its pairs are left out of what the selection runs read
+        pairs = entity.loc[held, ["user_id", "item_id"]]
+        cat = catalogue_without(cfg, inputs.cat, hgnn_version, facts, pairs)
+        hist = _without(inputs, facts, pairs, cat or inputs.cat)
     return Validation(
         rows=torch.from_numpy(np.flatnonzero(held)),
         excluded=Validation.exclusions(entity["user_id"][held], at, consumed, inputs.cat, own),
         items=item_rows,
         k=cfg.evaluate.k,
         what=what,
-        hist=None if tc.val_days > 0 else _without(inputs, facts, entity.loc[held]),
+        hist=hist,
+        cat=cat,
     )
 
 
-def _without(inputs: Inputs, facts: pd.DataFrame, pairs: pd.DataFrame) -> Histories:
+def _without(inputs: Inputs, facts: pd.DataFrame, pairs: pd.DataFrame, cat: Catalogue) -> Histories:
     """The training-window histories as if ``pairs`` (``user_id``, ``item_id``) had never happened.
 
     A random slice's pairs are spread over the window, so the other examples' histories hold them
     (as of their made-up times, or all of them with ``history_as_of`` off); held out this way they
-    are what a test pair is to the exported histories: absent.
+    are what a test pair is to the exported histories: absent. ``cat``: the catalogue whose
+    history vectors they sum (the slice's own, with HGNN vectors made without its pairs).
     """
     kept = facts.merge(pairs[["user_id", "item_id"]].drop_duplicates(), how="left", indicator=True)
     kept = kept.loc[kept["_merge"] == "left_only"].drop(columns="_merge")
-    return build_histories(inputs.hist.user_ids, kept, inputs.cat, inputs.hist.n_types)
+    return build_histories(inputs.hist.user_ids, kept, cat, inputs.hist.n_types)
 
 
 def random_slice(n: int, share: float, seed: int) -> np.ndarray:

@@ -115,7 +115,7 @@ def select_and_fit(
             plain = tc.model_copy(update={"item_ids": False, "history_ids": False})
             candidates.append((plain, replace(spec, n_id_items=0)))
         rest = every[~torch.isin(every, val.rows)]
-        chosen_on = inputs.replaced(hist=val.hist)
+        chosen_on = inputs.replaced(hist=val.hist, cat=val.cat)
         curves = []
         for cand_tc, cand_spec in candidates:
             seed_everything(cand_tc.seed)

@@ -70,14 +70,17 @@ class Inputs:
             [c.startswith(("n_streams", "n_items")) for c in enc.user_dense], dtype=torch.bool
         )
 
-    def replaced(self, hist: Histories | None = None, history_ids: bool | None = None) -> Inputs:
-        """The same inputs with other histories, or with the history ID bags switched on or off.
+    def replaced(
+        self, hist: Histories | None = None, history_ids: bool | None = None, cat: Catalogue | None = None
+    ) -> Inputs:
+        """The same inputs with other histories or catalogue, or the history ID bags on or off.
 
-        ``hist``: a validation slice's (``Validation.hist``); ``history_ids``: off for a candidate
-        without ID vectors. None keeps the field as it is.
+        ``hist`` and ``cat``: a validation slice's (``Validation.hist``, ``Validation.cat``);
+        ``history_ids``: off for a candidate without ID vectors. None keeps the field as it is.
         """
         other = copy.copy(self)
         other.hist = self.hist if hist is None else hist
+        other.cat = self.cat if cat is None else cat
         other.history_ids = self.history_ids if history_ids is None else history_ids
         return other
 

@@ -7,7 +7,7 @@ user as of the example, leaving out what the user consumed before it (what its h
 for a random share, all of the user's other training items); with "window" each user is
 encoded once as of the slice's start and HR@k is counted per user and type over everything they
 consume in it, as the evaluation counts its window. A random slice's pairs are also left out of
-the histories its selection runs read (``Validation.hist``). (The in-batch softmax loss on the
+the histories and the HGNN vectors its selection runs read (``Validation.hist``, ``cat``). (The in-batch softmax loss on the
 same slice was tried first: it stayed within 1% of its first value while recall moved by a
 third, so it could not choose.)
 """
@@ -49,6 +49,9 @@ class Validation:
             pairs, so no selection-run example sees a held-out item (whose ID vector, with
             ``two_tower.history_ids``, would otherwise be trained towards its user), as no
             exported history holds a test item. None: the inputs' own.
+        cat: The catalogue the selection runs read, when it differs from the training inputs':
+            for a random slice, HGNN vectors made over the item graph recounted without the
+            slice's pairs (``embedding_jobs.held_out_graph``). None: the inputs' own.
 
     """
 
@@ -60,6 +63,7 @@ class Validation:
     targets: torch.Tensor | None = None
     what: str = "examples of the slice"
     hist: Histories | None = None
+    cat: Catalogue | None = None
 
     @staticmethod
     def exclusions(

@@ -9,7 +9,7 @@ export files (``Catalogue``). User histories are in ``embedding_jobs.data.histor
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -218,6 +218,15 @@ class Catalogue:
     id_row: torch.Tensor | None = None
     id_since_ns: torch.Tensor | None = None
 
+    def with_hgnn(self, ids: np.ndarray, vectors: np.ndarray, history_vectors: str) -> Catalogue:
+        """The same catalogue with other HGNN vectors (``ids`` and ``vectors``; missing: zeros).
+
+        Its history vectors follow (``history_vectors`` as in ``build_catalogue``); everything
+        else, the ID rows and the isolated vectors included, is shared.
+        """
+        hgnn_t = _align(self.item_ids, ids, vectors)
+        return replace(self, hgnn=hgnn_t, history=history_of(self.text, hgnn_t, history_vectors))
+
     def rows(self, item_ids: np.ndarray | pd.Series) -> np.ndarray:
         """Row positions of item ids (all must be in the catalogue)."""
         return _positions(self.item_ids, item_ids, "items not in dim_items")
@@ -263,28 +272,30 @@ def build_catalogue(
     by_id = dim_items.set_index("item_id").loc[item_ids]
     type_idx = torch.from_numpy(encode_types(by_id["content_type"], types).astype(np.int64))
 
-    def align(ids: np.ndarray, vecs: np.ndarray) -> torch.Tensor:
-        out = np.zeros((len(item_ids), vecs.shape[1]), dtype=np.float32)
-        pos = np.searchsorted(item_ids, ids)
-        ok = (pos < len(item_ids)) & (item_ids[np.clip(pos, 0, len(item_ids) - 1)] == ids)
-        out[pos[ok]] = vecs[ok]
-        return torch.from_numpy(out)
-
-    text_t = align(*text)
-    hgnn_t = align(*hgnn) if hgnn is not None else torch.zeros(len(item_ids), 0)
-    if hgnn is None:
-        history = text_t
-    elif history_vectors == "hgnn":
-        history = hgnn_t
-    else:
-        history = torch.cat([text_t, hgnn_t], dim=1)
+    text_t = _align(item_ids, *text)
+    hgnn_t = _align(item_ids, *hgnn) if hgnn is not None else torch.zeros(len(item_ids), 0)
+    history = text_t if hgnn is None else history_of(text_t, hgnn_t, history_vectors)
     published_day = None
     if "published_at" in by_id.columns:
         stamps = pd.to_datetime(by_id["published_at"], utc=True)
         days = (stamps - pd.Timestamp(0, tz="UTC")).dt.days.to_numpy(dtype=np.float64, na_value=np.nan)
         published_day = days
-    isolated_t = align(*hgnn_isolated) if hgnn is not None and hgnn_isolated is not None else None
+    isolated_t = _align(item_ids, *hgnn_isolated) if hgnn is not None and hgnn_isolated is not None else None
     return Catalogue(item_ids, type_idx, text_t, hgnn_t, history, published_day, isolated_t)
+
+
+def _align(item_ids: np.ndarray, ids: np.ndarray, vecs: np.ndarray) -> torch.Tensor:
+    """``vecs`` (one per ``ids``) placed on the rows of the sorted ``item_ids``; others zeros."""
+    out = np.zeros((len(item_ids), vecs.shape[1]), dtype=np.float32)
+    pos = np.searchsorted(item_ids, ids)
+    ok = (pos < len(item_ids)) & (item_ids[np.clip(pos, 0, len(item_ids) - 1)] == ids)
+    out[pos[ok]] = vecs[ok]
+    return torch.from_numpy(out)
+
+
+def history_of(text: torch.Tensor, hgnn: torch.Tensor, history_vectors: str) -> torch.Tensor:
+    """The vectors that summarise a user's history: text ++ HGNN (``text_hgnn``) or HGNN alone."""
+    return hgnn if history_vectors == "hgnn" else torch.cat([text, hgnn], dim=1)
 
 
 def to_nanos(stamps: pd.Series) -> np.ndarray:

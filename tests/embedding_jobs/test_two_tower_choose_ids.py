@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_time
+from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_time, selection_and_refit
 
 import embedding_jobs.two_tower_fit as two_tower_fit
 from embedding_jobs.train_two_tower import export_two_tower, train_two_tower
@@ -75,18 +75,10 @@ def test_the_selection_runs_never_see_a_held_out_pair_in_a_history(tmp_path, mon
 
     cfg = _config(tmp_path)
     cfg.two_tower.history_as_of, cfg.two_tower.choose_ids = as_of, False
-    seen = []
-    real_fit = two_tower_fit.fit
-
-    def spy(model, inputs, rows, *args, **kwargs):
-        seen.append((inputs, rows, args[-2]))  # the validation slice, None in the refit
-        return real_fit(model, inputs, rows, *args, **kwargs)
-
-    monkeypatch.setattr(two_tower_fit, "fit", spy)
-    with one_thread():
-        train_two_tower(cfg, "v20261017t000012_5ec1ed", HGNN_VERSION, retrieve=pandas_point_in_time)
-    (chosen_on, rows, val), (refit_on, _, none) = seen
-    assert val is not None and none is None and val.hist is chosen_on.hist
+    chosen_on, rows, val, refit_on = selection_and_refit(
+        cfg, "v20261017t000012_5ec1ed", HGNN_VERSION, monkeypatch
+    )
+    assert val.hist is chosen_on.hist
     users = torch.arange(len(chosen_on.hist.user_ids))
 
     def pairs(hist) -> set[tuple[int, int]]:

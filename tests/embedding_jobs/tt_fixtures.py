@@ -242,3 +242,27 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def selection_and_refit(cfg: Config, version: str, hgnn_version: str, monkeypatch) -> tuple:
+    """Train with a random validation slice and return what the selection run and the refit read.
+
+    Returns ``(chosen_on, rows, val, refit_on)``: the selection run's ``Inputs``, the example
+    rows, the ``Validation`` slice and the refit's ``Inputs`` (one candidate: no ``choose_ids``).
+    """
+    import embedding_jobs.two_tower_fit as two_tower_fit
+    from embedding_jobs.train_two_tower import train_two_tower
+
+    seen = []
+    real_fit = two_tower_fit.fit
+
+    def spy(model, inputs, rows, *args, **kwargs):
+        seen.append((inputs, rows, args[-2]))  # the validation slice, None in the refit
+        return real_fit(model, inputs, rows, *args, **kwargs)
+
+    monkeypatch.setattr(two_tower_fit, "fit", spy)
+    with one_thread():
+        train_two_tower(cfg, version, hgnn_version, retrieve=pandas_point_in_time)
+    (chosen_on, rows, val), (refit_on, _, none) = seen
+    assert val is not None and none is None
+    return chosen_on, rows, val, refit_on
