@@ -13,6 +13,10 @@ its other test items, left out) for
 
 * **HGNN-kNN**: the user's mean HGNN vector (over their training items, less the held-out ones
   for the slice) against every item's;
+* **HGNN-kNN over the recounted graph**: the same, but the slice's users and items read the
+  HGNN run over the item graph recounted without the slice's pairs
+  (``embedding_jobs.held_out_graph``, what the selection runs read since it landed); the test
+  still reads the exported vectors;
 * **item-kNN** twice: cosine of co-consumption counted over every training pair (as the graph is),
   and over the training pairs less the slice (no leak by construction).
 
@@ -32,7 +36,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from embedding_jobs.checkpoint import load_checkpoint
+from embedding_jobs.held_out_graph import hgnn_without
 from embedding_jobs.two_tower_examples import random_slice
+from gfm.config import Config
+from gfm.naming import checkpoint_dir
 
 
 def _per_example_hits(
@@ -53,8 +61,11 @@ def _per_example_hits(
 def measure(data_dir: Path, hgnn_version: str, share: float, seed: int, k: int, users: int) -> dict[str, Any]:
     """Per-example recall@k of the slice and of the test for the three graph readers."""
     marts = data_dir / "marts"
-    facts = pd.read_parquet(marts / "fct_interactions.parquet", columns=["user_id", "item_id", "is_consumed"])
-    entity = facts.loc[facts["is_consumed"].astype(bool), ["user_id", "item_id"]]
+    facts = pd.read_parquet(
+        marts / "fct_interactions.parquet", columns=["user_id", "item_id", "content_type", "is_consumed"]
+    )
+    consumed = facts.loc[facts["is_consumed"].astype(bool), ["user_id", "item_id", "content_type"]]
+    entity = consumed[["user_id", "item_id"]]
     entity = entity.sort_values(["user_id", "item_id"]).reset_index(drop=True)
     held = random_slice(len(entity), share, seed)  # as two_tower_examples.validation_slice draws it
     test = pd.read_parquet(marts / "fct_eval_interactions.parquet", columns=["user_id", "item_id"])
@@ -65,6 +76,12 @@ def measure(data_dir: Path, hgnn_version: str, share: float, seed: int, k: int, 
     row = pd.Series(np.arange(len(user_ids)), index=user_ids)
     hv = np.zeros((len(items), len(vectors["vector"].iloc[0])), dtype=np.float32)
     hv[col[vectors["item_id"]].to_numpy()] = np.stack(vectors["vector"].to_numpy())
+    # the HGNN over the graph recounted without the slice, under the run's own graph rules
+    _, card = load_checkpoint(checkpoint_dir(data_dir / "models", "hgnn", hgnn_version), map_location="cpu")
+    cfg = Config.model_validate({**card.config, "data_dir": data_dir})
+    ids, recounted = hgnn_without(cfg, hgnn_version, consumed, entity.loc[held])
+    hv_without = np.zeros_like(hv)
+    hv_without[col[ids].to_numpy()] = recounted
 
     def matrix(pairs: pd.DataFrame) -> sp.csr_matrix:
         ones = np.ones(len(pairs), dtype=np.float32)
@@ -97,6 +114,9 @@ def measure(data_dir: Path, hgnn_version: str, share: float, seed: int, k: int, 
             tgt, exc, h = [target[r].indices for r in part], [every[r].indices for r in part], history[part]
             mean = (h @ hv) / np.maximum(np.asarray(h.sum(axis=1)), 1)
             cells = {"HGNN-kNN": mean @ hv.T}
+            read = hv_without if split == "slice" else hv  # what the selection runs and export read
+            mean = (h @ read) / np.maximum(np.asarray(h.sum(axis=1)), 1)
+            cells["HGNN-kNN (graph recounted without the slice)"] = mean @ read.T
             for name, sim in readers.items():
                 cells[name] = (h @ sim).toarray()
             for name, scores in cells.items():

@@ -172,6 +172,7 @@ def train_two_tower(
         tc, spec, id_items = model.config, model.spec, None
         cfg = cfg.model_copy(update={"two_tower": tc})
         inputs.cat.id_row, inputs.history_ids = None, False  # as a re-export builds them
+        inputs.history_as_of = tc.history_as_of
     train_s = time.perf_counter() - started
 
     retriever = TwoTowerRetriever(model, device)

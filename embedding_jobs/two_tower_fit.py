@@ -101,9 +101,10 @@ def select_and_fit(
     """Choose the epoch count on ``val`` (when given), then train on every example for it.
 
     Without a validation slice the model trains ``tc.epochs`` epochs. With ``tc.choose_ids`` and an
-    ID table, a second candidate without the ID vectors runs on the same slice, and the candidate
-    with the higher validation recall is refitted; the returned model's ``config`` and ``spec`` say
-    which (``ids_chosen`` in the metrics). ``negatives``: see ``fit``.
+    ID table, a second candidate without the ID vectors (and with histories as of each example)
+    runs on the same slice, and the candidate with the higher validation recall is refitted; the
+    returned model's ``config`` and ``spec`` say which (``ids_chosen`` in the metrics).
+    ``negatives``: see ``fit``.
     """
     every = torch.arange(len(rows.items))
     metrics: Metrics = {}
@@ -112,7 +113,9 @@ def select_and_fit(
     if val is not None:
         candidates = [(tc, spec)]
         if tc.choose_ids and spec.n_id_items:
-            plain = tc.model_copy(update={"item_ids": False, "history_ids": False})
+            # the zero configuration's model: no ID vectors, histories as of each example (which
+            # measured better than the whole window without them on both ID-only sources)
+            plain = tc.model_copy(update={"item_ids": False, "history_ids": False, "history_as_of": True})
             candidates.append((plain, replace(spec, n_id_items=0)))
         rest = every[~torch.isin(every, val.rows)]
         chosen_on = inputs.replaced(hist=val.hist, cat=val.cat)
@@ -121,7 +124,9 @@ def select_and_fit(
             seed_everything(cand_tc.seed)
             probe = TwoTowerModel(cand_tc, cand_spec).to(device)
             # a candidate without ID vectors would ignore the history ID bags: not built for it
-            cand_inputs = chosen_on.replaced(history_ids=cand_tc.history_ids and inputs.history_ids)
+            cand_inputs = chosen_on.replaced(
+                history_ids=cand_tc.history_ids and inputs.history_ids, history_as_of=cand_tc.history_as_of
+            )
             _, recalls = fit(
                 probe, cand_inputs, rows, log_q, cand_tc, device, rest, cand_tc.epochs, val, negatives
             )
@@ -149,7 +154,9 @@ def select_and_fit(
         )
     seed_everything(tc.seed)
     model = TwoTowerModel(tc, spec).to(device)
-    refit_on = inputs.replaced(history_ids=tc.history_ids and inputs.history_ids)
+    refit_on = inputs.replaced(
+        history_ids=tc.history_ids and inputs.history_ids, history_as_of=tc.history_as_of
+    )
     losses, _ = fit(model, refit_on, rows, log_q, tc, device, every, epochs, None, negatives)
     trained += len(every) * epochs
     metrics.update(epochs=epochs, epoch_losses=losses, final_loss=losses[-1], trained_examples=trained)

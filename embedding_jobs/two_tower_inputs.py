@@ -71,16 +71,22 @@ class Inputs:
         )
 
     def replaced(
-        self, hist: Histories | None = None, history_ids: bool | None = None, cat: Catalogue | None = None
+        self,
+        hist: Histories | None = None,
+        history_ids: bool | None = None,
+        cat: Catalogue | None = None,
+        history_as_of: bool | None = None,
     ) -> Inputs:
-        """The same inputs with other histories or catalogue, or the history ID bags on or off.
+        """The same inputs with other histories or catalogue, or other history settings.
 
         ``hist`` and ``cat``: a validation slice's (``Validation.hist``, ``Validation.cat``);
-        ``history_ids``: off for a candidate without ID vectors. None keeps the field as it is.
+        ``history_ids`` and ``history_as_of``: a candidate's (``two_tower_fit.select_and_fit``).
+        None keeps the field as it is.
         """
         other = copy.copy(self)
         other.hist = self.hist if hist is None else hist
         other.cat = self.cat if cat is None else cat
+        other.history_as_of = self.history_as_of if history_as_of is None else history_as_of
         other.history_ids = self.history_ids if history_ids is None else history_ids
         return other
 

@@ -55,13 +55,17 @@ def test_the_checkpoint_says_which_candidate_won(tmp_path, monkeypatch, better) 
     def rigged(model, inputs, *args, **kwargs):  # the real training, recalls favouring one candidate
         has_ids = model.item_tower.ids is not None
         assert inputs.history_ids is has_ids  # no history ID bags are built for a model without IDs
+        assert inputs.history_as_of is not has_ids  # the candidate without IDs reads them as of
         losses, recalls = real_fit(model, inputs, *args, **kwargs)
         wins = has_ids == (better == "with")
         return losses, [0.9 if wins else 0.1 for _ in recalls]
 
     monkeypatch.setattr(two_tower_fit, "fit", rigged)
-    result, state = _train_and_reexport(_config(tmp_path), "v20261017t000011_bead00")
+    cfg = _config(tmp_path)
+    cfg.two_tower.history_as_of = False  # the candidate with ID vectors reads whole-window histories
+    result, state = _train_and_reexport(cfg, "v20261017t000011_bead00")
     assert result.metrics["ids_chosen"] == int(better == "with")
+    assert state["two_tower"]["history_as_of"] is (better == "without")
     has_table = any(k.endswith("ids.weight") for k in state["state_dict"])
     assert has_table is (better == "with")
     assert (state["id_items"] is not None) is (better == "with")
