@@ -78,6 +78,7 @@ def count_item_edges(consumptions: pd.DataFrame, graph: GraphConfig) -> pd.DataF
     scope = ", neighbour_type" if graph.degree_cap_scope == "relation" else ""
     con = duckdb.connect()
     try:
+        con.execute("set enable_progress_bar = false")  # a job's own progress is on screen
         con.register("consumptions", frame)
         params = {
             "max_items": graph.max_items_per_user,
