@@ -102,8 +102,11 @@ def select_and_fit(
 
     Without a validation slice the model trains ``tc.epochs`` epochs. With ``tc.choose_ids`` and an
     ID table, a second candidate without the ID vectors (and with histories as of each example)
-    runs on the same slice, and the candidate with the higher validation recall is refitted; the
-    returned model's ``config`` and ``spec`` say which (``ids_chosen`` in the metrics).
+    runs on the same slice; the candidate with the ID vectors is refitted only if its best
+    validation recall beats the other's by more than two standard errors of the slice's recall
+    (``Validation.margin``): it adds a vector per item, and a coin-flip win on a small slice chose
+    it where it lost on the test (docs/results.md, round 21). The returned model's ``config`` and
+    ``spec`` say which (``ids_chosen`` in the metrics).
     ``negatives``: see ``fit``.
     """
     every = torch.arange(len(rows.items))
@@ -132,17 +135,24 @@ def select_and_fit(
             )
             curves.append(recalls)
             trained += len(rest) * len(recalls)
-        best = int(np.argmax([max(c) for c in curves]))  # ties: the first (with ID vectors)
+        best, margin = 0, 0.0
+        if len(candidates) > 1:  # the ID vectors must win by more than the slice's sampling error
+            margin = val.margin(max(curves[1]), inputs.cat.type_idx)
+            best = 0 if max(curves[0]) > max(curves[1]) + margin else 1
         tc, spec, recalls = candidates[best][0], candidates[best][1], curves[best]
         epochs = 1 + int(np.argmax(recalls))
         metrics.update(val_recalls=recalls, n_val_examples=len(val.rows))
         if len(candidates) > 1:
             metrics.update(
-                ids_chosen=int(best == 0), val_recalls_with_ids=curves[0], val_recalls_without_ids=curves[1]
+                ids_chosen=int(best == 0),
+                val_recalls_with_ids=curves[0],
+                val_recalls_without_ids=curves[1],
+                ids_margin=margin,
             )
             console.print(
                 f"two-tower: validation chose {'the' if best == 0 else 'no'} ID vectors "
-                f"({max(curves[0]):.3f} with, {max(curves[1]):.3f} without)"
+                f"({max(curves[0]):.3f} with, {max(curves[1]):.3f} without; "
+                f"they must win by more than {margin:.4f})"
             )
         if val.users is not None:
             measure = f"HR@{val.k} of {len(val.users.users):,} users as of the slice's start"

@@ -96,6 +96,18 @@ class Validation:
             np.stack([pairs["pos"].to_numpy(), cat.rows(pairs["item_id"])]).astype(np.int64)
         )
 
+    def margin(self, recall: float, types: torch.Tensor) -> float:
+        """Two standard errors of a recall of ``recall`` measured on this slice (a binomial share).
+
+        The recall is a share of examples, or with the window protocol of (user, content type)
+        cells; ``types`` is every catalogue item's content-type index.
+        """
+        n = len(self.rows)
+        if self.users is not None and self.targets is not None:
+            n_types = int(types.max()) + 1
+            n = len(torch.unique(self.targets[0] * n_types + types[self.targets[1]]))
+        return 2.0 * float(np.sqrt(max(recall * (1.0 - recall), 0.0) / max(n, 1)))
+
     @torch.no_grad()
     def recall(
         self,

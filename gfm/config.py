@@ -348,8 +348,9 @@ class TwoTowerConfig(_Section):
     history_ids: bool = False
     # With item_ids and a validation slice (val_days or val_share): a second selection run without
     # the ID vectors (item and history) and with histories as of each example (the zero
-    # configuration's model), and the one with the higher validation recall is refitted (the
-    # card's ``ids_chosen``); costs one more selection run. With val_share its selection runs read
+    # configuration's model); the ID vectors are refitted only if their best validation recall
+    # beats the other's by more than two standard errors of the slice's recall (the card's
+    # ``ids_chosen``, ``ids_margin``); costs one more selection run. With val_share its selection runs read
     # histories and HGNN vectors made without the slice's pairs. Not set by `gfm run`: on
     # both ID-only sources measured it chose no ID vectors, on Yelp2018 against the test's verdict
     # (docs/results.md, round 19).

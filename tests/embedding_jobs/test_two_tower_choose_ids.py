@@ -38,8 +38,10 @@ def _train_and_reexport(cfg, version):
 def test_the_candidate_with_the_higher_validation_recall_is_refitted(tmp_path) -> None:
     result, state = _train_and_reexport(_config(tmp_path), "v20261017t000010_c0ffee")
     with_ids, without = result.metrics["val_recalls_with_ids"], result.metrics["val_recalls_without_ids"]
-    chosen = result.metrics["ids_chosen"]
-    assert chosen == int(max(with_ids) >= max(without))  # a tie keeps the ID vectors
+    chosen, margin = result.metrics["ids_chosen"], result.metrics["ids_margin"]
+    p, n = max(without), result.metrics["n_val_examples"]
+    assert margin == pytest.approx(2 * np.sqrt(p * (1 - p) / n))  # two standard errors of the slice
+    assert chosen == int(max(with_ids) > max(without) + margin)
     assert result.metrics["val_recalls"] == (with_ids if chosen else without)
     assert result.metrics["epochs"] == 1 + int(np.argmax(result.metrics["val_recalls"]))
     assert state["two_tower"]["item_ids"] is bool(chosen)
@@ -48,17 +50,19 @@ def test_the_candidate_with_the_higher_validation_recall_is_refitted(tmp_path) -
     assert result.metrics["trained_examples"] == 2 * 2 * (n - round(0.3 * n)) + n * result.metrics["epochs"]
 
 
-@pytest.mark.parametrize("better", ["without", "with"])
-def test_the_checkpoint_says_which_candidate_won(tmp_path, monkeypatch, better) -> None:
+@pytest.mark.parametrize(
+    ("better", "recalls"), [("without", (0.1, 0.9)), ("with", (0.9, 0.1)), ("without", (0.31, 0.3))]
+)
+def test_the_checkpoint_says_which_candidate_won(tmp_path, monkeypatch, better, recalls) -> None:
+    """A win by less than two standard errors of the slice's recall (.31 against .30) keeps no IDs."""
     real_fit = two_tower_fit.fit
 
     def rigged(model, inputs, *args, **kwargs):  # the real training, recalls favouring one candidate
         has_ids = model.item_tower.ids is not None
         assert inputs.history_ids is has_ids  # no history ID bags are built for a model without IDs
         assert inputs.history_as_of is not has_ids  # the candidate without IDs reads them as of
-        losses, recalls = real_fit(model, inputs, *args, **kwargs)
-        wins = has_ids == (better == "with")
-        return losses, [0.9 if wins else 0.1 for _ in recalls]
+        losses, real = real_fit(model, inputs, *args, **kwargs)
+        return losses, [recalls[0] if has_ids else recalls[1] for _ in real]
 
     monkeypatch.setattr(two_tower_fit, "fit", rigged)
     cfg = _config(tmp_path)
