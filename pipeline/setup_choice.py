@@ -21,18 +21,11 @@ are decided here, from facts the run already has:
   two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
   drawn across the window rather than from the same days (``two_tower.batch_days = 0``); every
   example sees its item's HGNN vector made from all edges, since made-up times cannot say which
-  examples came before the item had any (``two_tower.hgnn_as_of`` off). Instead a random tenth
-  of the training pairs (``two_tower.val_share``), drawn the way such splits drew their test
-  pairs, chooses the epochs and whether learned ID vectors are used on both towers
-  (``two_tower.item_ids``, ``history_ids``, ``choose_ids``), the ID candidate reading histories over
-  the whole window (``two_tower.history_as_of`` off: "before" means nothing with made-up times)
-  and the other the zero configuration's model. The slice's pairs are left out of everything its
-  selection runs read (histories, and the HGNN vectors over the item graph recounted without
-  them), and the ID vectors must win by more than two standard errors of the slice's recall
-  (docs/results.md, round 21: on Yelp2018 the slice chose them and 2 epochs, 2T-HGNN Recall@20
-  .0608 -> .0669, seed 17; on the ID-only communities split it chose none, .3131 against .3137
-  over 3 seeds, the epochs chosen). The two-tower then trains about 2.5 times as long (two
-  selection runs on 90% of the pairs before the refit: 2,518 s on Yelp2018's 2 cores).
+  examples came before the item had any (``two_tower.hgnn_as_of`` off). Not chosen here, measured
+  (docs/results.md, round 19): the epochs chosen on a random share of the pairs
+  (``two_tower.val_share``) and, without text, ID vectors kept only if that share prefers them
+  (``two_tower.item_ids``, ``history_ids``, ``choose_ids``). It preferred none on either ID-only
+  source, although on Yelp2018 they lift the test by .006, and cost .0024 on the other.
 * Size, each model by what it trains on. The two-tower's cost follows the training pairs: above
   ``LARGE_PAIRS`` its batches grow and, without CUDA, it trains at most 3 epochs. The HGNN's cost
   follows the edges one of its epochs draws (every edge of the item graph, which grows far slower
@@ -140,24 +133,6 @@ def choose_setup(
                 "hgnn_as_of",
                 False,
                 f"{drawn}, so an item's first consumers in time are not the ones before its edges",
-            ),
-            Choice(
-                "two_tower",
-                "val_share",
-                0.1,
-                f"{drawn}: a random tenth of the pairs, as such splits drew their test, chooses instead",
-            ),
-        ]
-        ids = "ID vectors on both towers, kept only if the random tenth prefers them"
-        wanted += [
-            Choice("two_tower", "item_ids", True, ids),
-            Choice("two_tower", "history_ids", True, ids),
-            Choice("two_tower", "choose_ids", True, ids),
-            Choice(
-                "two_tower",
-                "history_as_of",
-                False,
-                f"{drawn}, so the ID candidate reads each user's whole window (the other: as of each example)",
             ),
         ]
     if n_train_pairs > LARGE_PAIRS:

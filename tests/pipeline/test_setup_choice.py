@@ -48,15 +48,6 @@ def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -
     assert out.hgnn.sketch_dim == SKETCH_DIM_NO_TEXT > _cfg().hgnn.sketch_dim  # its only input
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
     assert out.two_tower.hgnn_as_of is False  # made-up times say nothing about when edges came
-    # a random tenth chooses the epochs and whether the ID vectors (whole-window histories) are used
-    tt = out.two_tower
-    assert (tt.val_share, tt.choose_ids, tt.item_ids, tt.history_ids, tt.history_as_of) == (
-        0.1,
-        True,
-        True,
-        True,
-        False,
-    )
     assert (out.hgnn.epochs, out.hgnn.batch_size) == (2, 2048)
     assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
     settings = {c.to_dict()["setting"] for c in choices}
