@@ -235,9 +235,10 @@ class TwoTowerConfig(_Section):
     # With val_days 0: this share of the training examples, drawn at random (seeded by ``seed``),
     # picks the epoch count instead, then a refit on all; 0 with val_days 0: ``epochs`` are trained.
     # For a fixed split whose times are made up: a time cut there is not the days before the test,
-    # while a random share is drawn the way such splits (LightGCN's) drew their test pairs. Not set
-    # by `gfm run`: on the ID-only communities split it chose fewer epochs than the fixed 16 and
-    # cost .0024 Recall@20 over 3 seeds; on Yelp2018 it chose the CPU's cap (docs/results.md, round 19).
+    # while a random share is drawn the way such splits (LightGCN's) drew their test pairs. Its
+    # pairs are left out of the histories and the HGNN vectors (the item graph recounted without
+    # them) its selection runs read. Not set by `gfm run`: even so, on Yelp2018 its curves disagree
+    # with the test's (seed 18 chose 1 epoch where the test wants 3; docs/results.md, rounds 19-21).
     val_share: float = Field(default=0.0, ge=0.0, lt=1.0)
     # the validation recall that picks it: pooled over examples (False), or the mean over content
     # types (True; measured worse: it picked more epochs and 2T's audiobook HR@10 fell by .08 over
@@ -300,6 +301,7 @@ class TwoTowerConfig(_Section):
     # 2T-HGNN from .0650 to .0684 Recall@20 (seed 17; .0693 seed 18), the best measured; without
     # ID vectors it cost .0020 there and .0016 on the ID-only communities split (3 seeds), and the
     # ID vectors need their epochs chosen there, so `gfm run` does not set it (docs/results.md, round 20).
+    # With choose_ids it applies to the candidate with ID vectors; the other reads histories as of.
     history_as_of: bool = True
     # What summarises a user's history with HGNN inputs: text ++ HGNN vectors, or the HGNN vectors
     # alone (as in arXiv 2403.07478; they already read the item text). Measured over 5 seeds,
@@ -350,10 +352,10 @@ class TwoTowerConfig(_Section):
     # the ID vectors (item and history) and with histories as of each example (the zero
     # configuration's model); the ID vectors are refitted only if their best validation recall
     # beats the other's by more than two standard errors of the slice's recall (the card's
-    # ``ids_chosen``, ``ids_margin``); costs one more selection run. With val_share its selection runs read
-    # histories and HGNN vectors made without the slice's pairs. Not set by `gfm run`: on
-    # both ID-only sources measured it chose no ID vectors, on Yelp2018 against the test's verdict
-    # (docs/results.md, round 19).
+    # ``ids_chosen``, ``ids_margin``); costs one more selection run. Not set by `gfm run`: on
+    # Yelp2018 it chose the ID vectors on seed 17 (.0608 -> .0669 Recall@20) and not on seed 18
+    # (.0577, 1 epoch), against the test's verdict; on the ID-only communities split it chose none
+    # (docs/results.md, round 21).
     choose_ids: bool = False
     weight_decay: float = 1e-5
     seed: int = 17

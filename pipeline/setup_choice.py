@@ -22,10 +22,11 @@ are decided here, from facts the run already has:
   drawn across the window rather than from the same days (``two_tower.batch_days = 0``); every
   example sees its item's HGNN vector made from all edges, since made-up times cannot say which
   examples came before the item had any (``two_tower.hgnn_as_of`` off). Not chosen here, measured
-  (docs/results.md, round 19): the epochs chosen on a random share of the pairs
-  (``two_tower.val_share``) and, without text, ID vectors kept only if that share prefers them
-  (``two_tower.item_ids``, ``history_ids``, ``choose_ids``). It preferred none on either ID-only
-  source, although on Yelp2018 they lift the test by .006, and cost .0024 on the other.
+  (docs/results.md, rounds 19 to 21): the epochs chosen on a random share of the pairs
+  (``two_tower.val_share``) and ID vectors kept only if that share prefers them
+  (``two_tower.item_ids``, ``history_ids``, ``choose_ids``). With the share's pairs out of the
+  histories and the item graph, on Yelp2018 it chose them and 2 epochs on seed 17 (.0608 ->
+  .0669) and no ID vectors and 1 epoch on seed 18 (.0577); on the ID-only communities split none.
 * Size, each model by what it trains on. The two-tower's cost follows the training pairs: above
   ``LARGE_PAIRS`` its batches grow and, without CUDA, it trains at most 3 epochs. The HGNN's cost
   follows the edges one of its epochs draws (every edge of the item graph, which grows far slower
