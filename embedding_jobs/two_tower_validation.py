@@ -7,9 +7,9 @@ user as of the example, leaving out what the user consumed before it (what its h
 for a random share, all of the user's other training items); with "window" each user is
 encoded once as of the slice's start and HR@k is counted per user and type over everything they
 consume in it, as the evaluation counts its window. A random slice's pairs are also left out of
-the histories and the HGNN vectors its selection runs read (``Validation.hist``, ``cat``). (The in-batch softmax loss on the
-same slice was tried first: it stayed within 1% of its first value while recall moved by a
-third, so it could not choose.)
+the histories and the HGNN vectors its selection runs read (``Validation.hist``, ``cat``). (The
+in-batch softmax loss on the same slice was tried first: it stayed within 1% of its first value
+while recall moved by a third, so it could not choose.)
 """
 
 from __future__ import annotations
