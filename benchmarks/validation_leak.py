@@ -37,7 +37,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from embedding_jobs.checkpoint import load_checkpoint
-from embedding_jobs.held_out_graph import hgnn_without
+from embedding_jobs.held_out_graph import hgnn_without, without_pairs
 from embedding_jobs.two_tower_examples import random_slice
 from gfm.config import Config
 from gfm.naming import checkpoint_dir
@@ -79,7 +79,7 @@ def measure(data_dir: Path, hgnn_version: str, share: float, seed: int, k: int, 
     # the HGNN over the graph recounted without the slice, under the run's own graph rules
     _, card = load_checkpoint(checkpoint_dir(data_dir / "models", "hgnn", hgnn_version), map_location="cpu")
     cfg = Config.model_validate({**card.config, "data_dir": data_dir})
-    ids, recounted = hgnn_without(cfg, hgnn_version, consumed, entity.loc[held])
+    ids, recounted = hgnn_without(cfg, hgnn_version, without_pairs(consumed, entity.loc[held]))
     hv_without = np.zeros_like(hv)
     hv_without[col[ids].to_numpy()] = recounted
 

@@ -30,7 +30,7 @@ from gfm.config import Config
 from gfm.errors import NotFoundError
 from gfm.progress import console
 
-__all__ = ["catalogue_without", "hgnn_without", "recounted_graph"]
+__all__ = ["catalogue_without", "hgnn_without", "recounted_graph", "without_pairs"]
 
 
 def recounted_graph(graph: HeteroGraph, consumptions: pd.DataFrame, cfg: Config) -> HeteroGraph:
@@ -53,29 +53,30 @@ def recounted_graph(graph: HeteroGraph, consumptions: pd.DataFrame, cfg: Config)
     return recounted
 
 
-def hgnn_without(
-    cfg: Config, version: str, consumptions: pd.DataFrame, pairs: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """Item ids and the HGNN ``version``'s vectors over the graph recounted without ``pairs``.
+def without_pairs(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` whose (``user_id``, ``item_id``) is not one of ``pairs``."""
+    keys = pairs[["user_id", "item_id"]].drop_duplicates()
+    left = frame.merge(keys, on=["user_id", "item_id"], how="left", indicator=True)
+    return left.loc[left["_merge"] == "left_only"].drop(columns="_merge")
+
+
+def hgnn_without(cfg: Config, version: str, consumptions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Item ids and the HGNN ``version``'s vectors over the graph recounted from ``consumptions``.
 
     Args:
         cfg: The config (where the checkpoint and marts are; the graph rules).
         version: The HGNN version whose checkpoint embeds the recounted graph.
-        consumptions: ``user_id``, ``item_id`` and ``content_type`` of every training consumption.
-        pairs: ``user_id`` and ``item_id`` of the pairs to leave out.
+        consumptions: ``user_id``, ``item_id`` and ``content_type`` of the training consumptions
+            to count, the held-out pairs already left out (``without_pairs``).
 
     Raises:
         NotFoundError: If the HGNN checkpoint does not exist.
 
     """
     model, graph, device = load_trained_hgnn(cfg, version)
-    left = consumptions.merge(
-        pairs[["user_id", "item_id"]].drop_duplicates(), on=["user_id", "item_id"], how="left", indicator=True
-    )
-    kept = left.loc[left["_merge"] == "left_only", ["user_id", "item_id", "content_type"]]
-    recounted = recounted_graph(graph, kept, cfg)
+    recounted = recounted_graph(graph, consumptions, cfg)
     console.print(
-        f"two-tower: item graph recounted without {len(pairs):,} held-out pairs: "
+        f"two-tower: item graph recounted without the held-out pairs: "
         f"{recounted.num_edges:,} edges (the marts have {graph.num_edges:,})"
     )
     with torch.no_grad():
@@ -86,23 +87,22 @@ def hgnn_without(
 
 
 def catalogue_without(
-    cfg: Config, cat: Catalogue, hgnn_version: str | None, facts: pd.DataFrame, pairs: pd.DataFrame
+    cfg: Config, cat: Catalogue, hgnn_version: str | None, kept: pd.DataFrame
 ) -> Catalogue | None:
-    """``cat`` with HGNN vectors made without ``pairs`` (None without HGNN inputs or checkpoint).
+    """``cat`` with HGNN vectors made from ``kept`` alone (None without HGNN inputs or checkpoint).
 
     Args:
         cfg: The config (``two_tower.history_vectors`` says what a history is made of).
         cat: The training catalogue.
         hgnn_version: The HGNN version the two-tower reads; None: it reads none.
-        facts: ``fct_interactions`` of the training window.
-        pairs: ``user_id`` and ``item_id`` of the held-out pairs.
+        kept: ``fct_interactions`` of the training window less the held-out pairs.
 
     """
     if hgnn_version is None:
         return None
-    consumed = facts.loc[facts["is_consumed"].astype(bool), ["user_id", "item_id", "content_type"]]
+    consumed = kept.loc[kept["is_consumed"].astype(bool), ["user_id", "item_id", "content_type"]]
     try:
-        ids, vectors = hgnn_without(cfg, hgnn_version, consumed, pairs)
+        ids, vectors = hgnn_without(cfg, hgnn_version, consumed)
     except NotFoundError:
         console.print(
             f"two-tower: no checkpoint of HGNN {hgnn_version}, so the validation slice's pairs stay "

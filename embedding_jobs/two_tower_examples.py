@@ -18,7 +18,7 @@ import torch
 
 from embedding_jobs.data.histories import Histories, build_histories, consumption_times
 from embedding_jobs.data.interactions import Catalogue, Retrieve, feature_refs, fetch_features, to_nanos
-from embedding_jobs.held_out_graph import catalogue_without
+from embedding_jobs.held_out_graph import catalogue_without, without_pairs
 from embedding_jobs.two_tower_inputs import Inputs, Rows
 from embedding_jobs.two_tower_validation import Validation
 from gfm.config import Config
@@ -123,9 +123,9 @@ def validation_slice(
         )
     hist = cat = None
     if tc.val_days <= 0:  # a random slice: its pairs are left out of what the selection runs read
-        pairs = entity.loc[held, ["user_id", "item_id"]]
-        cat = catalogue_without(cfg, inputs.cat, hgnn_version, facts, pairs)
-        hist = _without(inputs, facts, pairs, cat or inputs.cat)
+        kept = without_pairs(facts, entity.loc[held, ["user_id", "item_id"]])
+        cat = catalogue_without(cfg, inputs.cat, hgnn_version, kept)
+        hist = _without(inputs, kept, cat or inputs.cat)
     return Validation(
         rows=torch.from_numpy(np.flatnonzero(held)),
         excluded=Validation.exclusions(entity["user_id"][held], at, consumed, inputs.cat, own),
@@ -137,16 +137,15 @@ def validation_slice(
     )
 
 
-def _without(inputs: Inputs, facts: pd.DataFrame, pairs: pd.DataFrame, cat: Catalogue) -> Histories:
-    """The training-window histories as if ``pairs`` (``user_id``, ``item_id``) had never happened.
+def _without(inputs: Inputs, kept: pd.DataFrame, cat: Catalogue) -> Histories:
+    """The training-window histories as if the held-out pairs had never happened.
 
-    A random slice's pairs are spread over the window, so the other examples' histories hold them
-    (as of their made-up times, or all of them with ``history_as_of`` off); held out this way they
-    are what a test pair is to the exported histories: absent. ``cat``: the catalogue whose
-    history vectors they sum (the slice's own, with HGNN vectors made without its pairs).
+    ``kept``: the training-window facts less those pairs. A random slice's pairs are spread over
+    the window, so the other examples' histories hold them (as of their made-up times, or all of
+    them with ``history_as_of`` off); held out this way they are what a test pair is to the
+    exported histories: absent. ``cat``: the catalogue whose history vectors they sum (the
+    slice's own, with HGNN vectors made without its pairs).
     """
-    kept = facts.merge(pairs[["user_id", "item_id"]].drop_duplicates(), how="left", indicator=True)
-    kept = kept.loc[kept["_merge"] == "left_only"].drop(columns="_merge")
     return build_histories(inputs.hist.user_ids, kept, cat, inputs.hist.n_types)
 
 

@@ -15,7 +15,7 @@ from tt_fixtures import build_world, one_thread, selection_and_refit
 
 from embedding_jobs.data.edge_count import count_item_edges
 from embedding_jobs.export import read_vectors
-from embedding_jobs.held_out_graph import hgnn_without
+from embedding_jobs.held_out_graph import hgnn_without, without_pairs
 from embedding_jobs.train_hgnn import train_hgnn
 
 HGNN = "v20261017t000020_9a9a9a"
@@ -45,7 +45,7 @@ def world(tmp_path):
 
 
 def test_recounting_without_any_pair_gives_the_exported_vectors(world) -> None:
-    ids, vectors = hgnn_without(world, HGNN, _consumed(world), pd.DataFrame(columns=["user_id", "item_id"]))
+    ids, vectors = hgnn_without(world, HGNN, _consumed(world))
     exported_ids, exported = read_vectors(world.embeddings_dir / "hgnn" / HGNN / "items.parquet")
     order = np.argsort(ids)
     assert np.array_equal(ids[order], exported_ids)
@@ -64,7 +64,7 @@ def test_the_selection_runs_read_hgnn_vectors_made_without_the_slice(world, monk
             "item_id": cat.item_ids[rows.items[val.rows].numpy()],
         }
     )
-    ids, vectors = hgnn_without(world, HGNN, _consumed(world), held)
+    ids, vectors = hgnn_without(world, HGNN, without_pairs(_consumed(world), held))
     without = torch.from_numpy(vectors[np.argsort(ids)][np.searchsorted(np.sort(ids), cat.item_ids)])
     exported_ids, exported = read_vectors(world.embeddings_dir / "hgnn" / HGNN / "items.parquet")
     assert torch.allclose(chosen_on.cat.hgnn, without, atol=1e-6)  # the selection runs: without
