@@ -357,6 +357,14 @@ class TwoTowerConfig(_Section):
     # (.0577, 1 epoch), against the test's verdict; on the ID-only communities split it chose none
     # (docs/results.md, round 21).
     choose_ids: bool = False
+    # With item_ids: an L2 penalty on the ID vectors each training example reads, its positive
+    # item's and the mean over its history's (history_ids), times this, added to the loss (the
+    # per-example regulariser of matrix factorisation and FISM; LightGCN's ``reg``). The ID table is
+    # otherwise unregularised: AdamW's decoupled decay (weight_decay) shrinks a row by lr x decay a
+    # step, about 1% over a whole training run, so a rare item's vector is fitted to its handful
+    # of users and the towers overfit (the ID-only communities split fell from .3058 to .2682
+    # Recall@20 between 3 and 16 epochs; docs/results.md, round 18). 0: no penalty.
+    id_reg: float = Field(default=0.0, ge=0.0)
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"

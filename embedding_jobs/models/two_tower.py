@@ -331,7 +331,27 @@ class TwoTowerModel(nn.Module):
     ) -> torch.Tensor:
         """Training loss of a batch of (user, positive item) pairs (``types``: see the task)."""
         loss: torch.Tensor = self.task(self.user_tower(users), self.item_tower(items), item_ids, log_q, types)
+        if self.config.id_reg > 0:
+            loss = loss + self.config.id_reg * self.id_penalty(users, items)
         return loss
+
+    def id_penalty(self, users: UserBatch, items: ItemBatch) -> torch.Tensor:
+        """Mean over the batch's examples of the squared norms of the ID vectors each one reads.
+
+        An example reads its positive item's vector (the first ``len(users)`` item columns; the
+        catalogue negatives after them belong to no example) and, with ``history_ids``, the mean
+        over its history's vectors; the penalty is each vector's squared norm, the history's
+        averaged as the user tower averages the vectors. Zero without an ID table.
+        """
+        table = self.item_tower.ids
+        if table is None or items.ids is None:
+            return torch.zeros((), device=items.text.device)
+        n = users.cat.shape[0]
+        penalty = table(items.ids[:n]).pow(2).sum(1).mean()
+        if self.user_tower.ids is not None and users.ids is not None:
+            norms = table.weight.pow(2).sum(1, keepdim=True)
+            penalty = penalty + F.embedding_bag(users.ids, norms, users.id_offsets, mode="mean").mean()
+        return penalty
 
 
 class TwoTowerRetriever:
