@@ -347,7 +347,7 @@ class TwoTowerModel(nn.Module):
         if table is None or items.ids is None:
             return torch.zeros((), device=items.text.device)
         n = users.cat.shape[0]
-        penalty = table(items.ids[:n]).pow(2).sum(1).mean()
+        penalty: torch.Tensor = table(items.ids[:n]).pow(2).sum(1).mean()
         if self.user_tower.ids is not None and users.ids is not None:
             norms = table.weight.pow(2).sum(1, keepdim=True)
             penalty = penalty + F.embedding_bag(users.ids, norms, users.id_offsets, mode="mean").mean()

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import torch
 from test_two_tower_history_ids import SPEC, _users
+from test_two_tower_item_ids import _items
 from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_time
 
-from embedding_jobs.models.two_tower import ItemBatch, TwoTowerModel
+from embedding_jobs.models.two_tower import TwoTowerModel
 from embedding_jobs.train_two_tower import train_two_tower
 from gfm.config import TwoTowerConfig
-
-
-def _items(ids: torch.Tensor) -> ItemBatch:
-    n = len(ids)
-    g = torch.Generator().manual_seed(0)
-    return ItemBatch(
-        torch.zeros(n, 3, dtype=torch.long),
-        torch.randn(n, 4, generator=g),
-        torch.zeros(n, 0),
-        torch.zeros(n, 0),
-        ids,
-    )
 
 
 def _model(**settings: object) -> TwoTowerModel:

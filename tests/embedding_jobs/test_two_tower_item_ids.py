@@ -29,7 +29,7 @@ SPEC = TowerSpec(
 
 
 def _items(ids: torch.Tensor | None) -> ItemBatch:
-    n = 3
+    n = 3 if ids is None else len(ids)
     g = torch.Generator().manual_seed(0)
     return ItemBatch(
         torch.zeros(n, 3, dtype=torch.long),
