@@ -365,6 +365,12 @@ class TwoTowerConfig(_Section):
     # of users and the towers overfit (the ID-only communities split fell from .3058 to .2682
     # Recall@20 between 3 and 16 epochs; docs/results.md, round 18). 0: no penalty.
     id_reg: float = Field(default=0.0, ge=0.0)
+    # What id_reg weighs: "example", the vectors each example reads (so an item's penalty grows
+    # with its use, as its data does: every item is shrunk alike, frequent or rare); "row", every
+    # row of the table once a step (the mean squared norm over rows: a prior on each vector, so an
+    # item's data outweighs it in proportion to its use and a rarely consumed item's vector stays
+    # near zero while a frequent one's is fitted).
+    id_reg_per: Literal["example", "row"] = "example"
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"

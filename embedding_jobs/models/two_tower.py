@@ -341,11 +341,15 @@ class TwoTowerModel(nn.Module):
         An example reads its positive item's vector (the first ``len(users)`` item columns; the
         catalogue negatives after them belong to no example) and, with ``history_ids``, the mean
         over its history's vectors; the penalty is each vector's squared norm, the history's
-        averaged as the user tower averages the vectors. Zero without an ID table.
+        averaged as the user tower averages the vectors. Zero without an ID table. With
+        ``id_reg_per`` "row": the mean squared norm over the table's rows instead, whichever the
+        batch reads (row 0, items without a vector, stays zero and is left out).
         """
         table = self.item_tower.ids
         if table is None or items.ids is None:
             return torch.zeros((), device=items.text.device)
+        if self.config.id_reg_per == "row":
+            return table.weight[1:].pow(2).sum(1).mean()
         n = users.cat.shape[0]
         penalty: torch.Tensor = table(items.ids[:n]).pow(2).sum(1).mean()
         if self.user_tower.ids is not None and users.ids is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from test_two_tower_history_ids import SPEC, _users
 from test_two_tower_item_ids import _items
@@ -31,6 +32,8 @@ def test_the_penalty_is_each_examples_positive_and_history_mean_of_squared_norms
     assert torch.allclose(model.id_penalty(users, items), positives + histories)
     # without history_ids the user tower reads no vector, so only the positives count
     assert torch.allclose(_model().id_penalty(users, items), positives)
+    # per row: every numbered row once, whatever the batch reads
+    assert torch.allclose(_model(id_reg_per="row").id_penalty(users, items), sq[1:].mean())
 
 
 def test_the_loss_adds_the_penalty_times_the_setting_and_nothing_at_zero() -> None:
@@ -46,8 +49,10 @@ def test_the_loss_adds_the_penalty_times_the_setting_and_nothing_at_zero() -> No
     assert plain.id_penalty(users, items) > 0
 
 
-def test_training_with_the_penalty_keeps_the_id_vectors_shorter(tmp_path) -> None:
+@pytest.mark.parametrize("per", ["example", "row"])
+def test_training_with_the_penalty_keeps_the_id_vectors_shorter(tmp_path, per: str) -> None:
     cfg = build_world(tmp_path)
+    cfg.two_tower.id_reg_per = per  # type: ignore[assignment]
     cfg.two_tower.epochs, cfg.two_tower.val_days = 4, 0
     cfg.two_tower.item_ids = cfg.two_tower.history_ids = True
     norms = []
