@@ -363,7 +363,10 @@ class TwoTowerConfig(_Section):
     # otherwise unregularised: AdamW's decoupled decay (weight_decay) shrinks a row by lr x decay a
     # step, about 1% over a whole training run, so a rare item's vector is fitted to its handful
     # of users and the towers overfit (the ID-only communities split fell from .3058 to .2682
-    # Recall@20 between 3 and 16 epochs; docs/results.md, round 18). 0: no penalty.
+    # Recall@20 between 3 and 16 epochs; docs/results.md, round 18). 0: no penalty. Measured
+    # (docs/results.md, round 22): 100 per example or 10 per row remove that collapse (3 seeds
+    # within .001 of the split's zero configuration), but on Yelp2018 take nearly all of the ID
+    # vectors' gain (.0676 without, .0589 and .0614 with; zero configuration .0608): not set by `gfm run`.
     id_reg: float = Field(default=0.0, ge=0.0)
     # What id_reg weighs: "example", the vectors each example reads (so an item's penalty grows
     # with its use, as its data does: every item is shrunk alike, frequent or rare); "row", every
