@@ -15,7 +15,8 @@ never copied into the repository; the JSON holds only figures.
 ``--arm VERSION NOTE`` (repeatable) adds a 2T-HGNN trained and evaluated in the same data dir after
 the run (``gfm train two-tower --version VERSION`` and ``gfm evaluate --version VERSION``, e.g. on the
 run's HGNN with one setting or one commit changed): its settings that differ from the run's
-two-tower, its epoch losses and its report's figures, beside ``NOTE`` (what else differs).
+two-tower, its epoch losses, the HGNN it read (version, epochs, health check) and its report's
+figures for 2T-HGNN and HGNN-kNN, beside ``NOTE`` (what else differs).
 """
 
 from __future__ import annotations
@@ -102,9 +103,15 @@ def arm(data_dir: Path, version: str, note: str, base: str, keys: tuple[str, ...
     card = json.loads((models / version / "card.json").read_text())
     run = json.loads((models / base / "card.json").read_text())["config"]["two_tower"]
     report = json.loads((data_dir / "reports" / "eval" / version / "report.json").read_text())
+    hgnn_version = card["extra"].get("hgnn_version")
     return {
         "version": version,
         "note": note,
+        # the HGNN it read (an arm may read another than the run's), its epochs and health check
+        "hgnn": {
+            "version": hgnn_version,
+            **_trained(data_dir, {"hgnn_version": hgnn_version}).get("hgnn", {}),
+        },
         "two_tower_changes": {
             k: {"run": run.get(k), "arm": v}
             for k, v in card["config"]["two_tower"].items()
@@ -117,7 +124,7 @@ def arm(data_dir: Path, version: str, note: str, base: str, keys: tuple[str, ...
         "models": {
             name: {ctype: _figures(cell, keys) for ctype, cell in body["by_type"].items()}
             for name, body in report["models"].items()
-            if name == "2T-HGNN"
+            if name in ("2T-HGNN", "HGNN")  # HGNN: HGNN-kNN over the vectors it read
         },
     }
 
