@@ -38,8 +38,9 @@ are decided here, from facts the run already has:
   Popularity (``benchmarks/results/pipeline_30x_hgnn_cut_by_pairs.json``, docs/scale.md). Until
   2026-12-06 the budget was 2M edges, 2 epochs on Yelp2018, where the HGNN was far from trained:
   at 10 epochs (8M edges) its health check rose from .250 to .273 and HGNN-kNN's Recall@20 from
-  .0463 to .0510, and 2T-HGNN on those vectors from .0608 to .0621 (docs/results.md, round 23),
-  for about half an hour more on two cores. With CUDA the epochs stay; only the batches grow.
+  .0463 to .0510, and 2T-HGNN on those vectors from .0604 to .0621 (two seeds; docs/results.md,
+  round 23), for five times the HGNN's steps (2,090 s for the 10 epochs on one thread beside other
+  jobs). With CUDA the epochs stay; only the batches grow.
 
 A field the user set (config file, ``GFM__`` variable or flag) is never changed. Every choice is
 returned with its reason, printed by the pipeline and recorded on the provenance card.
