@@ -60,6 +60,7 @@ __all__ = [
     "LARGE_PAIRS",
     "SKETCH_DIM_NO_TEXT",
     "Choice",
+    "choose_for_data",
     "choose_setup",
 ]
 
@@ -168,3 +169,49 @@ def choose_setup(
 def _settable(cfg: Config, choice: Choice) -> bool:
     """True when the user did not set this field themselves."""
     return choice.field not in getattr(cfg, choice.section).model_fields_set
+
+
+def choose_for_data(cfg: Config) -> tuple[Config, list[Choice]]:
+    """``choose_setup`` for the data in ``cfg.data_dir``: what ``gfm run`` applies after transform.
+
+    Reads the raw manifest's traits, the training pairs in the marts and the edges an HGNN epoch
+    draws, and whether training will run on CUDA. ``gfm train hgnn|two-tower`` and ``gfm evaluate``
+    apply the same choices, so a stage run by itself (on a GPU machine from copied marts, say)
+    trains what ``gfm run`` would. Without the edge mart there is nothing to choose from: the
+    config is returned as it is (the stage then reports the missing mart itself). With the HGNN's
+    marts alone (``dim_items``, ``fct_item_edges`` and ``raw/_manifest.json`` copied to a GPU
+    machine) the HGNN's choices are made; without a raw manifest the source is taken to have
+    everything.
+
+    Raises:
+        RawInputError: If the raw manifest exists but cannot be read.
+
+    Returns:
+        The updated config and the choices applied (empty when nothing needed changing).
+
+    """
+    import pandas as pd
+
+    from embedding_jobs.data.graph import relation_sizes
+    from embedding_jobs.data.link_sampler import drawn_per_relation
+    from embedding_jobs.device import resolve_device
+    from ingest.manifest import MANIFEST_NAME, read_manifest
+
+    if not (cfg.marts_dir / "fct_item_edges.parquet").exists():
+        return cfg, []
+    interactions = cfg.marts_dir / "fct_interactions.parquet"
+    n_pairs = 0  # the HGNN's marts copied alone: only the HGNN's choices can be made
+    if interactions.exists():
+        n_pairs = int(pd.read_parquet(interactions, columns=["is_consumed"])["is_consumed"].sum())
+    # the HGNN's graph is the edge mart's relations (less the health check's held-out tenth)
+    counts = relation_sizes(cfg.marts_dir)
+    epoch_edges = sum(drawn_per_relation(counts, cfg.hgnn.balanced_sampler).values())
+    has_manifest = (cfg.raw_dir / MANIFEST_NAME).exists()
+    traits = read_manifest(cfg.raw_dir).traits if has_manifest else None
+    return choose_setup(
+        cfg,
+        traits,
+        n_train_pairs=n_pairs,
+        hgnn_epoch_edges=epoch_edges,
+        cuda=resolve_device(cfg.hgnn.device).type == "cuda",
+    )

@@ -80,28 +80,9 @@ def choose_setup(ctx: RunContext) -> RunContext:
     """
     import dataclasses
 
-    import pandas as pd
+    from pipeline.setup_choice import choose_for_data
 
-    from embedding_jobs.data.graph import relation_sizes
-    from embedding_jobs.data.link_sampler import drawn_per_relation
-    from embedding_jobs.device import resolve_device
-    from ingest.manifest import read_manifest
-    from pipeline.setup_choice import choose_setup as choose
-
-    cfg = ctx.cfg
-    consumed = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet", columns=["is_consumed"])
-    # the HGNN's graph is the edge mart's relations (less the health check's held-out tenth)
-    counts = relation_sizes(cfg.marts_dir)
-    epoch_edges = sum(drawn_per_relation(counts, cfg.hgnn.balanced_sampler).values())
-    cuda = resolve_device(cfg.hgnn.device).type == "cuda"
-    traits = read_manifest(cfg.raw_dir).traits
-    chosen, choices = choose(
-        cfg,
-        traits,
-        n_train_pairs=int(consumed["is_consumed"].sum()),
-        hgnn_epoch_edges=epoch_edges,
-        cuda=cuda,
-    )
+    chosen, choices = choose_for_data(ctx.cfg)
     if not choices:
         return ctx
     for c in choices:

@@ -42,6 +42,20 @@ def get_config(ctx: typer.Context) -> Config:
     return state.config()
 
 
+def get_training_config(ctx: typer.Context) -> Config:
+    """The config with the setup ``gfm run`` would choose for this data, each choice printed.
+
+    Training and evaluation commands use it, so a stage run by itself trains what the pipeline
+    would (``pipeline.setup_choice.choose_for_data``); fields the user set are never changed.
+    """
+    from pipeline.setup_choice import choose_for_data
+
+    chosen, choices = choose_for_data(get_config(ctx))
+    for c in choices:
+        console.print(f"setup: {c.section}.{c.field} = {c.value!r}  ({c.why})")
+    return chosen
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Print a GfmError as a short red message and exit with status 2 (no traceback)."""
 

@@ -9,7 +9,7 @@ import typer
 from gfm.config import Config
 from gfm.errors import NotFoundError
 from gfm.progress import console
-from pipeline.commands._common import get_config, handle_errors
+from pipeline.commands._common import get_training_config, handle_errors
 from pipeline.commands.models import EMBEDDERS, train_app
 
 
@@ -44,7 +44,7 @@ def train_two_tower_command(
     from embedding_jobs.train_two_tower import train_two_tower
     from gfm.versioning import new_version
 
-    cfg = get_config(ctx)
+    cfg = get_training_config(ctx)
     update: dict[str, object] = {"use_hgnn": False} if no_hgnn else {}
     if epochs is not None:
         update["epochs"] = epochs
@@ -86,7 +86,7 @@ def evaluate_command(
     from embedding_jobs.evaluate.run import evaluate_version
     from gfm.versioning import latest_version
 
-    cfg = get_config(ctx)
+    cfg = get_training_config(ctx)
     version = version or latest_version(cfg.models_dir / "two_tower")
     if version is None:
         raise NotFoundError(f"no two-tower checkpoint under {cfg.models_dir / 'two_tower'}: train one first")

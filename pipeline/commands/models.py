@@ -15,7 +15,7 @@ import typer
 from gfm.config import Config
 from gfm.errors import NotFoundError
 from gfm.progress import console
-from pipeline.commands._common import get_config, handle_errors
+from pipeline.commands._common import get_config, get_training_config, handle_errors
 
 train_app = typer.Typer(
     help="Train the embedding models (text features, HGNN, two-tower).", no_args_is_help=True
@@ -64,7 +64,7 @@ def train_hgnn_command(
     from embedding_jobs.train_hgnn import train_hgnn
     from gfm.versioning import new_version
 
-    cfg = get_config(ctx)
+    cfg = get_training_config(ctx)
     if epochs is not None:
         cfg = cfg.model_copy(update={"hgnn": cfg.hgnn.model_copy(update={"epochs": epochs})})
     result = train_hgnn(cfg, version or new_version("hgnn"))
@@ -96,7 +96,7 @@ def embed_command(
     """Re-export the vectors of a trained version from its checkpoint and the current marts."""
     from gfm.versioning import latest_version
 
-    cfg = get_config(ctx)
+    cfg = get_training_config(ctx)
     key = model.replace("-", "_")
     if key not in EMBEDDERS:
         raise NotFoundError(f"unknown model {model!r}; known: {', '.join(sorted(EMBEDDERS))}")

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from pipeline.cli import app
 
@@ -45,3 +46,44 @@ def test_embed_unknown_model_or_missing_checkpoint_exits_2_with_a_message(tmp_pa
 def test_train_hgnn_without_marts_exits_2_with_a_message(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "train", "hgnn"], env=ENV)
     assert result.exit_code == 2 and "gfm transform" in result.output
+
+
+def test_train_hgnn_applies_the_setup_gfm_run_chooses_but_never_over_a_users_setting(tiny_data: Path) -> None:
+    # the HGNN's marts and the manifest of a source without item text (as copied to a GPU machine)
+    from datetime import UTC, datetime
+
+    from ingest.manifest import RawManifest, SourceTraits, write_manifest
+
+    traits = SourceTraits(
+        has_item_text=False,
+        has_item_metadata=False,
+        has_user_profiles=False,
+        has_weak_signals=False,
+        has_play_time=False,
+        has_event_times=False,
+    )
+    (tiny_data / "raw").mkdir(parents=True, exist_ok=True)
+    write_manifest(
+        RawManifest(
+            source="lightgcn",
+            created_at=datetime(2026, 12, 1, tzinfo=UTC),
+            window_start=datetime(2026, 1, 1, tzinfo=UTC),
+            window_end=datetime(2026, 2, 1, tzinfo=UTC),
+            content_types=["audiobook", "podcast"],
+            fixed_split=True,
+            traits=traits,
+        ),
+        tiny_data / "raw",
+    )
+    env = {**ENV, "GFM__HGNN__SKETCH_DIM": "32"}  # set by the user: kept
+    train = runner_invoke(tiny_data, ["train", "hgnn", "--epochs", "1", "--version", VERSION], env)
+    assert train.exit_code == 0, train.output
+    assert "setup: hgnn.text_features = False" in train.output
+    assert "hgnn.sketch_dim" not in train.output
+    card = json.loads((tiny_data / "models" / "hgnn" / VERSION / "card.json").read_text())
+    assert card["config"]["hgnn"]["text_features"] is False
+    assert card["config"]["hgnn"]["sketch_dim"] == 32
+
+
+def runner_invoke(data_dir: Path, args: list[str], env: dict[str, str]) -> Result:
+    return CliRunner().invoke(app, ["--data-dir", str(data_dir), *args], env=env)
