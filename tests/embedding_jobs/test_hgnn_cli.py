@@ -54,14 +54,7 @@ def test_train_hgnn_applies_the_setup_gfm_run_chooses_but_never_over_a_users_set
 
     from ingest.manifest import RawManifest, SourceTraits, write_manifest
 
-    traits = SourceTraits(
-        has_item_text=False,
-        has_item_metadata=False,
-        has_user_profiles=False,
-        has_weak_signals=False,
-        has_play_time=False,
-        has_event_times=False,
-    )
+    traits = SourceTraits(**dict.fromkeys(SourceTraits.model_fields, False))  # IDs alone, like Yelp2018
     (tiny_data / "raw").mkdir(parents=True, exist_ok=True)
     write_manifest(
         RawManifest(
