@@ -61,15 +61,19 @@ def summarise(data_dir: Path) -> dict[str, Any]:
 
 
 def _trained(data_dir: Path, inputs: dict[str, Any]) -> dict[str, Any]:
-    """What the evaluated models trained: the HGNN's health check, each two-tower's epochs."""
+    """What the evaluated models trained: the HGNN's health check, seed, device and time; each two-tower's epochs."""
     models = data_dir / "models"
     out: dict[str, Any] = {}
     hgnn = models / "hgnn" / str(inputs.get("hgnn_version")) / "card.json"
     if hgnn.exists():
-        metrics = json.loads(hgnn.read_text())["metrics"]
+        card = json.loads(hgnn.read_text())
+        metrics = card["metrics"]
         out["hgnn"] = {
             "epochs": len(metrics.get("epoch_losses", [])),
             "health_check_hr@10": metrics.get("heldout_item_hr@10"),
+            "seed": card.get("seeds", {}).get("hgnn"),
+            "device": card.get("extra", {}).get("device"),  # an arm may read an HGNN trained on a GPU
+            "train_seconds": card.get("timings", {}).get("train_s"),
         }
     for name, version in (inputs.get("two_tower_versions") or {}).items():
         card = models / "two_tower" / str(version) / "card.json"
