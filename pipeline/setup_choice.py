@@ -39,8 +39,9 @@ are decided here, from facts the run already has:
   2026-12-06 the budget was 2M edges, 2 epochs on Yelp2018, where the HGNN was far from trained:
   at 10 epochs (8M edges) its health check rose from .250 to .273 and HGNN-kNN's Recall@20 from
   .0463 to .0510, and 2T-HGNN on those vectors from .0604 to .0621 (two seeds; docs/results.md,
-  round 23), for five times the HGNN's steps (2,090 s for the 10 epochs on one thread beside other
-  jobs). With CUDA the epochs stay; only the batches grow.
+  round 23), for five times the HGNN's steps (1,181 s for the 10 epochs inside the zero-setting
+  run, 35 min end to end on the idle 2-core machine; round 24). With CUDA the epochs stay; only
+  the batches grow (Yelp2018's 40 epochs: 351 s on an H100, HGNN-kNN .0546; round 24).
 
 A field the user set (config file, ``GFM__`` variable or flag) is never changed. Every choice is
 returned with its reason, printed by the pipeline and recorded on the provenance card.
