@@ -88,6 +88,10 @@ class Choice:
     value: Any
     why: str
 
+    def line(self) -> str:
+        """How the choice is printed: ``setup: section.field = value  (why)``."""
+        return f"setup: {self.section}.{self.field} = {self.value!r}  ({self.why})"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"setting": f"{self.section}.{self.field}", "value": self.value, "why": self.why}

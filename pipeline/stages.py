@@ -86,7 +86,7 @@ def choose_setup(ctx: RunContext) -> RunContext:
     if not choices:
         return ctx
     for c in choices:
-        console.print(f"setup: {c.section}.{c.field} = {c.value!r}  ({c.why})")
+        console.print(c.line())
     ctx.card.config = chosen.model_dump(mode="json")
     ctx.card.metrics["setup_choices"] = [c.to_dict() for c in choices]
     return dataclasses.replace(ctx, cfg=chosen)

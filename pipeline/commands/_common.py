@@ -52,7 +52,7 @@ def get_training_config(ctx: typer.Context) -> Config:
 
     chosen, choices = choose_for_data(get_config(ctx))
     for c in choices:
-        console.print(f"setup: {c.section}.{c.field} = {c.value!r}  ({c.why})")
+        console.print(c.line())
     return chosen
 
 
