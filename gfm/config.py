@@ -71,6 +71,15 @@ class GraphConfig(_Section):
     # type of the neighbour, so cross-type edges are not crowded out (measured: no gain in the
     # HGNN's vectors, docs/results.md round 5; kept opt-in)
     degree_cap_scope: Literal["item", "relation"] = "item"
+    # What ranks an item's edges for the cap. "co_users": the count of users who consumed both,
+    # so a popular neighbour fills the cap for being popular and two popular items rarely keep
+    # each other (both ends must rank the edge). "similarity": the co-users' sum of 1 / (their
+    # consumed items) over sqrt(consumers of each item), a cosine with heavy users weighted down
+    # (LightGCN's and GF-CF's normalisation), so an item keeps the neighbours item-kNN would
+    # score. Only where the cap binds does it change the graph. Measured on Yelp2018
+    # (docs/results.md, round 25; benchmarks/edge_rank.py): scoring with the capped graph's own
+    # edges, Recall@20 .0443 -> .0660 (item-kNN over every pair: .0576).
+    degree_cap_rank: Literal["co_users", "similarity"] = "similarity"
     max_items_per_user: int = 300  # users with more items are left out of pair counting (bots, hubs)
 
 

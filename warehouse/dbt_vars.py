@@ -136,6 +136,7 @@ def build_vars(
         "min_support": graph.min_support,
         "degree_cap": graph.degree_cap,
         "degree_cap_scope": graph.degree_cap_scope,
+        "degree_cap_rank": graph.degree_cap_rank,
         "max_items_per_user": graph.max_items_per_user,
     }
 

@@ -6,8 +6,8 @@ the graph as if some pairs had never happened (the two-tower's random validation
 ``embedding_jobs.held_out_graph``) recounts it here from the consumptions it keeps, with the
 same rules: distinct (user, item) consumptions; users with more than ``max_items_per_user``
 items left out; pairs with at least ``min_support`` co-users; each pair kept when it is within
-the ``degree_cap`` edges of both endpoints, ranked by co-users (ties by the neighbour's id), per
-item or, with ``degree_cap_scope`` "relation", per item and neighbour type.
+the ``degree_cap`` edges of both endpoints, ranked as ``degree_cap_rank`` says (ties by the
+neighbour's id), per item or, with ``degree_cap_scope`` "relation", per item and neighbour type.
 ``tests/warehouse/test_item_edges.py`` checks this against the dbt mart itself.
 """
 
@@ -25,35 +25,48 @@ with baskets as (
     select distinct user_id, item_id, content_type from consumptions
 ),
 eligible as (
-    select user_id from baskets group by user_id having count(*) <= $max_items
+    select user_id, cast(round(cast(1 as double) / count(*), 12) as decimal(18, 12)) as user_share
+    from baskets group by user_id having count(*) <= $max_items
 ),
 kept as (
-    select baskets.* from baskets semi join eligible on baskets.user_id = eligible.user_id
+    select baskets.*, eligible.user_share
+    from baskets inner join eligible on baskets.user_id = eligible.user_id
+),
+consumers as (
+    select item_id, count(*) as n_consumers from kept group by item_id
 ),
 pairs as (
     select a.item_id as item_a, b.item_id as item_b, a.content_type as type_a,
-        b.content_type as type_b, count(*) as n_co_users
+        b.content_type as type_b, count(*) as n_co_users, sum(a.user_share) as shared_weight
     from kept as a inner join kept as b on a.user_id = b.user_id and a.item_id < b.item_id
     group by a.item_id, b.item_id, a.content_type, b.content_type
     having count(*) >= $min_support
 ),
+scored as (
+    select pairs.*, cast(shared_weight as double)
+        / sqrt(cast(ca.n_consumers as double) * cast(cb.n_consumers as double)) as similarity
+    from pairs
+    inner join consumers as ca on pairs.item_a = ca.item_id
+    inner join consumers as cb on pairs.item_b = cb.item_id
+),
 endpoints as (
     select item_a as item_id, item_b as neighbour_id, type_b as neighbour_type, item_a, item_b,
-        n_co_users from pairs
+        n_co_users, similarity from scored
     union all
-    select item_b, item_a, type_a, item_a, item_b, n_co_users from pairs
+    select item_b, item_a, type_a, item_a, item_b, n_co_users, similarity from scored
 ),
 ranked as (
     select item_a, item_b, row_number() over (
-        partition by item_id{scope} order by n_co_users desc, neighbour_id asc
+        partition by item_id{scope} order by {rank} desc, neighbour_id asc
     ) as rank_at_item
     from endpoints
 ),
 capped as (
     select item_a, item_b from ranked group by item_a, item_b having max(rank_at_item) <= $cap
 )
-select pairs.item_a as src_item_id, pairs.item_b as dst_item_id, pairs.n_co_users
-from pairs semi join capped on pairs.item_a = capped.item_a and pairs.item_b = capped.item_b
+select scored.item_a as src_item_id, scored.item_b as dst_item_id, scored.n_co_users,
+    scored.similarity
+from scored semi join capped on scored.item_a = capped.item_a and scored.item_b = capped.item_b
 order by src_item_id, dst_item_id
 """
 
@@ -65,11 +78,11 @@ def count_item_edges(consumptions: pd.DataFrame, graph: GraphConfig) -> pd.DataF
         consumptions: ``user_id``, ``item_id`` and ``content_type`` of training-window
             consumptions (repeats are counted once).
         graph: The graph rules (``min_support``, ``degree_cap``, ``degree_cap_scope``,
-            ``max_items_per_user``).
+            ``degree_cap_rank``, ``max_items_per_user``).
 
     Returns:
         ``src_item_id``, ``dst_item_id`` (the smaller id first; ``graph_from_frames`` orients
-        them by type) and ``n_co_users``, one row per kept undirected pair.
+        them by type), ``n_co_users`` and ``similarity``, one row per kept undirected pair.
 
     """
     frame = consumptions[["user_id", "item_id", "content_type"]].astype(
@@ -85,6 +98,7 @@ def count_item_edges(consumptions: pd.DataFrame, graph: GraphConfig) -> pd.DataF
             "min_support": graph.min_support,
             "cap": graph.degree_cap,
         }
-        return con.execute(_SQL.format(scope=scope), params).df()
+        rank = "n_co_users" if graph.degree_cap_rank == "co_users" else "similarity"
+        return con.execute(_SQL.format(scope=scope, rank=rank), params).df()
     finally:
         con.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections import Counter
+import math
+from collections import Counter, defaultdict
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -12,10 +14,14 @@ from conftest import GRAPH
 from warehouse_fixture import TRAIN_END, WINDOW_START
 
 
-def expected_edges(interactions: pd.DataFrame, items: pd.DataFrame, scope: str = "item") -> pd.DataFrame:
+def expected_edges(
+    interactions: pd.DataFrame, items: pd.DataFrame, scope: str = "item", rank: str = "similarity"
+) -> pd.DataFrame:
     """Co-users per item pair over training consumptions, then min support and the degree cap.
 
     ``scope`` "item": one cap over all of an item's edges; "relation": one per neighbour type.
+    ``rank`` "similarity": each edge's co-users' sum of 1 / (their items) over sqrt(consumers of
+    both ends) ranks it; "co_users": the co-user count does.
     """
     events = interactions[
         (interactions.event_type == "stream")
@@ -26,8 +32,14 @@ def expected_edges(interactions: pd.DataFrame, items: pd.DataFrame, scope: str =
     baskets = events.groupby("user_id")["item_id"].apply(lambda s: sorted(set(s)))
     baskets = baskets[baskets.map(len) <= GRAPH["max_items_per_user"]]
     counts: Counter[tuple[int, int]] = Counter()
+    shared: defaultdict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    consumers: Counter[int] = Counter()
     for basket in baskets:
+        share = Decimal(round(1.0 / len(basket), 12)).quantize(Decimal("1e-12"))
         counts.update(itertools.combinations(basket, 2))
+        for pair in itertools.combinations(basket, 2):
+            shared[pair] += share
+        consumers.update(basket)
     kind = dict(zip(items.item_id, items.content_type, strict=True))
     rows = []
     for (a, b), n in counts.items():
@@ -35,14 +47,17 @@ def expected_edges(interactions: pd.DataFrame, items: pd.DataFrame, scope: str =
             continue
         if (kind[a], a) > (kind[b], b):
             a, b = b, a
-        rows.append({"src_item_id": a, "dst_item_id": b, "n_co_users": n})
+        lo, hi = min(a, b), max(a, b)
+        sim = float(shared[(lo, hi)]) / math.sqrt(float(consumers[a]) * float(consumers[b]))
+        rows.append({"src_item_id": a, "dst_item_id": b, "n_co_users": n, "similarity": sim})
     pairs = pd.DataFrame(rows)
     neighbours: dict[tuple[int, str], list[tuple[int, int]]] = {}
     for r in pairs.itertuples():
+        key = r.similarity if rank == "similarity" else r.n_co_users
         group_at_src = kind[r.dst_item_id] if scope == "relation" else ""
         group_at_dst = kind[r.src_item_id] if scope == "relation" else ""
-        neighbours.setdefault((r.src_item_id, group_at_src), []).append((-r.n_co_users, r.dst_item_id))
-        neighbours.setdefault((r.dst_item_id, group_at_dst), []).append((-r.n_co_users, r.src_item_id))
+        neighbours.setdefault((r.src_item_id, group_at_src), []).append((-key, r.dst_item_id))
+        neighbours.setdefault((r.dst_item_id, group_at_dst), []).append((-key, r.src_item_id))
     top: dict[int, set[int]] = {}
     for (item, _), edges in neighbours.items():
         top.setdefault(item, set()).update(other for _, other in sorted(edges)[: GRAPH["degree_cap"]])
@@ -61,10 +76,24 @@ def test_every_edge_counts_the_users_who_consumed_both_items_in_training(built):
     expected = expected_edges(built.raw("interactions"), built.raw("items"))
     assert len(expected) > 10
     pd.testing.assert_frame_equal(
-        edges[["src_item_id", "dst_item_id", "src_type", "dst_type", "n_co_users"]],
-        expected[["src_item_id", "dst_item_id", "src_type", "dst_type", "n_co_users"]],
+        edges[["src_item_id", "dst_item_id", "src_type", "dst_type", "n_co_users", "similarity"]],
+        expected[["src_item_id", "dst_item_id", "src_type", "dst_type", "n_co_users", "similarity"]],
         check_dtype=False,
     )
+    assert ((edges.similarity > 0) & (edges.similarity <= 1 + 1e-12)).all()
+
+
+def test_the_cap_keeps_the_most_similar_neighbours_not_the_most_popular(built):
+    """degree_cap_rank: ranked by co-users the cap keeps other edges than by similarity, less similar ones."""
+    raw = built.raw("interactions"), built.raw("items")
+    by_similarity, by_co_users = expected_edges(*raw), expected_edges(*raw, rank="co_users")
+    ours = built.query("select src_item_id, dst_item_id from fct_item_edges")
+    assert len(ours) == len(by_similarity)
+    kept = {tuple(r) for r in by_similarity[["src_item_id", "dst_item_id"]].to_numpy()}
+    other = {tuple(r) for r in by_co_users[["src_item_id", "dst_item_id"]].to_numpy()}
+    assert kept != other  # the cap binds on this fixture, so the ranking decides what stays
+    assert by_similarity.similarity.mean() > by_co_users.similarity.mean()
+    assert by_co_users.n_co_users.mean() > by_similarity.n_co_users.mean()
 
 
 def test_edges_cover_every_pair_of_content_types_with_contract_names(built):
@@ -121,18 +150,30 @@ def _unordered(edges: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["lo", "hi"]).reset_index(drop=True)
 
 
-@pytest.mark.parametrize("scope", ["item", "relation"])
-def test_a_job_recounting_the_edges_from_fct_interactions_gets_the_marts_edges(built, scope):
-    """``embedding_jobs.data.edge_count`` follows the dbt rules: support, per-user limit, both caps."""
+@pytest.mark.parametrize(
+    ("scope", "rank"), [("item", "similarity"), ("relation", "similarity"), ("item", "co_users")]
+)
+def test_a_job_recounting_the_edges_from_fct_interactions_gets_the_marts_edges(built, scope, rank):
+    """``embedding_jobs.data.edge_count`` follows the dbt rules: support, per-user limit, caps, ranks."""
     from embedding_jobs.data.edge_count import count_item_edges
 
     consumed = built.query("select user_id, item_id, content_type from fct_interactions where is_consumed")
-    rules = built.cfg.graph.model_copy(update={"degree_cap_scope": scope})
+    rules = built.cfg.graph.model_copy(update={"degree_cap_scope": scope, "degree_cap_rank": rank})
     recount = count_item_edges(consumed, rules)
     raw = built.raw("interactions"), built.raw("items")
-    expected = expected_edges(*raw, scope=scope)
+    expected = expected_edges(*raw, scope=scope, rank=rank)
     assert len(expected) > 10
     pd.testing.assert_frame_equal(_unordered(recount), _unordered(expected), check_dtype=False)
-    if scope == "item":  # and the mart itself, built by dbt from the same rules
+    np.testing.assert_allclose(
+        recount.sort_values(["src_item_id", "dst_item_id"]).similarity,
+        expected.assign(
+            lo=np.minimum(expected.src_item_id, expected.dst_item_id),
+            hi=np.maximum(expected.src_item_id, expected.dst_item_id),
+        )
+        .sort_values(["lo", "hi"])
+        .similarity,
+        rtol=1e-12,
+    )
+    if scope == "item" and rank == "similarity":  # and the mart itself, built by dbt from the same rules
         mart = built.query("select src_item_id, dst_item_id, n_co_users from fct_item_edges")
         pd.testing.assert_frame_equal(_unordered(recount), _unordered(mart), check_dtype=False)

@@ -1,5 +1,8 @@
--- Each supported pair with its rank among the edges of each endpoint (by n_co_users, descending,
--- ties by the neighbour's id). fct_item_edges keeps the pairs within degree_cap at both ends.
+-- Each supported pair with its rank among the edges of each endpoint, descending by similarity
+-- (degree_cap_rank 'similarity', the default) or by n_co_users ('co_users'), ties by the
+-- neighbour's id. fct_item_edges keeps the pairs within degree_cap at both ends. Ranked by
+-- co-users, a popular neighbour fills an item's cap for being popular, and two popular items
+-- rarely rank each other in their caps: the similarity keeps the neighbours item-kNN would.
 -- With degree_cap_scope 'relation' (opt-in) an item's edges are ranked per content type of
 -- the neighbour, so a podcast's few audiobook neighbours are not crowded out by its many podcast
 -- neighbours; with 'item', one ranking across every relation.
@@ -16,12 +19,12 @@ endpoints as (
 
     select
         src_item_id as item_id, dst_item_id as neighbour_id, dst_type as neighbour_type,
-        src_item_id, dst_item_id, n_co_users
+        src_item_id, dst_item_id, n_co_users, similarity
     from pairs
     union all
     select
         dst_item_id as item_id, src_item_id as neighbour_id, src_type as neighbour_type,
-        src_item_id, dst_item_id, n_co_users
+        src_item_id, dst_item_id, n_co_users, similarity
     from pairs
 
 ),
@@ -34,7 +37,7 @@ ranked as (
         item_id,
         row_number() over (
             partition by item_id{% if var('degree_cap_scope', 'item') == 'relation' %}, neighbour_type{% endif %}
-            order by n_co_users desc, neighbour_id asc
+            order by {{ 'n_co_users' if var('degree_cap_rank', 'similarity') == 'co_users' else 'similarity' }} desc, neighbour_id asc
         ) as rank_at_item
 
     from endpoints
@@ -49,6 +52,7 @@ joined as (
         pairs.src_type,
         pairs.dst_type,
         pairs.n_co_users,
+        pairs.similarity,
         at_src.rank_at_item as rank_at_src,
         at_dst.rank_at_item as rank_at_dst
 

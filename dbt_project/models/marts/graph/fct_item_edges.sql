@@ -1,5 +1,6 @@
 -- Item-item co-consumption edges over the training window, for every pair of content types.
--- An edge has n_co_users >= min_support and is among the top degree_cap edges of both endpoints.
+-- An edge has n_co_users >= min_support and is among the top degree_cap edges of both endpoints
+-- (ranked as degree_cap_rank says; int_item_edges_ranked).
 
 with
 
@@ -17,7 +18,8 @@ final as (
         src_type,
         dst_type,
         src_type || '__' || dst_type as relation,
-        n_co_users
+        n_co_users,
+        similarity
 
     from ranked
     where rank_at_src <= {{ var('degree_cap') }}
