@@ -16,6 +16,10 @@ are decided here, from facts the run already has:
   that rank an item's neighbours are small. On Yelp2018 (38,048 items) the raw sketch's own
   item-to-item ranking rose from .259 at 256 dimensions to .321 at 1,024 and .342 at 4,096
   (item-kNN .331), and the HGNN trained on it from .249 to .276 (docs/results.md, round 11).
+  With CUDA, where the larger input costs little time, ``SKETCH_DIM_NO_TEXT_CUDA``: 2,048 lifted
+  HGNN-kNN on both seeds of both text-less sources measured, Yelp2018 (Recall@20 .0576 / .0571 ->
+  .0591 / .0592 on the H100, above item-kNN's .0576) and an ID-only copy of the communities data
+  (docs/results.md, rounds 24 and 25); on the CPU it would cost about two thirds more HGNN time.
 * ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
   window are not the days before the test, so a validation slice cut by time cannot choose the
   two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
@@ -41,7 +45,9 @@ are decided here, from facts the run already has:
   .0463 to .0510, and 2T-HGNN on those vectors from .0604 to .0621 (two seeds; docs/results.md,
   round 23), for five times the HGNN's steps (1,181 s for the 10 epochs inside the zero-setting
   run, 35 min end to end on the idle 2-core machine; round 24). With CUDA the epochs stay; only
-  the batches grow (Yelp2018's 40 epochs: 351 s on an H100, HGNN-kNN .0546; round 24).
+  the batches grow (Yelp2018's 40 epochs: 351 s on an H100, HGNN-kNN .0546; round 24). Since
+  the cap ranks edges by similarity (``graph.degree_cap_rank``, round 25) Yelp2018's graph has
+  1,636,868 edges, so a CPU trains 4 epochs of it.
 
 A field the user set (config file, ``GFM__`` variable or flag) is never changed. Every choice is
 returned with its reason, printed by the pipeline and recorded on the provenance card.
@@ -60,6 +66,7 @@ __all__ = [
     "HGNN_LARGE_EPOCH",
     "LARGE_PAIRS",
     "SKETCH_DIM_NO_TEXT",
+    "SKETCH_DIM_NO_TEXT_CUDA",
     "Choice",
     "choose_for_data",
     "choose_setup",
@@ -67,8 +74,9 @@ __all__ = [
 
 LARGE_PAIRS = 500_000  # training pairs above which the two-tower's batches grow (and CPU epochs fall)
 HGNN_LARGE_EPOCH = 500_000  # edges one HGNN epoch draws, above which its batches grow
-HGNN_CPU_EDGES = 8_000_000  # edges all HGNN epochs may draw on a CPU (Yelp2018: 10 epochs)
+HGNN_CPU_EDGES = 8_000_000  # edges all HGNN epochs may draw on a CPU (Yelp2018: 4 epochs)
 SKETCH_DIM_NO_TEXT = 1024  # the co-consumption sketch's size when it is the HGNN's only input
+SKETCH_DIM_NO_TEXT_CUDA = 2048  # the same with CUDA, where the larger input costs little time
 
 
 @dataclass(frozen=True)
@@ -123,9 +131,10 @@ def choose_setup(
         if cfg.hgnn.sketch_dim > 0 and not cfg.hgnn.id_embeddings:
             why = "the source has no item text, so the HGNN reads each item's co-consumption sketch alone"
             wanted.append(Choice("hgnn", "text_features", False, why))
-            if cfg.hgnn.sketch_dim < SKETCH_DIM_NO_TEXT:
+            dim = SKETCH_DIM_NO_TEXT_CUDA if cuda else SKETCH_DIM_NO_TEXT
+            if cfg.hgnn.sketch_dim < dim:
                 why = "the sketch is the HGNN's only input: more dimensions, finer cosines"
-                wanted.append(Choice("hgnn", "sketch_dim", SKETCH_DIM_NO_TEXT, why))
+                wanted.append(Choice("hgnn", "sketch_dim", dim, why + (" (CUDA: 2,048)" if cuda else "")))
         else:
             why = "the source has no item text (and hgnn.sketch_dim is 0), so the HGNN learns ID embeddings"
             wanted.append(Choice("hgnn", "id_embeddings", True, why))

@@ -10,6 +10,7 @@ from pipeline.setup_choice import (
     HGNN_LARGE_EPOCH,
     LARGE_PAIRS,
     SKETCH_DIM_NO_TEXT,
+    SKETCH_DIM_NO_TEXT_CUDA,
     choose_setup,
 )
 
@@ -37,19 +38,19 @@ def test_a_full_small_source_keeps_the_defaults() -> None:
 
 def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -> None:
     out, choices = choose_setup(
-        # Yelp2018's marts: 1,237,259 training pairs; 776,211 edges in one relation
+        # Yelp2018's marts: 1,237,259 training pairs; 1,636,868 edges in one relation
         _cfg(),
         ID_ONLY_FIXED_SPLIT,
         n_train_pairs=1_237_259,
-        hgnn_epoch_edges=776_211,
+        hgnn_epoch_edges=1_636_868,
         cuda=False,
     )
     assert out.hgnn.text_features is False and out.hgnn.id_embeddings is False
     assert out.hgnn.sketch_dim == SKETCH_DIM_NO_TEXT > _cfg().hgnn.sketch_dim  # its only input
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
     assert out.two_tower.hgnn_as_of is False  # made-up times say nothing about when edges came
-    # 10 epochs, the count docs/results.md round 23 measured (2 before: far from trained)
-    assert (out.hgnn.epochs, out.hgnn.batch_size) == (10, 2048)
+    # 4 epochs of the similarity-ranked graph: 8M edges in all, as round 23's 10 of the old one
+    assert (out.hgnn.epochs, out.hgnn.batch_size) == (4, 2048)
     assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
     settings = {c.to_dict()["setting"] for c in choices}
     assert "hgnn.text_features" in settings and "two_tower.epochs" in settings
@@ -66,6 +67,20 @@ def _small_id_only(environ: dict[str, str]) -> Config:
 def test_without_a_sketch_an_id_only_source_learns_id_embeddings() -> None:
     out = _small_id_only({"GFM__HGNN__SKETCH_DIM": "0"})
     assert out.hgnn.id_embeddings is True and out.hgnn.text_features is True
+
+
+def test_on_cuda_a_source_without_text_gets_the_larger_sketch() -> None:
+    out, choices = choose_setup(
+        _cfg(), ID_ONLY_FIXED_SPLIT, n_train_pairs=1_000, hgnn_epoch_edges=1_000, cuda=True
+    )
+    assert out.hgnn.sketch_dim == SKETCH_DIM_NO_TEXT_CUDA > SKETCH_DIM_NO_TEXT
+    on_cpu, _ = choose_setup(
+        _cfg(), ID_ONLY_FIXED_SPLIT, n_train_pairs=1_000, hgnn_epoch_edges=1_000, cuda=False
+    )
+    assert on_cpu.hgnn.sketch_dim == SKETCH_DIM_NO_TEXT
+    assert any(c.field == "sketch_dim" and "CUDA" in c.why for c in choices)
+    with_text, _ = choose_setup(_cfg(), FULL, n_train_pairs=1_000, hgnn_epoch_edges=1_000, cuda=True)
+    assert with_text.hgnn.sketch_dim == _cfg().hgnn.sketch_dim  # text beside it: unchanged
 
 
 def test_on_cuda_a_large_source_keeps_its_epochs() -> None:
