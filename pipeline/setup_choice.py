@@ -134,7 +134,7 @@ def choose_setup(
             dim = SKETCH_DIM_NO_TEXT_CUDA if cuda else SKETCH_DIM_NO_TEXT
             if cfg.hgnn.sketch_dim < dim:
                 why = "the sketch is the HGNN's only input: more dimensions, finer cosines"
-                wanted.append(Choice("hgnn", "sketch_dim", dim, why + (" (CUDA: 2,048)" if cuda else "")))
+                wanted.append(Choice("hgnn", "sketch_dim", dim, why + (f" (CUDA: {dim:,})" if cuda else "")))
         else:
             why = "the source has no item text (and hgnn.sketch_dim is 0), so the HGNN learns ID embeddings"
             wanted.append(Choice("hgnn", "id_embeddings", True, why))
