@@ -48,7 +48,9 @@ def recounted_graph(graph: HeteroGraph, consumptions: pd.DataFrame, cfg: Config)
             "content_type": np.repeat(graph.node_types, [len(graph.item_ids[t]) for t in graph.node_types]),
         }
     )
-    recounted = graph_from_frames(items, count_item_edges(consumptions, cfg.graph))
+    recounted = graph_from_frames(
+        items, count_item_edges(consumptions, cfg.graph), weight=cfg.hgnn.edge_weight
+    )
     recounted.features = graph.features
     return recounted
 

@@ -103,20 +103,20 @@ def load_hgnn_graph(cfg: Config) -> tuple[HeteroGraph, list[Path]]:
     """
     inputs = [cfg.marts_dir / "dim_items.parquet", cfg.marts_dir / "fct_item_edges.parquet"]
     if cfg.hgnn.id_embeddings:
-        return build_graph(cfg.marts_dir, None), inputs
+        return build_graph(cfg.marts_dir, None, cfg.hgnn.edge_weight), inputs
     if not cfg.hgnn.text_features:
         if cfg.hgnn.sketch_dim <= 0:
             raise StageError(
                 "hgnn.text_features is off and hgnn.sketch_dim is 0, so the HGNN would have no "
                 "input: set a sketch_dim, turn text_features on, or use hgnn.id_embeddings"
             )
-        graph = build_graph(cfg.marts_dir, None)
+        graph = build_graph(cfg.marts_dir, None, cfg.hgnn.edge_weight)
         return replace(graph, features={t: torch.zeros(n, 0) for t, n in graph.num_nodes.items()}), inputs
     from embedding_jobs.text_features import build_text_features
 
     features_path = build_text_features(cfg).path
     inputs.append(features_path)
-    return build_graph(cfg.marts_dir, features_path), inputs
+    return build_graph(cfg.marts_dir, features_path, cfg.hgnn.edge_weight), inputs
 
 
 def holdout_edges(graph: HeteroGraph, seed: int) -> dict[tuple[str, str], np.ndarray]:

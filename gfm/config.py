@@ -211,6 +211,11 @@ class HGNNConfig(_Section):
     # Draw training edges in proportion to their co-user count (``n_co_users``) rather than each
     # once: the conditional P(b | a) that co-consumption gives, and that item-kNN's counts encode.
     edge_weights: bool = True
+    # The ``fct_item_edges`` column that weighs an edge wherever the HGNN uses weights (the draws
+    # above, the positive degree and the co-consumption sketch): "n_co_users", the co-user count,
+    # or "co_user_weight", each co-user counting 1 / (their consumed items), as the degree cap's
+    # similarity counts them (a user of 300 items says less about one pair than a user of 3).
+    edge_weight: Literal["n_co_users", "co_user_weight"] = "n_co_users"
     # Logit adjustment (Menon et al. 2021) of the softmax by popularity: during training every
     # candidate's logit gets ``popularity_adjust * log(1 + weighted degree)`` added, so the prior
     # carries that share of popularity and the cosine the rest. 0: the cosine learns log P(b | a),

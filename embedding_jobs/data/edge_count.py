@@ -43,7 +43,7 @@ pairs as (
     having count(*) >= $min_support
 ),
 scored as (
-    select pairs.*, cast(shared_weight as double)
+    select pairs.*, cast(shared_weight as double) as co_user_weight, cast(shared_weight as double)
         / sqrt(cast(ca.n_consumers as double) * cast(cb.n_consumers as double)) as similarity
     from pairs
     inner join consumers as ca on pairs.item_a = ca.item_id
@@ -65,7 +65,7 @@ capped as (
     select item_a, item_b from ranked group by item_a, item_b having max(rank_at_item) <= $cap
 )
 select scored.item_a as src_item_id, scored.item_b as dst_item_id, scored.n_co_users,
-    scored.similarity
+    scored.co_user_weight, scored.similarity
 from scored semi join capped on scored.item_a = capped.item_a and scored.item_b = capped.item_b
 order by src_item_id, dst_item_id
 """
@@ -82,7 +82,7 @@ def count_item_edges(consumptions: pd.DataFrame, graph: GraphConfig) -> pd.DataF
 
     Returns:
         ``src_item_id``, ``dst_item_id`` (the smaller id first; ``graph_from_frames`` orients
-        them by type), ``n_co_users`` and ``similarity``, one row per kept undirected pair.
+        them by type), ``n_co_users``, ``co_user_weight`` and ``similarity``, one row per kept undirected pair.
 
     """
     frame = consumptions[["user_id", "item_id", "content_type"]].astype(

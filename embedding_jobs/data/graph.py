@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import torch
 
 from embedding_jobs.data.sampler import CSR
@@ -150,15 +151,19 @@ def _place_features(graph: HeteroGraph, ids: np.ndarray, vectors: np.ndarray) ->
 
 
 def graph_from_frames(
-    items: pd.DataFrame, edges: pd.DataFrame, features: tuple[np.ndarray, np.ndarray] | None = None
+    items: pd.DataFrame,
+    edges: pd.DataFrame,
+    features: tuple[np.ndarray, np.ndarray] | None = None,
+    weight: str = "n_co_users",
 ) -> HeteroGraph:
     """Build the graph from ``dim_items`` (item_id, content_type) and ``fct_item_edges`` frames.
 
     Args:
         items: One row per item.
-        edges: One row per undirected edge (src_item_id, dst_item_id, optionally n_co_users);
-            types come from ``items``.
+        edges: One row per undirected edge (src_item_id, dst_item_id, optionally the ``weight``
+            column); types come from ``items``.
         features: Optional (item_ids, vectors) arrays; every item must have a vector.
+        weight: The column that gives each edge its weight (``graph.weights``), when present.
 
     Raises:
         StageError: If item ids repeat, an edge names an unknown item, or a feature is missing.
@@ -185,7 +190,7 @@ def graph_from_frames(
     swap = (src_t > dst_t) | ((src_t == dst_t) & (src_l > dst_l))
     ta, la = np.where(swap, dst_t, src_t), np.where(swap, dst_l, src_l)
     tb, lb = np.where(swap, src_t, dst_t), np.where(swap, src_l, dst_l)
-    counts = edges["n_co_users"].to_numpy(np.float64) if "n_co_users" in edges else None
+    counts = edges[weight].to_numpy(np.float64) if weight in edges else None
     pairs: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     weights: dict[tuple[str, str], np.ndarray] = {}
     for i, a in enumerate(node_types):
@@ -202,12 +207,15 @@ def graph_from_frames(
     return _assemble(node_types, item_ids, pairs, feats, weights if counts is not None else None)
 
 
-def build_graph(marts_dir: Path, features_path: Path | None = None) -> HeteroGraph:
+def build_graph(
+    marts_dir: Path, features_path: Path | None = None, weight: str = "n_co_users"
+) -> HeteroGraph:
     """Read ``dim_items.parquet`` and ``fct_item_edges.parquet`` and build the graph.
 
     Args:
         marts_dir: The marts folder (``Config.marts_dir``).
         features_path: A Parquet of (item_id, vector), e.g. text features; None for ID-only.
+        weight: The ``fct_item_edges`` column that weighs each edge (``hgnn.edge_weight``).
 
     Raises:
         StageError: If a mart is missing or breaks the contract.
@@ -220,9 +228,15 @@ def build_graph(marts_dir: Path, features_path: Path | None = None) -> HeteroGra
         if not path.exists():
             raise StageError(f"mart {name} not found at {path}: run `gfm transform` first")
     items = pd.read_parquet(paths["dim_items"], columns=["item_id", "content_type"])
-    edges = pd.read_parquet(paths["fct_item_edges"], columns=["src_item_id", "dst_item_id", "n_co_users"])
+    columns = pq.read_schema(paths["fct_item_edges"]).names
+    if weight not in columns:
+        raise StageError(
+            f"fct_item_edges has no {weight!r} column (marts built by an older version): "
+            "run `gfm transform` again"
+        )
+    edges = pd.read_parquet(paths["fct_item_edges"], columns=["src_item_id", "dst_item_id", weight])
     features = read_vectors(features_path, "item_id") if features_path is not None else None
-    return graph_from_frames(items, edges, features)
+    return graph_from_frames(items, edges, features, weight)
 
 
 def relation_sizes(marts_dir: Path) -> dict[str, int]:

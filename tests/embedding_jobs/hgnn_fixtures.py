@@ -72,6 +72,7 @@ def write_marts(
     fct = pd.DataFrame(sorted(edges), columns=["src_item_id", "dst_item_id", "src_type", "dst_type"])
     fct["relation"] = fct["src_type"] + "__" + fct["dst_type"]
     fct["n_co_users"] = rng.integers(2, 9, size=len(fct)).astype("int64")
+    fct["co_user_weight"] = fct["n_co_users"] / 4.0  # as if every co-user consumed four items
     marts_dir.mkdir(parents=True, exist_ok=True)
     items.drop(columns=["topic", "isolated"]).to_parquet(marts_dir / "dim_items.parquet", index=False)
     fct.to_parquet(marts_dir / "fct_item_edges.parquet", index=False)

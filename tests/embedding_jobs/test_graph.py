@@ -90,3 +90,29 @@ def test_build_graph_from_marts_and_held_out_edges_leave_message_passing(tmp_pat
 def test_missing_mart_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(StageError, match="gfm transform"):
         build_graph(tmp_path)
+
+
+def test_the_weight_column_named_gives_the_edge_weights() -> None:
+    edges = pd.DataFrame(
+        {
+            "src_item_id": [10, 20],
+            "dst_item_id": [11, 10],
+            "n_co_users": [4, 2],
+            "co_user_weight": [0.5, 0.25],
+        }
+    )
+    counts = graph_from_frames(_items(), edges).weights
+    shares = graph_from_frames(_items(), edges, weight="co_user_weight").weights
+    assert counts is not None and shares is not None
+    assert sorted(counts[("book", "book")].tolist() + counts[("book", "pod")].tolist()) == [2.0, 4.0]
+    assert shares[("book", "book")].tolist() == [0.5] and shares[("book", "pod")].tolist() == [0.25]
+
+
+def test_marts_without_the_weight_column_ask_for_a_new_transform(tmp_path: Path) -> None:
+    write_marts(tmp_path / "marts")
+    edges = pd.read_parquet(tmp_path / "marts" / "fct_item_edges.parquet")
+    edges.drop(columns=[c for c in ("co_user_weight",) if c in edges]).to_parquet(
+        tmp_path / "marts" / "fct_item_edges.parquet"
+    )
+    with pytest.raises(StageError, match=r"co_user_weight.*gfm transform"):
+        build_graph(tmp_path / "marts", weight="co_user_weight")

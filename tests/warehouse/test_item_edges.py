@@ -49,7 +49,10 @@ def expected_edges(
             a, b = b, a
         lo, hi = min(a, b), max(a, b)
         sim = float(shared[(lo, hi)]) / math.sqrt(float(consumers[a]) * float(consumers[b]))
-        rows.append({"src_item_id": a, "dst_item_id": b, "n_co_users": n, "similarity": sim})
+        weight = float(shared[(lo, hi)])
+        rows.append(
+            {"src_item_id": a, "dst_item_id": b, "n_co_users": n, "co_user_weight": weight, "similarity": sim}
+        )
     pairs = pd.DataFrame(rows)
     neighbours: dict[tuple[int, str], list[tuple[int, int]]] = {}
     for r in pairs.itertuples():
@@ -75,12 +78,18 @@ def test_every_edge_counts_the_users_who_consumed_both_items_in_training(built):
     edges = built.query("select * from fct_item_edges order by src_item_id, dst_item_id")
     expected = expected_edges(built.raw("interactions"), built.raw("items"))
     assert len(expected) > 10
-    pd.testing.assert_frame_equal(
-        edges[["src_item_id", "dst_item_id", "src_type", "dst_type", "n_co_users", "similarity"]],
-        expected[["src_item_id", "dst_item_id", "src_type", "dst_type", "n_co_users", "similarity"]],
-        check_dtype=False,
-    )
+    columns = [
+        "src_item_id",
+        "dst_item_id",
+        "src_type",
+        "dst_type",
+        "n_co_users",
+        "co_user_weight",
+        "similarity",
+    ]
+    pd.testing.assert_frame_equal(edges[columns], expected[columns], check_dtype=False)
     assert ((edges.similarity > 0) & (edges.similarity <= 1 + 1e-12)).all()
+    assert (edges.co_user_weight < edges.n_co_users).all()  # a user with items to pair has two at least
 
 
 def test_the_cap_keeps_the_most_similar_neighbours_not_the_most_popular(built):
@@ -164,16 +173,14 @@ def test_a_job_recounting_the_edges_from_fct_interactions_gets_the_marts_edges(b
     expected = expected_edges(*raw, scope=scope, rank=rank)
     assert len(expected) > 10
     pd.testing.assert_frame_equal(_unordered(recount), _unordered(expected), check_dtype=False)
-    np.testing.assert_allclose(
-        recount.sort_values(["src_item_id", "dst_item_id"]).similarity,
-        expected.assign(
-            lo=np.minimum(expected.src_item_id, expected.dst_item_id),
-            hi=np.maximum(expected.src_item_id, expected.dst_item_id),
+    in_order = expected.assign(
+        lo=np.minimum(expected.src_item_id, expected.dst_item_id),
+        hi=np.maximum(expected.src_item_id, expected.dst_item_id),
+    ).sort_values(["lo", "hi"])
+    for column in ("similarity", "co_user_weight"):
+        np.testing.assert_allclose(
+            recount.sort_values(["src_item_id", "dst_item_id"])[column], in_order[column], rtol=1e-12
         )
-        .sort_values(["lo", "hi"])
-        .similarity,
-        rtol=1e-12,
-    )
     if scope == "item" and rank == "similarity":  # and the mart itself, built by dbt from the same rules
         mart = built.query("select src_item_id, dst_item_id, n_co_users from fct_item_edges")
         pd.testing.assert_frame_equal(_unordered(recount), _unordered(mart), check_dtype=False)

@@ -52,6 +52,7 @@ joined as (
         pairs.src_type,
         pairs.dst_type,
         pairs.n_co_users,
+        pairs.co_user_weight,
         pairs.similarity,
         at_src.rank_at_item as rank_at_src,
         at_dst.rank_at_item as rank_at_dst

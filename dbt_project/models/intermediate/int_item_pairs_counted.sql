@@ -2,6 +2,8 @@
 -- Users with more than max_items_per_user consumed items are left out (bots, hubs); pairs below
 -- min_support are dropped. Orientation follows the contract: src has the alphabetically first
 -- content type, and for a same-type pair src_item_id < dst_item_id.
+-- co_user_weight: the co-users' sum of 1 / (their consumed items) (a user of 300 items says less
+-- about any one pair than a user of 3); the HGNN may weigh edges by it (hgnn.edge_weight).
 -- similarity: each co-user counts 1 / (their consumed items) (a user of 300 items says less about
 -- any one pair than a user of 3), over sqrt(consumers of a * consumers of b): the cosine of the
 -- two items' user columns with users normalised as LightGCN and GF-CF normalise them. The degree
@@ -71,6 +73,7 @@ oriented as (
         least(pairs.type_a, pairs.type_b) as src_type,
         greatest(pairs.type_a, pairs.type_b) as dst_type,
         pairs.n_co_users,
+        cast(pairs.shared_weight as double) as co_user_weight,
         cast(pairs.shared_weight as double)
             / sqrt(cast(ca.n_consumers as double) * cast(cb.n_consumers as double)) as similarity
 

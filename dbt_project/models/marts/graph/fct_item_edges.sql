@@ -19,6 +19,7 @@ final as (
         dst_type,
         src_type || '__' || dst_type as relation,
         n_co_users,
+        co_user_weight,
         similarity
 
     from ranked
