@@ -223,9 +223,12 @@ def fit_hgnn(
                     break
                 seeds, positions = batch.seeds()
                 blocks = sampler.sample(seeds, batch.target_keys() if hcfg.hide_target_edges else None)
-                if hcfg.isolate_share > 0:
+                isolated = (
                     isolate_seeds(blocks, seeds, hcfg.isolate_share, generator)
-                emb = model(blocks, features)
+                    if hcfg.isolate_share > 0
+                    else None
+                )
+                emb = model(blocks, features, isolated)
                 losses = [
                     _part_loss(emb, part, pos, hcfg, prior)
                     for part, pos in zip(batch.parts, positions, strict=True)
@@ -249,7 +252,7 @@ def fit_hgnn(
 
 def isolate_seeds(
     blocks: list[Block], seeds: dict[str, torch.Tensor], share: float, generator: torch.Generator
-) -> None:
+) -> dict[str, torch.Tensor]:
     """Drop every message into a random ``share`` of the seed nodes, at every hop, in place.
 
     A new item has no edge yet: at export it is embedded from its own text alone. Trained only on
@@ -257,13 +260,21 @@ def isolate_seeds(
     scored 0.000 HR@10). Seeing some seeds without neighbours in training (as DropoutNet does for
     cold-start recommenders) teaches the text path to land where the item's partners are. Seed
     nodes are the first destination rows of every block (``NeighborSampler.sample``).
+
+    Returns:
+        Per type, the mask of the seeds dropped: the model must also blank the inputs their own
+        edges made (``HGNN.forward``'s ``isolated``), the co-consumption sketch above all, or the
+        seed would still see its neighbourhood through its features, which a new item cannot.
     """
+    dropped = {}
     for t, nodes in seeds.items():
         drop = torch.rand(nodes.numel(), generator=generator, device=nodes.device) < share
         for block in blocks:
             for et, mask in block.mask.items():
                 if et[2] == t:
                     mask[: nodes.numel()][drop] = False
+        dropped[t] = drop
+    return dropped
 
 
 def log_prior(graph: HeteroGraph, hcfg: HGNNConfig, device: torch.device) -> dict[str, torch.Tensor] | None:

@@ -227,7 +227,8 @@ class HGNNConfig(_Section):
     popularity_adjust: float = Field(default=0.0, ge=0.0)
     # Share of each batch's seed items trained with every message into them dropped, as a new item
     # has no edge yet (DropoutNet's cold-start simulation): new items are then embedded where
-    # their partners look. 0: off (new items then scored 0.000 HR@10).
+    # their partners look. Their sketch (and any per-item vector) reads zero too, as a new item's
+    # does at export. 0: off (new items then scored 0.000 HR@10).
     isolate_share: float = 0.0
     # Co-consumption sketch beside text (``embedding_jobs.data.sketch``): each item's row of the
     # cosine-normalised edge matrix, projected on fixed hashed identity vectors of this size and

@@ -207,6 +207,16 @@ class HGNN(nn.Module):
         ids = self.item_tables[node_type](nodes) * keep.unsqueeze(1).to(base.dtype)
         return torch.cat([base, ids], dim=1)
 
+    def _blank_own_edges(self, x: Tensor, drop: Tensor, from_features: bool) -> Tensor:
+        """``x`` with the columns a node's own edges made zeroed on the first rows marked in ``drop``."""
+        start = self.spec.in_dim - self.spec.sketch_dim if from_features else 0
+        if start >= x.shape[1]:
+            return x
+        keep = torch.ones_like(x)
+        rows = torch.nonzero(drop, as_tuple=True)[0]
+        keep[rows, start:] = 0.0
+        return x * keep
+
     def remap_items(self, known: dict[str, np.ndarray], current: dict[str, np.ndarray]) -> None:
         """Re-index the learned per-node tables from the training catalogue to a current one.
 
@@ -238,9 +248,27 @@ class HGNN(nn.Module):
                     setattr(self, f"has_id__{t}", mask)
             setattr(self, attr, nn.ModuleDict(tables))
 
-    def forward(self, blocks: list[Block], features: dict[str, Tensor] | None) -> dict[str, Tensor]:
-        """Embed the final destination nodes of a sampled mini-batch (unit vectors per type)."""
+    def forward(
+        self,
+        blocks: list[Block],
+        features: dict[str, Tensor] | None,
+        isolated: dict[str, Tensor] | None = None,
+    ) -> dict[str, Tensor]:
+        """Embed the final destination nodes of a sampled mini-batch (unit vectors per type).
+
+        Args:
+            blocks: The sampled layers, outermost first.
+            features: Per type, every node's input features (None: ID embeddings).
+            isolated: Per type, a mask over the seed nodes (the first rows of every block) to
+                embed as a new item is embedded: the inputs its training edges made (the sketch
+                columns, the per-item and ID vectors) read zero. Their messages are dropped by
+                the caller (``train_hgnn.isolate_seeds``).
+
+        """
         h = {t: self.input_features(t, ids, features) for t, ids in blocks[0].src_nodes.items()}
+        for t, drop in (isolated or {}).items():
+            if t in h and bool(drop.any()):
+                h[t] = self._blank_own_edges(h[t], drop, features is not None and t in features)
         for i, (layer, block) in enumerate(zip(self.convs, blocks, strict=True)):
             h = layer(h, block)
             if i < len(self.convs) - 1:

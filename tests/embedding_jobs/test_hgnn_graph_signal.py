@@ -140,6 +140,37 @@ def test_isolated_seeds_lose_every_message_at_every_hop_and_the_rest_keep_theirs
                 assert not b_after.mask[et][:n][~kept].any()
 
 
+def test_an_isolated_seed_is_embedded_as_the_export_embeds_a_new_item(tmp_path: Path) -> None:
+    """DropoutNet's simulation must hide the sketch too: a new item's sketch is zero at export."""
+    from dataclasses import replace
+
+    from embedding_jobs.data.sampler import NeighborSampler
+    from embedding_jobs.data.sketch import with_sketch
+    from embedding_jobs.train_hgnn import _spec, embed_all, isolate_seeds
+
+    write_marts(tmp_path)
+    gen = torch.Generator().manual_seed(3)
+    plain = build_graph(tmp_path)
+    plain = replace(plain, features={t: torch.randn(n, 8, generator=gen) for t, n in plain.num_nodes.items()})
+    cfg = tiny_config(tmp_path, sketch_dim=16, fanouts=[5, 3])
+    graph = with_sketch(plain, 16)
+    model = HGNN(_spec(graph, cfg.hgnn)).eval()
+    seeds = {t: torch.arange(n) for t, n in graph.num_nodes.items()}
+    blocks = NeighborSampler(graph.csr, [5, 3], generator=gen).sample(seeds)
+    dropped = isolate_seeds(blocks, seeds, 0.5, gen)
+    alone = plain.without_pairs({key: np.arange(len(a)) for key, (a, _) in plain.pairs.items()})
+    new_items = embed_all(model, alone, torch.device("cpu"))
+    with torch.no_grad():
+        trained = model(blocks, graph.features, dropped)
+        sketch_seen = model(blocks, graph.features)  # messages dropped, the sketch left in
+    # (the other seeds see a dropped seed as a new item too: it is one of their neighbours)
+    for t, drop in dropped.items():
+        assert 0 < int(drop.sum()) < len(drop)
+        torch.testing.assert_close(trained[t][drop], new_items[t][drop])
+        has_sketch = graph.features[t][:, -16:].abs().sum(1) > 0
+        assert not torch.allclose(sketch_seen[t][drop & has_sketch], new_items[t][drop & has_sketch])
+
+
 def test_log_prior_is_the_scaled_log_of_each_nodes_co_user_total(tmp_path: Path) -> None:
     write_marts(tmp_path / "marts")
     cfg = tiny_config(tmp_path, popularity_adjust=0.5)
