@@ -40,6 +40,8 @@ def _card(cfg: Config, version: str) -> dict[str, Any]:
         "sketch_dim": hgnn.get("sketch_dim"),
         "text_features": hgnn.get("text_features"),
         "batch_size": hgnn.get("batch_size"),
+        "edge_weight": hgnn.get("edge_weight", "n_co_users"),  # cards before the option weighed by co-users
+        "isolate_share": hgnn.get("isolate_share"),
         "device": card.get("extra", {}).get("device"),
         "train_seconds": card.get("timings", {}).get("train_s"),
         "health_check_hr@10": card["metrics"].get("heldout_item_hr@10"),
