@@ -149,7 +149,7 @@ def train_two_tower(
         text_dim=cat.text.shape[1],
         hgnn_dim=cat.hgnn.shape[1],
         user_dense=len(enc.user_dense),
-        item_dense=len(enc.item_dense) + int(inputs.isolated_flag),
+        item_dense=len(enc.item_dense),
         n_id_items=0 if id_items is None else len(id_items) + 1,
     )
     device = resolve_device(tc.device)
@@ -268,8 +268,7 @@ def _prepare(
         cat.graph_entry_ns = graph_entry_times(facts, cat.item_ids, cfg.graph.min_support)
     hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
     # history_ids reads the ID table, which only item_ids makes (Inputs checks cat.id_row)
-    flag = tc.isolated_flag and cat.graph_entry_ns is not None
-    return Inputs(enc, cat, hist, hgnn_version is not None, tc.history_as_of, tc.history_ids, flag), paths
+    return Inputs(enc, cat, hist, hgnn_version is not None, tc.history_as_of, tc.history_ids), paths
 
 
 def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = None) -> list[Path]:

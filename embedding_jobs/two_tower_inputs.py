@@ -62,12 +62,10 @@ class Inputs:
         use_hgnn: bool,
         history_as_of: bool = True,
         history_ids: bool = False,
-        isolated_flag: bool = False,
     ) -> None:
         self.enc, self.cat, self.hist, self.use_hgnn = enc, cat, hist, use_hgnn
         self.history_as_of = history_as_of
         self.history_ids = history_ids
-        self.isolated_flag = isolated_flag  # one more dense item input: the HGNN vector is isolated
         self.stream_cols = torch.tensor(
             [c.startswith(("n_streams", "n_items")) for c in enc.user_dense], dtype=torch.bool
         )
@@ -169,12 +167,8 @@ class Inputs:
         items = r.items[idx]
         dense = self.enc.standardise(r.item_raw[idx], self.enc.item_stats)
         hgnn = self.cat.hgnn[items]
-        isolated = torch.zeros(len(idx), dtype=torch.bool)
         if len(r.item_isolated) and self.cat.hgnn_isolated is not None:
-            isolated = r.item_isolated[idx]
-            hgnn = torch.where(isolated.unsqueeze(1), self.cat.hgnn_isolated[items], hgnn)
-        if self.isolated_flag:
-            dense = torch.cat([dense, isolated.to(dense.dtype).unsqueeze(1)], dim=1)
+            hgnn = torch.where(r.item_isolated[idx].unsqueeze(1), self.cat.hgnn_isolated[items], hgnn)
         ids = None if self.cat.id_row is None else self.cat.id_row[items]
         if ids is not None and self.cat.id_since_ns is not None:  # no ID vector before a consumption
             ids = torch.where(r.times[idx] > self.cat.id_since_ns[items], ids, 0)

@@ -338,11 +338,6 @@ class TwoTowerConfig(_Section):
     # .004 with it off) with the all-user figure level. Round 6 had measured no gain before same-day
     # batches and catalogue negatives.
     hgnn_as_of: bool = True
-    # With hgnn_as_of: one more item-tower input, 1 where the row's HGNN vector is the isolated one
-    # (no co-consumption edge yet, as for a fresh item at serving time), else 0. Without it the tower
-    # can tell a fresh item only by how its isolated vector looks, which a model trained to embed
-    # isolated items where their partners are (hgnn.isolate_share) no longer shows.
-    isolated_flag: bool = False
     # A path around both towers' MLPs that adds the HGNN's item-to-item similarity (the user's mean
     # HGNN vector against the item's) to the score, so training starts from HGNN-kNN and learns
     # what to add (embedding_jobs/models/two_tower.py, HgnnSkip). Without HGNN inputs: no effect.

@@ -115,28 +115,3 @@ def test_the_switch_off_gives_every_example_the_full_vector(tmp_path, monkeypatc
     for inputs, rows, _, hgnn in calls:
         assert inputs.cat.hgnn_isolated is None
         assert torch.allclose(torch.from_numpy(hgnn), inputs.cat.hgnn[rows])
-
-
-def test_the_isolated_flag_is_one_exactly_where_the_vector_is_the_isolated_one(tmp_path, monkeypatch) -> None:
-    cfg = _world_with_isolated(tmp_path)
-    cfg.two_tower.isolated_flag = True
-    facts = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet")
-    calls: list[tuple[Any, ...]] = []
-    real = Inputs.item_batch
-
-    def recording(self: Inputs, r, idx):  # type: ignore[no-untyped-def]
-        batch = real(self, r, idx)
-        calls.append((self, r.items[idx].numpy(), r.times[idx].numpy(), batch.dense.numpy()))
-        return batch
-
-    monkeypatch.setattr(Inputs, "item_batch", recording)
-    with one_thread():
-        result = train_two_tower(cfg, "v20261017t000005_eeeeee", HGNN_VERSION, retrieve=pandas_point_in_time)
-    assert result.items_path.exists()
-    seen = 0
-    for inputs, rows, at, dense in calls:
-        assert dense.shape[1] == len(inputs.enc.item_dense) + 1
-        expected = _brute_isolated(facts, inputs.cat.item_ids[rows], at, cfg.graph.min_support)
-        assert dense[:, -1].tolist() == expected.astype(float).tolist()
-        seen += int(expected.sum())
-    assert seen > 0
