@@ -215,6 +215,8 @@ class HGNNConfig(_Section):
     # above, the positive degree and the co-consumption sketch): "n_co_users", the co-user count,
     # or "co_user_weight", each co-user counting 1 / (their consumed items), as the degree cap's
     # similarity counts them (a user of 300 items says less about one pair than a user of 3).
+    # Measured (docs/results.md, round 26): HGNN-kNN on Yelp2018 +.0008 / +.0004 Recall@20, on the
+    # synthetic data up on the sparse types and down on the dense ones; 2T-HGNN split by seed. Off.
     edge_weight: Literal["n_co_users", "co_user_weight"] = "n_co_users"
     # Logit adjustment (Menon et al. 2021) of the softmax by popularity: during training every
     # candidate's logit gets ``popularity_adjust * log(1 + weighted degree)`` added, so the prior
@@ -228,7 +230,9 @@ class HGNNConfig(_Section):
     # Share of each batch's seed items trained with every message into them dropped, as a new item
     # has no edge yet (DropoutNet's cold-start simulation): new items are then embedded where
     # their partners look. Their sketch (and any per-item vector) reads zero too, as a new item's
-    # does at export. 0: off (new items then scored 0.000 HR@10).
+    # does at export. 0: off. Measured at .2 (docs/results.md, round 26): cold-in-type users gain
+    # on almost every cell and text search finds items with listeners 3x as often, but 2T-HGNN's
+    # new-item tier on the default data falls below text-kNN's. Off.
     isolate_share: float = 0.0
     # Co-consumption sketch beside text (``embedding_jobs.data.sketch``): each item's row of the
     # cosine-normalised edge matrix, projected on fixed hashed identity vectors of this size and
