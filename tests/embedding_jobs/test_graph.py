@@ -116,3 +116,17 @@ def test_marts_without_the_weight_column_ask_for_a_new_transform(tmp_path: Path)
     )
     with pytest.raises(StageError, match=r"co_user_weight.*gfm transform"):
         build_graph(tmp_path / "marts", weight="co_user_weight")
+
+
+def test_the_hgnn_reads_the_weight_column_its_config_names(tmp_path: Path) -> None:
+    from hgnn_fixtures import tiny_config
+
+    from embedding_jobs.train_hgnn import load_hgnn_graph
+
+    _, edges = write_marts(tmp_path / "marts")
+    for column in ("n_co_users", "co_user_weight"):
+        cfg = tiny_config(tmp_path, id_embeddings=True, edge_weight=column)
+        graph, _ = load_hgnn_graph(cfg)
+        assert graph.weights is not None
+        got = sorted(w for ws in graph.weights.values() for w in ws.tolist())
+        assert got == sorted(edges[column].astype(float).tolist())
