@@ -230,9 +230,9 @@ class HGNNConfig(_Section):
     # Share of each batch's seed items trained with every message into them dropped, as a new item
     # has no edge yet (DropoutNet's cold-start simulation): new items are then embedded where
     # their partners look. Their sketch (and any per-item vector) reads zero too, as a new item's
-    # does at export. 0: off. Measured at .2 (docs/results.md, round 26): cold-in-type users gain
-    # on almost every cell and text search finds items with listeners 3x as often, but 2T-HGNN's
-    # new-item tier on the default data falls below text-kNN's. Off.
+    # does at export. 0: off. Measured at .2 (docs/results.md, round 26): HGNN-kNN's cold-in-type
+    # cells gain and text search finds items with listeners 3x as often, but 2T-HGNN does not gain
+    # over 5 communities seeds and its default-data new-item tier falls below text-kNN's. Off.
     isolate_share: float = 0.0
     # Co-consumption sketch beside text (``embedding_jobs.data.sketch``): each item's row of the
     # cosine-normalised edge matrix, projected on fixed hashed identity vectors of this size and
