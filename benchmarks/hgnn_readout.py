@@ -8,9 +8,13 @@ as the mean of their items' unit vectors and ranks by cosine with it, the linear
 that model, which holds only where cosines are small against ``t``. Read as the model it was
 trained to be, a user's next item is a mixture over their history,
 ``score(j) = sum_{i in history} exp((cos(i, j) - 1) / t)``, in which each history item votes for its
-own near neighbours and the broad direction every vector shares (popularity) cancels out. This
-benchmark scores the version's exported HGNN vectors under both readouts with the evaluation
-protocol, beside item-kNN and Popularity, trains nothing and changes nothing.
+own near neighbours and the broad direction every vector shares (popularity) cancels out
+(round 12's "mixture"). The **normalised mixture** (``baselines.item_mixture``, the evaluation's
+HGNN-kNN since round 27) divides each history item's votes by their sum over the type's items
+other than itself, so each item contributes the distribution P(j | i) the softmax was trained to
+give, and an item that is close to many candidates does not outweigh the others. This benchmark
+scores the version's exported HGNN vectors under every readout with the evaluation protocol,
+beside item-kNN and Popularity, trains nothing and changes nothing.
 
 ``--temperatures`` lists the mixture's temperatures (the training temperature first by default).
 
@@ -149,6 +153,8 @@ def run(
         for t in temperatures:
             scorer = mixture_scorer(task, vectors, consumed, pop, t)
             keep(f"HGNN-kNN, mixture t={t:g}", score(task, scorer, cfg.evaluate))
+            scorer = baselines.item_mixture(task, vectors, consumed, weak, pop, t)
+            keep(f"HGNN-kNN, normalised mixture t={t:g}", score(task, scorer, cfg.evaluate))
         for dim, spec in zip(spectral or [], spectra, strict=True):
             scored = score(task, baselines.mean_vector(task, spec, consumed, weak, pop), cfg.evaluate)
             keep(f"spectral-kNN, rank {dim} (no training)", scored)
@@ -157,11 +163,24 @@ def run(
     return out
 
 
+def _mean_hr(runs: list[dict[str, Any]], metric: str) -> dict[str, dict[str, float]]:
+    """Per task and readout, the mean of ``metric`` over the runs."""
+    out: dict[str, dict[str, float]] = {}
+    for task, cells in runs[0]["tasks"].items():
+        names = [name for name, cell in cells.items() if isinstance(cell, dict)]
+        out[task] = {
+            name: round(float(np.mean([r["tasks"][task][name][metric] for r in runs])), 4) for name in names
+        }
+    return out
+
+
 def main() -> None:
     """Parse arguments, score, write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="a gfm data directory after `gfm run`")
-    parser.add_argument("--items", type=Path, help="HGNN items.parquet (default: the newest version's)")
+    parser.add_argument(
+        "--items", type=Path, nargs="+", help="HGNN items.parquet files (default: the newest version's)"
+    )
     parser.add_argument(
         "--temperatures", type=float, nargs="+", help="mixture temperatures (default: hgnn.temperature)"
     )
@@ -169,10 +188,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON")
     args = parser.parse_args()
     cfg = Config.load(data_dir=args.data_dir)
-    items = args.items or sorted((cfg.embeddings_dir / "hgnn").glob("*/items.parquet"))[-1]
+    items = args.items or [sorted((cfg.embeddings_dir / "hgnn").glob("*/items.parquet"))[-1]]
     temps = args.temperatures or [cfg.hgnn.temperature]
-    report = {"data_dir": str(args.data_dir), "items": str(items), "hgnn_temperature": cfg.hgnn.temperature}
-    report["tasks"] = run(cfg, items, temps, args.spectral)
+    report: dict[str, Any] = {"data_dir": str(args.data_dir), "hgnn_temperature": cfg.hgnn.temperature}
+    if len(items) == 1:  # the shape of the earlier rounds' files
+        report |= {"items": str(items[0]), "tasks": run(cfg, items[0], temps, args.spectral)}
+    else:  # several versions (seeds) of the same data: each one's cells and their mean HR@k
+        runs = [{"items": str(path), "tasks": run(cfg, path, temps, args.spectral)} for path in items]
+        report |= {"runs": runs, "mean": _mean_hr(runs, f"hr@{cfg.evaluate.k}")}
+        print(json.dumps(report["mean"], indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -97,6 +97,7 @@ def hgnn_knn(cfg: Config, items_path: Path) -> dict[str, float | None]:
     from embedding_jobs.data.interactions import read_mart
     from embedding_jobs.evaluate.peers import ItemKNN
     from embedding_jobs.evaluate.protocol import score
+    from embedding_jobs.evaluate.run import hgnn_scorer
 
     dim_items = read_mart(cfg, "dim_items")
     facts = read_mart(cfg, "fct_interactions")
@@ -110,8 +111,12 @@ def hgnn_knn(cfg: Config, items_path: Path) -> dict[str, float | None]:
     metric = f"hr@{cfg.evaluate.k}"
     out: dict[str, float | None] = {}
     text = _text_vectors(cfg)
+    # the evaluation's readout of the variant's vectors (round 27: a mixture at its softmax temperature)
+    readout = hgnn_scorer(
+        vectors, cfg.hgnn.temperature if cfg.hgnn.loss == "softmax" else None, consumed, weak, pop
+    )
     for task in tasks:
-        scored = score(task, baselines.mean_vector(task, vectors, consumed, weak, pop), cfg.evaluate)
+        scored = score(task, readout(task), cfg.evaluate)
         out[task.name] = scored[metric]
         knn_scored = score(task, knn.scorer(task, pop), cfg.evaluate)
         if fixed:  # the published metric of a fixed split (LightGCN's Recall@20)

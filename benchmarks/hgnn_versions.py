@@ -6,9 +6,10 @@ Each version's ``models/hgnn/<version>/card.json`` and ``embeddings/hgnn/<versio
 must be in ``--data-dir`` beside the marts it was trained on (a GPU machine's outputs are copied
 there: docs/scale.md, section 3). For every version it reports the card's training (epochs, seed,
 sketch size, device, seconds, the health check beside item-kNN on the same held-out pairs) and
-HGNN-kNN under the evaluation protocol (the user is the mean of the vectors of their training
-items): HR@10 per content type and, on a fixed split, Recall@20 and NDCG@20, beside item-kNN and
-Popularity on the same tasks. No model is trained here.
+HGNN-kNN under the evaluation protocol and its readout (since round 27 a mixture of the user's
+items' softmax neighbourhoods, ``evaluate.run.hgnn_scorer``; "HGNN-kNN, mean vector" is the earlier
+readout, the cosine with the mean of the user's items): HR@10 per content type and, on a fixed split,
+Recall@20 and NDCG@20, beside item-kNN and Popularity on the same tasks. No model is trained here.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from embedding_jobs.checkpoint import hgnn_temperature
 from embedding_jobs.data.interactions import read_mart
 from embedding_jobs.evaluate import baselines
 from embedding_jobs.evaluate.peers import ItemKNN
 from embedding_jobs.evaluate.protocol import build_tasks, score
+from embedding_jobs.evaluate.run import hgnn_scorer
 from embedding_jobs.export import read_vectors
 from gfm.config import Config
 from gfm.naming import checkpoint_dir, export_path
@@ -71,14 +74,20 @@ def score_versions(cfg: Config, versions: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"data_dir": str(cfg.data_dir), "peers": peers, "versions": {}}
     for version in versions:
         vectors = read_vectors(export_path(cfg.embeddings_dir, "hgnn", version, "item"))
-        knn_cells = {
+        readout = hgnn_scorer(vectors, hgnn_temperature(cfg, version), consumed, weak, pop)
+        knn_cells = {task.name: cells(score(task, readout(task), cfg.evaluate)) for task in tasks}
+        mean_cells = {
             task.name: cells(
                 score(task, baselines.mean_vector(task, vectors, consumed, weak, pop), cfg.evaluate)
             )
             for task in tasks
         }
-        out["versions"][version] = {**_card(cfg, version), "HGNN-kNN": knn_cells}
-        print(json.dumps({"version": version, "HGNN-kNN": knn_cells}), flush=True)
+        out["versions"][version] = {
+            **_card(cfg, version),
+            "HGNN-kNN": knn_cells,
+            "HGNN-kNN, mean vector": mean_cells,
+        }
+        print(json.dumps({"version": version, "HGNN-kNN": knn_cells, "mean": mean_cells}), flush=True)
     return out
 
 

@@ -16,13 +16,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from gfm.config import Config
 from gfm.errors import NotFoundError
+from gfm.naming import checkpoint_dir
 from gfm.versioning import fingerprint_files
 
 __all__ = [
     "ModelCard",
     "data_fingerprint",
+    "hgnn_temperature",
     "load_checkpoint",
+    "read_card",
     "save_checkpoint",
     "seed_everything",
 ]
@@ -102,10 +106,36 @@ def load_checkpoint(
         NotFoundError: If the folder or one of its files is missing.
 
     """
-    model_file, card_file = folder / MODEL_FILE, folder / CARD_FILE
-    for path in (model_file, card_file):
-        if not path.exists():
-            raise NotFoundError(f"checkpoint file not found: {path}")
+    model_file = folder / MODEL_FILE
+    if not model_file.exists():
+        raise NotFoundError(f"checkpoint file not found: {model_file}")
+    card = read_card(folder)
     state = torch.load(model_file, map_location=map_location, weights_only=True)
-    card = ModelCard(**json.loads(card_file.read_text()))
     return state, card
+
+
+def read_card(folder: Path) -> ModelCard:
+    """The card of a checkpoint folder written by ``save_checkpoint`` (no weights are read).
+
+    Raises:
+        NotFoundError: If the folder has no card.
+
+    """
+    card_file = folder / CARD_FILE
+    if not card_file.exists():
+        raise NotFoundError(f"checkpoint file not found: {card_file}")
+    return ModelCard(**json.loads(card_file.read_text()))
+
+
+def hgnn_temperature(cfg: Config, version: str) -> float | None:
+    """The softmax temperature an HGNN version was trained at (None: the margin loss has none).
+
+    HGNN-kNN and the service read a version's vectors at it (a mixture of the user's items'
+    softmax neighbourhoods). From the version's card, so vectors are read as they were trained; a
+    version without a card (vectors copied alone) is read with this config's HGNN settings.
+    """
+    try:
+        hgnn = read_card(checkpoint_dir(cfg.models_dir, "hgnn", version)).config.get("hgnn", {})
+    except NotFoundError:
+        hgnn = cfg.hgnn.model_dump()
+    return float(hgnn["temperature"]) if hgnn.get("loss", "softmax") == "softmax" else None

@@ -85,10 +85,15 @@ class GfmSearchClient:
             "GET", f"/v1/items/{int(item_id)}/similar", params=_params(type=type, k=k, model=model)
         )
 
-    def recommendations(self, user_id: int, *, type: str | None = None, k: int = 10) -> SearchResult:
-        """Items for a user, without the items they already consumed."""
+    def recommendations(
+        self, user_id: int, *, type: str | None = None, k: int = 10, model: str = "two_tower"
+    ) -> SearchResult:
+        """Items for a user, without the items they already consumed.
+
+        ``model="hgnn"`` reads the user as a mixture of their items' HGNN neighbourhoods.
+        """
         return self._result(
-            "GET", f"/v1/users/{int(user_id)}/recommendations", params=_params(type=type, k=k)
+            "GET", f"/v1/users/{int(user_id)}/recommendations", params=_params(type=type, k=k, model=model)
         )
 
     def search_text(self, q: str, *, type: str | None = None, k: int = 10) -> SearchResult:

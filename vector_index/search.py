@@ -109,6 +109,16 @@ class VectorSearcher:
             raise NotFoundError(f"unknown id {entity_id} in {self.alias} ({info.version})")
         return np.asarray(rows[0][VECTOR_FIELD], dtype=np.float32)
 
+    def get_vectors(self, entity_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of the ids that the live version holds (one query; unknown ids left out)."""
+        info = self.info()
+        wanted = [operator.index(i) for i in entity_ids]
+        if not wanted:
+            return {}
+        rows = self.client.get(info.name, ids=wanted, output_fields=[VECTOR_FIELD])
+        found = {int(r[ID_FIELD]): np.asarray(r[VECTOR_FIELD], dtype=np.float32) for r in rows}
+        return {i: found[i] for i in wanted if i in found}
+
     def search(
         self,
         vectors: np.ndarray | Sequence[float] | Sequence[Sequence[float]],

@@ -32,6 +32,7 @@ from gfm.tombstones import ForgottenUsers
 from vector_index.auth import AUTH_HELP, Access
 from vector_index.body_limit import BodySizeLimit
 from vector_index.filters import FilterError, check_content_type
+from vector_index.mixture import mixture_recommendations
 from vector_index.search import VectorSearcher
 from vector_index.text_search import TextSearcher, TextSearchUnavailable
 from vector_index.tokens import TokenStore
@@ -225,18 +226,31 @@ def create_app(
     @app.get(
         "/v1/users/{user_id}/recommendations",
         response_model=SearchOut,
-        dependencies=[Depends(access.scope("recommend")), Depends(_forbid_unknown_query({"type", "k"}))],
+        dependencies=[
+            Depends(access.scope("recommend")),
+            Depends(_forbid_unknown_query({"type", "k", "model"})),
+        ],
     )
-    def recommendations(user_id: int = _USER_ID, type: str | None = _TYPE, k: int = k_query) -> SearchOut:
-        """Items for a user (two-tower user vector), without the items they already consumed."""
-        s = live("item", "two_tower")
+    def recommendations(
+        user_id: int = _USER_ID, type: str | None = _TYPE, k: int = k_query, model: Model = "two_tower"
+    ) -> SearchOut:
+        """Items for a user, without their consumed items (``hgnn``: vector_index.mixture)."""
+        s = live("item", model)
         info = s.info()
         if type is not None:
             check_content_type(type, info.content_types)  # refuse a bad type before any lookup
+        consumed = app.state.consumed.get(user_id)  # held in memory since start-up
+        if model == "hgnn":
+            if user_id in app.state.user_cache.forgotten or not consumed:
+                raise NotFoundError(f"user {user_id} has no consumed items to read the HGNN vectors from")
+            from embedding_jobs.checkpoint import hgnn_temperature  # torch: not at start-up
+
+            temperature = hgnn_temperature(cfg, info.version) or cfg.hgnn.temperature
+            hits = mixture_recommendations(s, consumed, k, temperature, content_type=type)
+            return answer(s, hits, info.version)
         vector = app.state.user_cache.get(user_id, info.version)  # Feast read once per version
         if vector is None:
             raise NotFoundError(f"unknown user {user_id}")
-        consumed = app.state.consumed.get(user_id)  # held in memory since start-up
         # consumed items are over-fetched and dropped in Python (VectorSearcher.search)
         return answer(s, s.search(vector, k, content_type=type, exclude_ids=consumed)[0], info.version)
 

@@ -1,8 +1,10 @@
 """Every evaluated model as a pair of (user, item) matrices whose dot product is the score.
 
 * Popularity: one column, the item's training-window consumers.
-* Mean-vector kNN (text-kNN, as LLM-KNN in the seed; HGNN): the user is the mean of the
-  L2-normalised vectors of the items they consumed in training, scored by cosine.
+* Mean-vector kNN (text-kNN, as LLM-KNN in the seed): the user is the mean of the L2-normalised
+  vectors of the items they consumed in training, scored by cosine.
+* Item mixture (HGNN-kNN, vectors trained by a softmax): the log of the mean over the user's items
+  of the softmax's P(candidate | item), a chunk scorer rather than a pair of matrices.
 * Two-tower: the exported user and item vectors of a version.
 
 A user with nothing to average (no consumption, and no follow or preview either for the kNN
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from embedding_jobs.evaluate.metrics import ChunkScorer
 from embedding_jobs.evaluate.protocol import EvalTask
 
 
@@ -57,6 +60,24 @@ def user_item_lists(fct_interactions: pd.DataFrame) -> tuple[pd.Series, pd.Serie
     return cons, weak_items
 
 
+def _unit(vecs: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32)."""
+    unit: np.ndarray = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    return unit.astype(np.float32)
+
+
+def _histories(task: EvalTask, ids: np.ndarray, consumed: pd.Series, weak: pd.Series) -> list[np.ndarray]:
+    """Per task user, the rows of ``ids`` of their training items (their weak signals if none)."""
+    lookup = pd.Series(np.arange(len(ids)), index=ids)
+    out = []
+    for user in task.user_ids.tolist():
+        items = consumed.get(user)
+        if items is None or len(items) == 0:
+            items = weak.get(user)
+        out.append(lookup.reindex(items if items is not None else []).dropna().to_numpy(dtype=np.int64))
+    return out
+
+
 def mean_vector(
     task: EvalTask,
     vectors: tuple[np.ndarray, np.ndarray],
@@ -75,21 +96,73 @@ def mean_vector(
 
     """
     ids, vecs = vectors
-    norm = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    lookup = pd.Series(np.arange(len(ids)), index=ids)
+    norm = _unit(vecs)
     users = np.zeros((len(task.user_ids), norm.shape[1] + 1), dtype=np.float32)
-    for row, user in enumerate(task.user_ids.tolist()):
-        items = consumed.get(user)
-        if items is None or len(items) == 0:
-            items = weak.get(user)
-        pos = lookup.reindex(items if items is not None else []).dropna().to_numpy(dtype=np.int64)
+    for row, pos in enumerate(_histories(task, ids, consumed, weak)):
         if len(pos):
             mean = norm[pos].mean(axis=0)
             users[row, :-1] = mean / max(float(np.linalg.norm(mean)), 1e-12)
         else:
             users[row, -1] = 1.0
-    item_vecs, _ = _aligned(ids, norm.astype(np.float32), task.item_ids)
+    item_vecs, _ = _aligned(ids, norm, task.item_ids)
     return torch.from_numpy(users), torch.cat([item_vecs, pop_column(task, popularity)], dim=1)
+
+
+def item_mixture(
+    task: EvalTask,
+    vectors: tuple[np.ndarray, np.ndarray],
+    consumed: pd.Series,
+    weak: pd.Series,
+    popularity: pd.Series,
+    temperature: float,
+    rows_at_once: int = 2048,
+) -> ChunkScorer:
+    """Score log P(b | user) for a user who draws each next item from the neighbourhood of one of their items.
+
+    ``mean_vector`` scores the centre of the user's items; this scores a mixture of them. A model
+    trained with a sampled softmax at temperature ``t`` over the items of one type learns
+    P(b | h) = exp(cos(h, b) / t) / Z(h), Z(h) summing over the type's items other than ``h``. The
+    score is the log of the mean of P(b | h) over the user's items ``h``, computed over the task's
+    candidates (the type's items, or the catalogue on a fixed split).
+
+    Args:
+        task: The ranking task.
+        vectors: ``(ids, vectors)`` of every item.
+        consumed: Per user, the items consumed in training (any content type).
+        weak: Per user, items followed/previewed in training, used when nothing was consumed.
+        popularity: Training-window consumers per item (the fallback for users with no items).
+        temperature: The softmax temperature ``t`` the vectors were trained at.
+        rows_at_once: History rows scored against the candidates at once (bounds memory).
+
+    """
+    ids, vecs = vectors
+    norm = torch.from_numpy(_unit(vecs))
+    histories = _histories(task, ids, consumed, weak)
+    cands, _ = _aligned(ids, norm.numpy(), task.item_ids)
+    # each history item's own column among the candidates (-1: not a candidate): P(h | h) is not a term
+    column = pd.Series(np.arange(len(task.item_ids)), index=task.item_ids).reindex(ids)
+    own_column = torch.from_numpy(column.fillna(-1).to_numpy(dtype=np.int64))
+    pop = pop_column(task, popularity).squeeze(1)
+
+    def score(start: int, stop: int) -> torch.Tensor:
+        mine = histories[start:stop]
+        sizes = torch.tensor([len(h) for h in mine], dtype=torch.int64)
+        owner = torch.repeat_interleave(torch.arange(stop - start), sizes)
+        rows = torch.from_numpy(np.concatenate([np.zeros(0, dtype=np.int64), *mine]))
+        acc = torch.zeros(stop - start, len(task.item_ids))
+        for at in range(0, len(rows), rows_at_once):
+            chunk = rows[at : at + rows_at_once]
+            logits = (norm[chunk] @ cands.T) / temperature
+            own = own_column[chunk]
+            logits[torch.nonzero(own >= 0).squeeze(1), own[own >= 0]] = float("-inf")
+            # a task whose only candidate is the item itself has no term (0, not NaN)
+            probs = torch.nan_to_num(torch.softmax(logits, dim=1), nan=0.0)
+            acc.index_add_(0, owner[at : at + rows_at_once], probs)
+        out = torch.log(acc.clamp_min(1e-30) / sizes.clamp_min(1).unsqueeze(1))
+        out[sizes == 0] = pop
+        return out
+
+    return score
 
 
 def two_tower(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from embedding_jobs.checkpoint import hgnn_temperature
 from embedding_jobs.evaluate import baselines
 from embedding_jobs.evaluate.protocol import (
     ALL_TYPES,
@@ -30,11 +31,20 @@ from gfm.naming import checkpoint_dir, export_path
 from gfm.progress import console, make_progress
 from gfm.versioning import new_version, version_time
 
-__all__ = ["ABLATION", "evaluate", "evaluate_version", "report_dir"]
+__all__ = ["ABLATION", "evaluate", "evaluate_version", "hgnn_scorer", "report_dir"]
 
 ABLATION = "2T-HGNN (other relation sampler)"  # hgnn.balanced_sampler flipped
 
 Scorer = Callable[[EvalTask], Scores]  # a task -> (user matrix, item matrix) or a chunk scorer
+
+
+def hgnn_scorer(
+    vectors: tuple[Any, Any], temperature: float | None, consumed: pd.Series, weak: pd.Series, pop: pd.Series
+) -> Scorer:
+    """HGNN-kNN: a mixture of the user's items' softmax neighbourhoods, or their mean vector (margin loss)."""
+    if temperature is None:
+        return lambda t: baselines.mean_vector(t, vectors, consumed, weak, pop)
+    return lambda t: baselines.item_mixture(t, vectors, consumed, weak, pop, temperature)
 
 
 def report_dir(cfg: Config, version: str) -> Path:
@@ -54,7 +64,7 @@ def evaluate(
 
     Args:
         cfg: The config (``cfg.evaluate`` holds k, coverage depth and recall k).
-        hgnn_version: The HGNN export behind the "HGNN" baseline (mean HGNN vector of the user's items).
+        hgnn_version: The HGNN export behind the "HGNN" baseline (HGNN-kNN, ``hgnn_scorer``).
         two_tower_version: The 2T-HGNN version; it names the report folder.
         baseline_two_tower_version: A two-tower version trained without HGNN inputs ("2T").
         ablation_versions: Model name -> two-tower version, e.g.
@@ -91,7 +101,8 @@ def evaluate(
     except NotFoundError as exc:  # ID-only datasets have no text
         skipped["text-kNN"] = str(exc)
     hgnn = read_vectors(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "item"))
-    scorers["HGNN"] = lambda t: baselines.mean_vector(t, hgnn, consumed, weak, pop)
+    temperature = hgnn_temperature(cfg, hgnn_version)
+    scorers["HGNN"] = hgnn_scorer(hgnn, temperature, consumed, weak, pop)
     towers = {"2T": baseline_two_tower_version, "2T-HGNN": two_tower_version, **(ablation_versions or {})}
     if baseline_two_tower_version is None:
         skipped["2T"] = (
@@ -130,6 +141,14 @@ def evaluate(
             "cold_user": "no consumption in the training window",
             "cold_in_type": "no consumption of that content type in the training window (may have other "
             "types): by_type[type]['cold_in_type']",
+            "HGNN": (
+                "HGNN-kNN: score(u, i) = log of the mean over u's training items h of the HGNN softmax's "
+                f"P(i | h) = exp(cos(h, i) / t) / sum over the candidates j != h of exp(cos(h, j) / t), "
+                f"t = {temperature} (its training temperature)"
+                if temperature is not None
+                else "HGNN-kNN: cosine of the mean of u's training items' unit HGNN vectors with i"
+            )
+            + "; no training items: popularity",
             "item-kNN": "score(u, i) = sum over u's training items j of cosine(j, i), the cosine of the "
             "items' training consumer sets (D^-1/2 RᵀR D^-1/2, zero diagonal); no consumption: popularity",
             "LightGCN": f"PyG LightGCN on the training user-item consumption graph, BPR with uniform "

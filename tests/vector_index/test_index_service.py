@@ -26,6 +26,9 @@ def cfg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Config]:
     write_export(config, "two_tower", V1)
     ops.index_version(config, "two_tower", V1)
     ops.publish_version(config, "two_tower", V1)
+    write_export(config, "hgnn", V1, seed=1)  # other vectors; rewrites the marts, which every test reads
+    ops.index_version(config, "hgnn", V1, entities=("item",))
+    ops.publish_version(config, "hgnn", V1, entities=("item",))
     prov = config.reports_dir / "provenance"
     prov.mkdir(parents=True)
     (prov / f"{V1}.json").write_text(json.dumps({"version": V1, "status": "published"}))
@@ -68,6 +71,42 @@ def test_recommendations_exclude_consumed_items(api: TestClient, cfg: Config) ->
     expected = [i for i in ranking if i not in mine][:10]
     body = api.get(f"/v1/users/{user}/recommendations", params={"k": 10}).json()
     assert [r["id"] for r in body["results"]] == expected
+
+
+def test_hgnn_recommendations_are_the_evaluations_mixture(api: TestClient, cfg: Config) -> None:
+    """With every podcast within the neighbours read, the service ranks as HGNN-kNN's brute force."""
+    consumed = pq.read_table(cfg.marts_dir / "fct_interactions.parquet").to_pandas()
+    items = pq.read_table(cfg.marts_dir / "dim_items.parquet").to_pandas()
+    podcasts = set(items.loc[items.content_type == "podcast", "item_id"].tolist())
+    ids, vectors = item_vectors(cfg, "hgnn", V1)
+    row = {int(i): r for r, i in enumerate(ids)}
+    t = cfg.hgnn.temperature
+    for user in (7, 14):
+        mine = sorted(set(consumed.loc[consumed.user_id == user, "item_id"].tolist()))
+        total = np.zeros(len(ids))
+        for h in mine:  # P(b | h) over the podcasts other than h
+            logits = np.where(
+                [int(i) in podcasts and int(i) != h for i in ids], vectors @ vectors[row[h]] / t, -np.inf
+            )
+            total += np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+        order = [
+            int(i)
+            for i in ids[np.argsort(-total, kind="stable")]
+            if int(i) in podcasts and int(i) not in mine
+        ]
+        body = api.get(
+            f"/v1/users/{user}/recommendations", params={"model": "hgnn", "type": "podcast", "k": 10}
+        )
+        assert body.status_code == 200, body.text
+        assert body.json()["alias"] == "item_hgnn"
+        assert [r["id"] for r in body.json()["results"]] == order[:10]
+        scores = [r["score"] for r in body.json()["results"]]
+        expected = np.log(total[[row[i] for i in order[:10]]] / len(mine))
+        np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-4)
+    # a user with nothing consumed has nothing to read the HGNN vectors from
+    missing = api.get("/v1/users/8/recommendations", params={"model": "hgnn"})
+    assert missing.status_code == 404 and "no consumed items" in missing.text
+    assert api.get("/v1/users/7/recommendations", params={"model": "lightgcn"}).status_code == 422
 
 
 def test_post_search_returns_nearest_items(api: TestClient, cfg: Config) -> None:

@@ -1,0 +1,105 @@
+"""HGNN-kNN's readout: a mixture of the user's items' softmax neighbourhoods (``baselines.item_mixture``)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from embedding_jobs.checkpoint import hgnn_temperature
+from embedding_jobs.evaluate import baselines
+from embedding_jobs.evaluate.protocol import build_tasks
+from gfm.config import Config
+from gfm.naming import checkpoint_dir
+
+
+def _task(n_items: int, histories: dict[int, list[int]]):
+    items = pd.DataFrame({"item_id": np.arange(100, 100 + n_items), "content_type": "podcast"})
+    log = pd.DataFrame(
+        [(u, i, True) for u, mine in histories.items() for i in mine],
+        columns=["user_id", "item_id", "is_consumed"],
+    )
+    # each user is evaluated on an item they did not consume in training
+    fresh = [next(i for i in items["item_id"] if i not in mine) for mine in histories.values()]
+    evals = pd.DataFrame({"user_id": list(histories), "item_id": fresh, "content_type": "podcast"})
+    task = build_tasks(items, log, evals)[0]
+    consumed, weak = baselines.user_item_lists(log)
+    return task, consumed, weak, baselines.item_popularity(log)
+
+
+def _brute_force(vecs: np.ndarray, ids: np.ndarray, history: list[int], t: float) -> list[float]:
+    """log(mean over h of exp(cos(h, j) / t) / sum over candidates k != h of exp(cos(h, k) / t))."""
+    unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    row = {int(i): r for r, i in enumerate(ids)}
+    out = []
+    for j in range(len(ids)):
+        total = 0.0
+        for h in history:
+            hv = unit[row[h]]
+            z = sum(math.exp(float(hv @ unit[k]) / t) for k in range(len(ids)) if k != row[h])
+            total += 0.0 if j == row[h] else math.exp(float(hv @ unit[j]) / t) / z
+        out.append(math.log(max(total / len(history), 1e-30)))
+    return out
+
+
+def test_the_mixture_matches_a_brute_force_sum():
+    rng = np.random.default_rng(4)
+    ids = np.arange(100, 108)
+    vecs = rng.normal(size=(8, 5)).astype(np.float32)
+    histories = {1: [101, 104], 2: [107], 3: [100, 102, 103, 105]}
+    task, consumed, weak, pop = _task(8, histories)
+    for t in (0.05, 0.5):
+        scorer = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, temperature=t, rows_at_once=3)
+        got = scorer(0, len(task.user_ids))
+        for row, user in enumerate(task.user_ids.tolist()):
+            expected = torch.tensor(_brute_force(vecs, ids, histories[user], t))
+            torch.testing.assert_close(got[row], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_user_of_two_tastes_is_served_both_not_their_centre():
+    """The mean of two far-apart items points at what lies between them; the mixture at each taste."""
+    ids = np.arange(100, 105)
+    vecs = np.array(
+        [
+            [1.0, 0.0, 0.0],  # 100: taste A, consumed
+            [0.97, 0.0, 0.24],  # 101: taste A, near 100
+            [0.0, 1.0, 0.0],  # 102: taste B, consumed
+            [0.0, 0.97, 0.24],  # 103: taste B, near 102
+            [0.72, 0.69, 0.0],  # 104: halfway between the tastes, near neither
+        ],
+        dtype=np.float32,
+    )
+    task, consumed, weak, pop = _task(5, {1: [100, 102]})
+    mean_users, mean_items = baselines.mean_vector(task, (ids, vecs), consumed, weak, pop)
+    by_mean = (mean_users @ mean_items.T)[0]
+    mixture = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, temperature=0.05)(0, 1)[0]
+    assert by_mean[4] > max(by_mean[1], by_mean[3])  # the centre wins under the mean
+    assert min(mixture[1], mixture[3]) > mixture[4]  # each taste's neighbour wins under the mixture
+
+
+def test_a_user_without_items_gets_popularity():
+    ids = np.arange(100, 104)
+    vecs = np.eye(4, dtype=np.float32)
+    task, _, weak, pop = _task(4, {1: [101], 2: [101, 102], 3: [102]})
+    scorer = baselines.item_mixture(task, (ids, vecs), pd.Series(dtype=object), weak, pop, temperature=0.05)
+    got = scorer(0, len(task.user_ids))
+    expected = baselines.pop_column(task, pop).squeeze(1)
+    for row in range(len(task.user_ids)):
+        assert torch.equal(got[row], expected)
+
+
+@pytest.mark.parametrize(("loss", "expected"), [("softmax", 0.07), ("margin", None)])
+def test_the_readout_follows_the_versions_card(tmp_path, loss, expected):
+    cfg = Config.load(data_dir=tmp_path)
+    folder = checkpoint_dir(cfg.models_dir, "hgnn", "v20261206t120000_abcdef")
+    folder.mkdir(parents=True)
+    card = {"model": "hgnn", "version": "v20261206t120000_abcdef", "data_fingerprint": "x"}
+    card["config"] = {"hgnn": {"loss": loss, "temperature": 0.07}}
+    (folder / "card.json").write_text(json.dumps(card))
+    assert hgnn_temperature(cfg, "v20261206t120000_abcdef") == expected
+    # a version without a card is read with the config's settings
+    assert hgnn_temperature(cfg, "v20261206t120001_abcdef") == cfg.hgnn.temperature

@@ -1,0 +1,88 @@
+"""Recommendations from the HGNN's item vectors: a mixture of the user's items' neighbourhoods.
+
+The HGNN is trained as a sampled softmax over co-consumed pairs at temperature ``t``, so for an
+item ``h`` it gives P(b | h) = exp(cos(h, b) / t) / Z(h) over the items of ``b``'s type. A user is
+read as a mixture of their items (the evaluation's HGNN-kNN, ``embedding_jobs.evaluate.baselines.
+item_mixture``): score(b) = log of the mean over the user's items ``h`` of P(b | h). Averaging the
+items into one vector instead would serve what lies between a user's tastes, not each of them.
+
+Served from Milvus, each item's P(b | h) is computed over its ``depth`` nearest items of the type
+(one batched search), so Z(h) sums over those alone: at the HGNN's temperature (.05) the terms
+beyond a few hundred neighbours are below exp(-20) of the nearest, and with ``depth`` at least the
+type's size the ranking is the evaluation's exactly (tests/vector_index/test_index_service.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from gfm.errors import NotFoundError
+from vector_index.search import Hit, VectorSearcher
+
+__all__ = ["MAX_HISTORY", "mix", "mixture_recommendations"]
+
+MAX_HISTORY = 500  # a user's items read at most (the first this many of their consumed items)
+
+
+def mix(neighbours: Sequence[Sequence[Hit]], temperature: float, drop: set[int], k: int) -> list[Hit]:
+    """Combine each history item's neighbours into the mixture's top ``k``.
+
+    Args:
+        neighbours: Per history item, its nearest items with their cosines (the item itself left out).
+        temperature: The softmax temperature the vectors were trained at.
+        drop: Items not to return (the user's own), still counted in each item's normaliser.
+        k: Results to return.
+
+    Returns:
+        The top ``k`` items by log of the mean P(b | h), best first.
+
+    """
+    total: dict[int, float] = defaultdict(float)
+    for hits in neighbours:
+        if not hits:
+            continue
+        logits = np.array([h.score for h in hits], dtype=np.float64) / temperature
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        for hit, p in zip(hits, probs, strict=True):
+            total[hit.id] += float(p)
+    n = max(len(neighbours), 1)
+    ranked = sorted(((i, s) for i, s in total.items() if i not in drop), key=lambda x: (-x[1], x[0]))
+    return [Hit(i, math.log(s / n)) for i, s in ranked[:k]]
+
+
+def mixture_recommendations(
+    searcher: VectorSearcher,
+    item_ids: Sequence[int],
+    k: int,
+    temperature: float,
+    content_type: str | None = None,
+    depth: int = 200,
+) -> list[Hit]:
+    """Top ``k`` items for a user who consumed ``item_ids``, from the live HGNN collection.
+
+    Args:
+        searcher: The live ``item_hgnn`` collection.
+        item_ids: The user's consumed items (the first ``MAX_HISTORY`` are read).
+        k: Results to return.
+        temperature: The HGNN's softmax temperature.
+        content_type: Keep one content type (checked against the collection's types).
+        depth: Neighbours read per history item.
+
+    Raises:
+        NotFoundError: If none of the items has a vector in the live version.
+
+    """
+    history = [int(i) for i in item_ids[:MAX_HISTORY]]
+    vectors = searcher.get_vectors(history)
+    if not vectors:
+        raise NotFoundError("none of the user's items has an HGNN vector in the live version")
+    ids = list(vectors)
+    # each item's own entry is fetched with the rest and left out of its list only (P(h | h) is no term)
+    found = searcher.search(np.stack([vectors[i] for i in ids]), depth + 1, content_type=content_type)
+    neighbours = [[h for h in hits if h.id != own][:depth] for own, hits in zip(ids, found, strict=True)]
+    return mix(neighbours, temperature, drop=set(history), k=k)
