@@ -19,10 +19,17 @@ if TYPE_CHECKING:
 
 
 def print_examples(cfg: Config, version: str, n_users: int = 2, k: int = 5) -> None:
-    """Print similar items for one item per content type and recommendations for a few users."""
+    """Print similar items for one item per content type and recommendations for a few users.
+
+    The first user's recommendations are also shown from the HGNN's vectors, read as the service's
+    ``model=hgnn`` reads them (a mixture of the user's items' neighbourhoods).
+    """
+    from embedding_jobs.checkpoint import hgnn_temperature
     from feature_repo.client import EmbeddingClient
+    from vector_index.mixture import mixture_recommendations
     from vector_index.ops import client_for
     from vector_index.search import VectorSearcher
+    from vector_index.users import ConsumedItems
 
     items = pd.read_parquet(cfg.marts_dir / "dim_items.parquet", columns=["item_id", "content_type", "title"])
     titles = items.set_index("item_id")["title"].to_dict()
@@ -44,6 +51,15 @@ def print_examples(cfg: Config, version: str, n_users: int = 2, k: int = 5) -> N
         seen = consumed.loc[consumed["user_id"] == user_id, "item_id"].astype(int).tolist()
         hits = searcher.search(vector, k=k, exclude_ids=seen)[0]
         title = f"recommendations for user {int(user_id)} ({len(seen)} items in training)"
+        console.print(_hits_table(title, hits, titles, types))
+
+    hgnn = VectorSearcher(client_for(cfg), cfg.index, "item", "hgnn")
+    by_user = ConsumedItems.from_marts(cfg.marts_dir)
+    user_id = int(consumed["user_id"].iloc[0])
+    if by_user.get(user_id):
+        temperature = hgnn_temperature(cfg, hgnn.info().version) or cfg.hgnn.temperature
+        hits = mixture_recommendations(hgnn, by_user.get(user_id), k, temperature)
+        title = f"recommendations for user {user_id} from the HGNN vectors (model=hgnn)"
         console.print(_hits_table(title, hits, titles, types))
 
 

@@ -6,10 +6,11 @@ read as a mixture of their items (the evaluation's HGNN-kNN, ``embedding_jobs.ev
 item_mixture``): score(b) = log of the mean over the user's items ``h`` of P(b | h). Averaging the
 items into one vector instead would serve what lies between a user's tastes, not each of them.
 
-Served from Milvus, each item's P(b | h) is computed over its ``depth`` nearest items of the type
-(one batched search), so Z(h) sums over those alone: at the HGNN's temperature (.05) the terms
-beyond a few hundred neighbours are below exp(-20) of the nearest, and with ``depth`` at least the
-type's size the ranking is the evaluation's exactly (tests/vector_index/test_index_service.py).
+Served from Milvus, each item's P(b | h) is computed over its ``depth`` nearest items (of the
+requested type, or of any type when none is given; one batched search), so Z(h) sums over those
+alone. That is an approximation: a far item's term is exp(-(cos gap) / t) of the nearest's, small
+at t = .05 but not zero. With ``depth`` at least the type's size the ranking is the evaluation's
+exactly (tests/vector_index/test_index_service.py).
 """
 
 from __future__ import annotations
