@@ -111,7 +111,11 @@ def spectral_vectors(cfg: Config, dim: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(
-    cfg: Config, items_path: Path, temperatures: list[float], spectral: list[int] | None = None
+    cfg: Config,
+    items_path: Path,
+    temperatures: list[float],
+    spectral: list[int] | None = None,
+    served_depth: int = 0,
 ) -> dict[str, Any]:
     """Score every readout on every task of the data directory; returns the JSON report."""
     from embedding_jobs.data.interactions import read_mart
@@ -155,6 +159,10 @@ def run(
             keep(f"HGNN-kNN, mixture t={t:g}", score(task, scorer, cfg.evaluate))
             scorer = baselines.item_mixture(task, vectors, consumed, weak, pop, t)
             keep(f"HGNN-kNN, normalised mixture t={t:g}", score(task, scorer, cfg.evaluate))
+            if served_depth:  # the service's reading: each item's nearest served_depth candidates only
+                scorer = baselines.item_mixture(task, vectors, consumed, weak, pop, t, depth=served_depth)
+                name = f"HGNN-kNN, normalised mixture t={t:g}, {served_depth} neighbours (as served)"
+                keep(name, score(task, scorer, cfg.evaluate))
         for dim, spec in zip(spectral or [], spectra, strict=True):
             scored = score(task, baselines.mean_vector(task, spec, consumed, weak, pop), cfg.evaluate)
             keep(f"spectral-kNN, rank {dim} (no training)", scored)
@@ -185,6 +193,13 @@ def main() -> None:
         "--temperatures", type=float, nargs="+", help="mixture temperatures (default: hgnn.temperature)"
     )
     parser.add_argument("--spectral", type=int, nargs="*", default=[], help="ranks of the spectral reference")
+    parser.add_argument(
+        "--served-depth",
+        type=int,
+        default=0,
+        help="also score the mixture over each item's N nearest candidates only, as the service reads "
+        "Milvus (vector_index.mixture reads 200); 0: not scored",
+    )
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON")
     args = parser.parse_args()
     cfg = Config.load(data_dir=args.data_dir)
@@ -192,9 +207,15 @@ def main() -> None:
     temps = args.temperatures or [cfg.hgnn.temperature]
     report: dict[str, Any] = {"data_dir": str(args.data_dir), "hgnn_temperature": cfg.hgnn.temperature}
     if len(items) == 1:  # the shape of the earlier rounds' files
-        report |= {"items": str(items[0]), "tasks": run(cfg, items[0], temps, args.spectral)}
+        report |= {
+            "items": str(items[0]),
+            "tasks": run(cfg, items[0], temps, args.spectral, args.served_depth),
+        }
     else:  # several versions (seeds) of the same data: each one's cells and their mean HR@k
-        runs = [{"items": str(path), "tasks": run(cfg, path, temps, args.spectral)} for path in items]
+        runs = [
+            {"items": str(path), "tasks": run(cfg, path, temps, args.spectral, args.served_depth)}
+            for path in items
+        ]
         report |= {"runs": runs, "mean": _mean_hr(runs, f"hr@{cfg.evaluate.k}")}
         print(json.dumps(report["mean"], indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -115,6 +115,7 @@ def item_mixture(
     weak: pd.Series,
     popularity: pd.Series,
     temperature: float,
+    depth: int | None = None,
     rows_at_once: int = 2048,
 ) -> ChunkScorer:
     """Score log P(b | user) for a user who draws each next item from the neighbourhood of one of their items.
@@ -132,6 +133,8 @@ def item_mixture(
         weak: Per user, items followed/previewed in training, used when nothing was consumed.
         popularity: Training-window consumers per item (the fallback for users with no items).
         temperature: The softmax temperature ``t`` the vectors were trained at.
+        depth: Each item's P(b | h) over its ``depth`` nearest candidates only (the others get no
+            term), as the service reads Milvus (``vector_index.mixture``); None: every candidate.
         rows_at_once: History rows scored against the candidates at once (bounds memory).
 
     """
@@ -155,6 +158,9 @@ def item_mixture(
             logits = (norm[chunk] @ cands.T) / temperature
             own = own_column[chunk]
             logits[torch.nonzero(own >= 0).squeeze(1), own[own >= 0]] = float("-inf")
+            if depth is not None and depth < logits.shape[1]:
+                kept = logits.topk(depth, dim=1)
+                logits = torch.full_like(logits, float("-inf")).scatter_(1, kept.indices, kept.values)
             # a task whose only candidate is the item itself has no term (0, not NaN)
             probs = torch.nan_to_num(torch.softmax(logits, dim=1), nan=0.0)
             acc.index_add_(0, owner[at : at + rows_at_once], probs)

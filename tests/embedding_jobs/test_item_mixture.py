@@ -103,3 +103,25 @@ def test_the_readout_follows_the_versions_card(tmp_path, loss, expected):
     assert hgnn_temperature(cfg, "v20261206t120000_abcdef") == expected
     # a version without a card is read with the config's settings
     assert hgnn_temperature(cfg, "v20261206t120001_abcdef") == cfg.hgnn.temperature
+
+
+def test_a_depth_keeps_each_items_nearest_candidates_only():
+    """As the service reads Milvus: depth 1 puts each item's whole mass on its nearest other item."""
+    rng = np.random.default_rng(9)
+    ids = np.arange(100, 110)
+    vecs = rng.normal(size=(10, 4)).astype(np.float32)
+    histories = {1: [101, 105], 2: [103]}
+    task, consumed, weak, pop = _task(10, histories)
+    exact = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, temperature=0.1)(0, 2)
+    full = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, temperature=0.1, depth=10)(0, 2)
+    torch.testing.assert_close(full, exact)
+    nearest = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, temperature=0.1, depth=1)(0, 2)
+    unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    for row, user in enumerate(task.user_ids.tolist()):
+        expected = np.zeros(10)
+        for h in histories[user]:
+            sims = unit @ unit[h - 100]
+            sims[h - 100] = -np.inf
+            expected[int(np.argmax(sims))] += 1.0 / len(histories[user])
+        got = torch.exp(nearest[row]).numpy()
+        np.testing.assert_allclose(got, expected, atol=1e-6)
