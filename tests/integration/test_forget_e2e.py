@@ -156,6 +156,10 @@ def test_the_service_answers_404_for_the_forgotten_user_only(forgotten):
     with TestClient(create_app(cfg)) as client:
         assert client.get(f"/v1/users/{gone}/recommendations").status_code == 404
         assert client.get(f"/v1/users/{kept}/recommendations").status_code == 200
+        # read from the HGNN vectors of their consumed items too: nothing of theirs is left to read
+        hgnn = {"model": "hgnn"}
+        assert client.get(f"/v1/users/{gone}/recommendations", params=hgnn).status_code == 404
+        assert client.get(f"/v1/users/{kept}/recommendations", params=hgnn).status_code == 200
 
 
 def test_the_audit_log_records_who_when_what_and_why(forgotten):
