@@ -24,9 +24,8 @@ def print_examples(cfg: Config, version: str, n_users: int = 2, k: int = 5) -> N
     The first user's recommendations are also shown from the HGNN's vectors, read as the service's
     ``model=hgnn`` reads them (a mixture of the user's items' neighbourhoods).
     """
-    from embedding_jobs.checkpoint import hgnn_temperature
     from feature_repo.client import EmbeddingClient
-    from vector_index.mixture import mixture_recommendations
+    from vector_index.mixture import HgnnRecommender
     from vector_index.ops import client_for
     from vector_index.search import VectorSearcher
     from vector_index.users import ConsumedItems
@@ -57,8 +56,7 @@ def print_examples(cfg: Config, version: str, n_users: int = 2, k: int = 5) -> N
     by_user = ConsumedItems.from_marts(cfg.marts_dir)
     user_id = int(consumed["user_id"].iloc[0])
     if by_user.get(user_id):
-        temperature = hgnn_temperature(cfg, hgnn.info().version) or cfg.hgnn.temperature
-        hits = mixture_recommendations(hgnn, by_user.get(user_id), k, temperature)
+        hits = HgnnRecommender(cfg).recommend(hgnn, by_user.get(user_id), k)
         title = f"recommendations for user {user_id} from the HGNN vectors (model=hgnn)"
         console.print(_hits_table(title, hits, titles, types))
 

@@ -21,10 +21,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gfm.config import Config
 from gfm.errors import NotFoundError
 from vector_index.search import Hit, VectorSearcher
 
-__all__ = ["MAX_HISTORY", "mix", "mixture_recommendations"]
+__all__ = ["MAX_HISTORY", "HgnnRecommender", "mix", "mixture_recommendations"]
 
 MAX_HISTORY = 500  # a user's items read at most (the first this many of their consumed items)
 
@@ -87,3 +88,34 @@ def mixture_recommendations(
     found = searcher.search(np.stack([vectors[i] for i in ids]), depth + 1, content_type=content_type)
     neighbours = [[h for h in hits if h.id != own][:depth] for own, hits in zip(ids, found, strict=True)]
     return mix(neighbours, temperature, drop=set(history), k=k)
+
+
+class HgnnRecommender:
+    """The service's ``model=hgnn`` recommendations, each live version read at its own temperature.
+
+    The temperature comes from the version's card, read once per version (not once per request).
+
+    Args:
+        cfg: The effective config (models directory; the HGNN settings for a version without a card).
+
+    """
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self._temperatures: dict[str, float] = {}
+
+    def temperature(self, version: str) -> float:
+        """The softmax temperature the live HGNN version was trained at."""
+        if version not in self._temperatures:
+            from embedding_jobs.checkpoint import hgnn_temperature  # torch: not at start-up
+
+            found = hgnn_temperature(self.cfg, version)
+            self._temperatures[version] = found if found is not None else self.cfg.hgnn.temperature
+        return self._temperatures[version]
+
+    def recommend(
+        self, searcher: VectorSearcher, item_ids: Sequence[int], k: int, content_type: str | None = None
+    ) -> list[Hit]:
+        """Top ``k`` items for a user who consumed ``item_ids`` (``mixture_recommendations``)."""
+        version = searcher.info().version
+        return mixture_recommendations(searcher, item_ids, k, self.temperature(version), content_type)

@@ -32,7 +32,7 @@ from gfm.tombstones import ForgottenUsers
 from vector_index.auth import AUTH_HELP, Access
 from vector_index.body_limit import BodySizeLimit
 from vector_index.filters import FilterError, check_content_type
-from vector_index.mixture import mixture_recommendations
+from vector_index.mixture import HgnnRecommender
 from vector_index.search import VectorSearcher
 from vector_index.text_search import TextSearcher, TextSearchUnavailable
 from vector_index.tokens import TokenStore
@@ -132,6 +132,7 @@ def create_app(
     app.state.access = access
     app.add_middleware(BodySizeLimit, max_bytes=cfg.serve.max_body_bytes)
     max_k = cfg.serve.max_k
+    hgnn_recommender = HgnnRecommender(cfg)  # model=hgnn: each version's temperature read once
     k_query = Query(10, ge=1, le=max_k, description=f"Results to return (1..{max_k}).")
 
     def searcher(entity: str, model: str) -> VectorSearcher:
@@ -243,11 +244,7 @@ def create_app(
         if model == "hgnn":
             if user_id in app.state.user_cache.forgotten or not consumed:
                 raise NotFoundError(f"user {user_id} has no consumed items to read the HGNN vectors from")
-            from embedding_jobs.checkpoint import hgnn_temperature  # torch: not at start-up
-
-            temperature = hgnn_temperature(cfg, info.version) or cfg.hgnn.temperature
-            hits = mixture_recommendations(s, consumed, k, temperature, content_type=type)
-            return answer(s, hits, info.version)
+            return answer(s, hgnn_recommender.recommend(s, consumed, k, content_type=type), info.version)
         vector = app.state.user_cache.get(user_id, info.version)  # Feast read once per version
         if vector is None:
             raise NotFoundError(f"unknown user {user_id}")
