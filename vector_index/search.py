@@ -103,11 +103,10 @@ class VectorSearcher:
             NotFoundError: If the id is not in the live version.
 
         """
-        info = self.info()
-        rows = self.client.get(info.name, ids=[int(entity_id)], output_fields=[VECTOR_FIELD])
-        if not rows:
-            raise NotFoundError(f"unknown id {entity_id} in {self.alias} ({info.version})")
-        return np.asarray(rows[0][VECTOR_FIELD], dtype=np.float32)
+        found = self.get_vectors([int(entity_id)])
+        if not found:
+            raise NotFoundError(f"unknown id {entity_id} in {self.alias} ({self.info().version})")
+        return found[int(entity_id)]
 
     def get_vectors(self, entity_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored vectors of the ids that the live version holds (one query; unknown ids left out)."""
