@@ -113,7 +113,12 @@ def hgnn_knn(cfg: Config, items_path: Path) -> dict[str, float | None]:
     text = _text_vectors(cfg)
     # the evaluation's readout of the variant's vectors (round 27: a mixture at its softmax temperature)
     readout = hgnn_scorer(
-        vectors, cfg.hgnn.temperature if cfg.hgnn.loss == "softmax" else None, consumed, weak, pop
+        vectors,
+        cfg.hgnn.temperature if cfg.hgnn.loss == "softmax" else None,
+        consumed,
+        weak,
+        pop,
+        cfg.serve.mixture_depth,
     )
     for task in tasks:
         scored = score(task, readout(task), cfg.evaluate)

@@ -74,7 +74,8 @@ def score_versions(cfg: Config, versions: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"data_dir": str(cfg.data_dir), "peers": peers, "versions": {}}
     for version in versions:
         vectors = read_vectors(export_path(cfg.embeddings_dir, "hgnn", version, "item"))
-        readout = hgnn_scorer(vectors, hgnn_temperature(cfg, version), consumed, weak, pop)
+        temperature = hgnn_temperature(cfg, version)
+        readout = hgnn_scorer(vectors, temperature, consumed, weak, pop, cfg.serve.mixture_depth)
         knn_cells = {task.name: cells(score(task, readout(task), cfg.evaluate)) for task in tasks}
         mean_cells = {
             task.name: cells(

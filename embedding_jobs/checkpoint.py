@@ -29,6 +29,7 @@ __all__ = [
     "read_card",
     "save_checkpoint",
     "seed_everything",
+    "two_tower_temperature",
 ]
 
 MODEL_FILE = "model.pt"
@@ -139,3 +140,12 @@ def hgnn_temperature(cfg: Config, version: str) -> float | None:
     except NotFoundError:
         hgnn = cfg.hgnn.model_dump()
     return float(hgnn["temperature"]) if hgnn.get("loss", "softmax") == "softmax" else None
+
+
+def two_tower_temperature(cfg: Config, version: str) -> float:
+    """The in-batch softmax temperature a two-tower version was trained at (its card; else ``cfg``)."""
+    try:
+        tower = read_card(checkpoint_dir(cfg.models_dir, "two_tower", version)).config.get("two_tower", {})
+    except NotFoundError:
+        tower = cfg.two_tower.model_dump()
+    return float(tower["temperature"])

@@ -396,6 +396,16 @@ class TwoTowerConfig(_Section):
     # item's data outweighs it in proportion to its use and a rarely consumed item's vector stays
     # near zero while a frequent one's is fitted).
     id_reg_per: Literal["example", "row"] = "example"
+    # What 2T-HGNN serves: P(b | u) = (1 - share) P_tt(b | u) + share P_mix(b | u), a mixture of
+    # two experts. P_tt is the two-tower's softmax, P_mix the HGNN's item mixture (HGNN-kNN's
+    # reading), each over its own ``serve.mixture_depth`` best items. The user tower sees the
+    # *mean* of the user's HGNN vectors, so a user with several tastes is read near their centre;
+    # the mixture reads each taste. Applied when scoring, not in training, and kept on the
+    # version's card, so the evaluation, the publish gate and the service read the same rule
+    # (embedding_jobs/evaluate/served.py, vector_index/blend.py). Without HGNN inputs, or 0: the
+    # two-tower alone. .25 was chosen on seed 1 of both synthetic modes among .25 / .5 / .75 and a
+    # product of experts (docs/results.md, round 28).
+    mixture_share: float = Field(default=0.25, ge=0.0, lt=1.0)
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"
@@ -483,6 +493,10 @@ class ServeConfig(_Section):
     max_k: int = 100
     max_query_chars: int = Field(default=512, ge=1)  # text search: longer queries get 422
     max_body_bytes: int = Field(default=1 << 20, ge=0)  # larger request bodies get 413 before they are read
+    # Items read per consumed item for HGNN-kNN's mixture, and from the two-tower for 2T-HGNN's
+    # (two_tower.mixture_share), each normalised over those alone. The evaluation reads the same
+    # number, so the report scores what the service serves.
+    mixture_depth: int = Field(default=200, ge=1)
 
 
 class PublishConfig(_Section):

@@ -8,9 +8,10 @@ items into one vector instead would serve what lies between a user's tastes, not
 
 Served from Milvus, each item's P(b | h) is computed over its ``depth`` nearest items (of the
 requested type, or of any type when none is given; one batched search), so Z(h) sums over those
-alone. That is an approximation: a far item's term is exp(-(cos gap) / t) of the nearest's, small
-at t = .05 but not zero. With ``depth`` at least the type's size the ranking is the evaluation's
-exactly (tests/vector_index/test_index_service.py).
+alone. That is an approximation of the whole softmax: a far item's term is exp(-(cos gap) / t)
+of the nearest's, small at t = .05 but not zero. The evaluation reads the same depth
+(``serve.mixture_depth``), so the report scores what is served
+(tests/vector_index/test_index_service.py checks both against each other).
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from gfm.config import Config
 from gfm.errors import NotFoundError
 from vector_index.search import Hit, VectorSearcher
 
-__all__ = ["MAX_HISTORY", "HgnnRecommender", "mix", "mixture_recommendations"]
+__all__ = [
+    "MAX_HISTORY",
+    "HgnnRecommender",
+    "item_neighbours",
+    "mix",
+    "mixture_probs",
+    "mixture_recommendations",
+]
 
 MAX_HISTORY = 500  # a user's items read at most (the first this many of their consumed items)
 
@@ -43,6 +51,17 @@ def mix(neighbours: Sequence[Sequence[Hit]], temperature: float, drop: set[int],
         The top ``k`` items by log of the mean P(b | h), best first.
 
     """
+    total = mixture_probs(neighbours, temperature)
+    ranked = sorted(((i, p) for i, p in total.items() if i not in drop), key=lambda x: (-x[1], x[0]))
+    return [Hit(i, math.log(p)) for i, p in ranked[:k]]
+
+
+def mixture_probs(neighbours: Sequence[Sequence[Hit]], temperature: float) -> dict[int, float]:
+    """P_mix(b | user): the mean over history items of each one's softmax over its neighbours.
+
+    Items outside every neighbour list are left out (probability 0). The mean is over every
+    history item given, one with no neighbours included.
+    """
     total: dict[int, float] = defaultdict(float)
     for hits in neighbours:
         if not hits:
@@ -53,8 +72,25 @@ def mix(neighbours: Sequence[Sequence[Hit]], temperature: float, drop: set[int],
         for hit, p in zip(hits, probs, strict=True):
             total[hit.id] += float(p)
     n = max(len(neighbours), 1)
-    ranked = sorted(((i, s) for i, s in total.items() if i not in drop), key=lambda x: (-x[1], x[0]))
-    return [Hit(i, math.log(s / n)) for i, s in ranked[:k]]
+    return {i: p / n for i, p in total.items()}
+
+
+def item_neighbours(
+    searcher: VectorSearcher, item_ids: Sequence[int], depth: int, content_type: str | None = None
+) -> list[list[Hit]]:
+    """Each of a user's items' ``depth`` nearest items in the live HGNN collection (one batched search).
+
+    The first ``MAX_HISTORY`` items are read; those without a vector in the live version are left
+    out, so an empty list means none has one.
+    """
+    history = [int(i) for i in item_ids[:MAX_HISTORY]]
+    vectors = searcher.get_vectors(history)
+    if not vectors:
+        return []
+    ids = list(vectors)
+    # each item's own entry is fetched with the rest and left out of its list only (P(h | h) is no term)
+    found = searcher.search(np.stack([vectors[i] for i in ids]), depth + 1, content_type=content_type)
+    return [[h for h in hits if h.id != own][:depth] for own, hits in zip(ids, found, strict=True)]
 
 
 def mixture_recommendations(
@@ -79,15 +115,10 @@ def mixture_recommendations(
         NotFoundError: If none of the items has a vector in the live version.
 
     """
-    history = [int(i) for i in item_ids[:MAX_HISTORY]]
-    vectors = searcher.get_vectors(history)
-    if not vectors:
+    neighbours = item_neighbours(searcher, item_ids, depth, content_type)
+    if not neighbours:
         raise NotFoundError("none of the user's items has an HGNN vector in the live version")
-    ids = list(vectors)
-    # each item's own entry is fetched with the rest and left out of its list only (P(h | h) is no term)
-    found = searcher.search(np.stack([vectors[i] for i in ids]), depth + 1, content_type=content_type)
-    neighbours = [[h for h in hits if h.id != own][:depth] for own, hits in zip(ids, found, strict=True)]
-    return mix(neighbours, temperature, drop=set(history), k=k)
+    return mix(neighbours, temperature, drop={int(i) for i in item_ids}, k=k)
 
 
 class HgnnRecommender:
@@ -118,4 +149,5 @@ class HgnnRecommender:
     ) -> list[Hit]:
         """Top ``k`` items for a user who consumed ``item_ids`` (``mixture_recommendations``)."""
         version = searcher.info().version
-        return mixture_recommendations(searcher, item_ids, k, self.temperature(version), content_type)
+        t = self.temperature(version)
+        return mixture_recommendations(searcher, item_ids, k, t, content_type, self.cfg.serve.mixture_depth)

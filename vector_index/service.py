@@ -30,6 +30,7 @@ from gfm.errors import DimensionError, GfmError, InvalidInputError, NotFoundErro
 from gfm.naming import export_path
 from gfm.tombstones import ForgottenUsers
 from vector_index.auth import AUTH_HELP, Access
+from vector_index.blend import TwoTowerRecommender
 from vector_index.body_limit import BodySizeLimit
 from vector_index.filters import FilterError, check_content_type
 from vector_index.mixture import HgnnRecommender
@@ -133,6 +134,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=cfg.serve.max_body_bytes)
     max_k = cfg.serve.max_k
     hgnn_recommender = HgnnRecommender(cfg)  # model=hgnn: each version's temperature read once
+    two_tower_recommender = TwoTowerRecommender(cfg)  # each version's blend with the HGNN, read once
     k_query = Query(10, ge=1, le=max_k, description=f"Results to return (1..{max_k}).")
 
     def searcher(entity: str, model: str) -> VectorSearcher:
@@ -248,8 +250,9 @@ def create_app(
         vector = app.state.user_cache.get(user_id, info.version)  # Feast read once per version
         if vector is None:
             raise NotFoundError(f"unknown user {user_id}")
-        # consumed items are over-fetched and dropped in Python (VectorSearcher.search)
-        return answer(s, s.search(vector, k, content_type=type, exclude_ids=consumed)[0], info.version)
+        # blended with the HGNN's item mixture as the version's card says (vector_index.blend)
+        hits = two_tower_recommender.recommend(s, searcher("item", "hgnn"), vector, consumed, k, type)
+        return answer(s, hits, info.version)
 
     @app.post("/v1/search", response_model=SearchOut, dependencies=[Depends(access.scope("search"))])
     def search(body: SearchIn) -> SearchOut:

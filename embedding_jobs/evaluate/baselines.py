@@ -6,6 +6,7 @@
 * Item mixture (HGNN-kNN, vectors trained by a softmax): the log of the mean over the user's items
   of the softmax's P(candidate | item), a chunk scorer rather than a pair of matrices.
 * Two-tower: the exported user and item vectors of a version.
+* Blend: a two-tower's softmax and the item mixture combined per candidate (``blend``).
 
 A user with nothing to average (no consumption, and no follow or preview either for the kNN
 baselines) falls back to popularity: the item matrix gets one extra column holding popularity
@@ -184,3 +185,64 @@ def two_tower(
     return torch.cat([user_vecs, fallback], dim=1), torch.cat(
         [item_vecs, pop_column(task, popularity)], dim=1
     )
+
+
+def has_history(
+    task: EvalTask, vectors: tuple[np.ndarray, np.ndarray], consumed: pd.Series, weak: pd.Series
+) -> np.ndarray:
+    """``(U,)`` bool: whether each task user has an item with a vector to read (``item_mixture``'s rule)."""
+    return np.array([len(h) > 0 for h in _histories(task, vectors[0], consumed, weak)], dtype=bool)
+
+
+def blend(
+    tower: tuple[torch.Tensor, torch.Tensor],
+    tower_temperature: float,
+    mixture: ChunkScorer,
+    history: np.ndarray,
+    rule: str,
+    weight: float,
+    depth: int | None = None,
+) -> ChunkScorer:
+    """Combine a two-tower's softmax P_tt(b | u) with the item mixture's P_mix(b | u), per candidate.
+
+    Both are distributions over the task's candidates: the two-tower was trained as an in-batch
+    softmax (with the logQ correction) at ``tower_temperature``, so ``softmax(u . b / t)`` estimates
+    its P(b | u); ``item_mixture`` returns log P_mix(b | u).
+
+    Args:
+        tower: ``(user matrix, item matrix)`` of the two-tower (``two_tower``).
+        tower_temperature: The two-tower's training temperature.
+        mixture: ``item_mixture``'s scorer over the same task.
+        history: ``has_history`` of the task's users; a user without one is scored by the tower alone.
+        rule: "product": log P_tt + weight * log P_mix (a product of experts); "sum":
+            log((1 - weight) P_tt + weight P_mix) (a mixture of experts, ``weight`` in (0, 1)).
+        weight: The mixture's weight in the rule.
+        depth: P_tt over the tower's ``depth`` best candidates only (the others get none of its
+            mass), as the service reads Milvus (``vector_index.blend``); None: every candidate.
+
+    """
+    if rule not in ("product", "sum"):
+        raise ValueError(f"unknown blend rule {rule!r}: 'product' or 'sum'")
+    if rule == "sum" and not 0.0 < weight < 1.0:
+        raise ValueError(f"a 'sum' blend needs a weight in (0, 1), got {weight}")
+    users, items = tower
+    items_t = items.float().T.contiguous()
+    known = torch.from_numpy(history)
+
+    def score(start: int, stop: int) -> torch.Tensor:
+        logits = (users[start:stop].float() @ items_t) / tower_temperature
+        kept = logits
+        if depth is not None and depth < logits.shape[1]:
+            top = logits.topk(depth, dim=1)
+            kept = torch.full_like(logits, float("-inf")).scatter_(1, top.indices, top.values)
+        log_tt = torch.log_softmax(kept, dim=1)
+        log_mix = mixture(start, stop)
+        if rule == "product":
+            out = log_tt + weight * log_mix
+        else:
+            out = torch.logaddexp(log_tt + np.log1p(-weight), log_mix + np.log(weight))
+        rows = ~known[start:stop]
+        out[rows] = logits[rows]
+        return out
+
+    return score

@@ -3,8 +3,9 @@
 A new version's evaluation uses the newest evaluation window; the live version's card holds
 figures from an older one, possibly over other content types. Comparing those numbers compares
 data, not models. ``score_export`` scores any exported two-tower version on the current marts
-with the same protocol (``protocol.build_tasks`` and ``protocol.score``), so the quality gate can
-set the candidate against the champion on the same users, items and window.
+with the same protocol (``protocol.build_tasks`` and ``protocol.score``) and read as it is served
+(``served.served_scorer``: its towers, blended with its HGNN by the rule on its card), so the
+quality gate can set the candidate against the champion on the same users, items and window.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from embedding_jobs.data.interactions import read_mart
 from embedding_jobs.evaluate import baselines
 from embedding_jobs.evaluate.protocol import build_tasks, score, user_cap
-from embedding_jobs.export import read_vectors
+from embedding_jobs.evaluate.served import served_rule, served_scorer
 from gfm.config import Config
 from gfm.naming import export_path
 
@@ -20,8 +21,13 @@ __all__ = ["export_exists", "score_export"]
 
 
 def export_exists(cfg: Config, version: str) -> bool:
-    """Whether a two-tower version's user and item vectors are still on disk."""
-    return all(export_path(cfg.embeddings_dir, "two_tower", version, e).exists() for e in ("item", "user"))
+    """Whether a two-tower version's user and item vectors, and the HGNN's it is served with, are on disk."""
+    if not all(export_path(cfg.embeddings_dir, "two_tower", version, e).exists() for e in ("item", "user")):
+        return False
+    rule = served_rule(cfg, version)
+    return (
+        rule["share"] == 0 or export_path(cfg.embeddings_dir, "hgnn", rule["hgnn_version"], "item").exists()
+    )
 
 
 def score_export(cfg: Config, version: str) -> dict[str, float]:
@@ -42,13 +48,9 @@ def score_export(cfg: Config, version: str) -> dict[str, float]:
     evals = read_mart(cfg, "fct_eval_interactions")
     tasks = build_tasks(items, train, evals, max_users=cap, seed=cfg.evaluate.seed)
     pop = baselines.item_popularity(train)
-    users = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "user"), "user_id")
-    vecs = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "item"))
+    consumed, _ = baselines.user_item_lists(train)
+    served = served_scorer(cfg, version, consumed, pop)  # the rule its card records, as the report
     key = f"hr@{cfg.evaluate.k}"
-    out = {}
-    for task in tasks:
-        if len(task.user_ids):
-            out[task.name] = float(
-                score(task, baselines.two_tower(task, users, vecs, pop), cfg.evaluate)[key]
-            )
-    return out
+    return {
+        task.name: float(score(task, served(task), cfg.evaluate)[key]) for task in tasks if len(task.user_ids)
+    }

@@ -24,6 +24,7 @@ from embedding_jobs.evaluate.protocol import (
     user_cap,
 )
 from embedding_jobs.evaluate.report import target_checks, write_report
+from embedding_jobs.evaluate.served import served_rule, served_scorer
 from embedding_jobs.export import read_vectors
 from gfm.config import Config
 from gfm.errors import NotFoundError
@@ -31,20 +32,29 @@ from gfm.naming import checkpoint_dir, export_path
 from gfm.progress import console, make_progress
 from gfm.versioning import new_version, version_time
 
-__all__ = ["ABLATION", "evaluate", "evaluate_version", "hgnn_scorer", "report_dir"]
+__all__ = ["ABLATION", "TOWERS_ALONE", "evaluate", "evaluate_version", "hgnn_scorer", "report_dir"]
 
 ABLATION = "2T-HGNN (other relation sampler)"  # hgnn.balanced_sampler flipped
+TOWERS_ALONE = "2T-HGNN, two-tower alone"  # the 2T-HGNN version without two_tower.mixture_share
 
 Scorer = Callable[[EvalTask], Scores]  # a task -> (user matrix, item matrix) or a chunk scorer
 
 
 def hgnn_scorer(
-    vectors: tuple[Any, Any], temperature: float | None, consumed: pd.Series, weak: pd.Series, pop: pd.Series
+    vectors: tuple[Any, Any],
+    temperature: float | None,
+    consumed: pd.Series,
+    weak: pd.Series,
+    pop: pd.Series,
+    depth: int | None = None,
 ) -> Scorer:
-    """HGNN-kNN: a mixture of the user's items' softmax neighbourhoods, or their mean vector (margin loss)."""
+    """HGNN-kNN: a mixture of the user's items' softmax neighbourhoods, or their mean vector (margin loss).
+
+    ``depth``: each item's neighbourhood over its nearest candidates only, as served; None: all.
+    """
     if temperature is None:
         return lambda t: baselines.mean_vector(t, vectors, consumed, weak, pop)
-    return lambda t: baselines.item_mixture(t, vectors, consumed, weak, pop, temperature)
+    return lambda t: baselines.item_mixture(t, vectors, consumed, weak, pop, temperature, depth)
 
 
 def report_dir(cfg: Config, version: str) -> Path:
@@ -102,7 +112,7 @@ def evaluate(
         skipped["text-kNN"] = str(exc)
     hgnn = read_vectors(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "item"))
     temperature = hgnn_temperature(cfg, hgnn_version)
-    scorers["HGNN"] = hgnn_scorer(hgnn, temperature, consumed, weak, pop)
+    scorers["HGNN"] = hgnn_scorer(hgnn, temperature, consumed, weak, pop, cfg.serve.mixture_depth)
     towers = {"2T": baseline_two_tower_version, "2T-HGNN": two_tower_version, **(ablation_versions or {})}
     if baseline_two_tower_version is None:
         skipped["2T"] = (
@@ -111,7 +121,10 @@ def evaluate(
         )
     for name, version in towers.items():
         if version is not None:
-            scorers[name] = _two_tower_scorer(cfg, version, pop)
+            scorers[name] = served_scorer(cfg, version, consumed, pop)
+    rule = served_rule(cfg, two_tower_version)
+    if rule["share"] > 0:  # what the towers alone give, beside what is served
+        scorers[TOWERS_ALONE] = _two_tower_scorer(cfg, two_tower_version, pop)
     references, reference_info = _reference_scorers(cfg, dim_items, facts, pop, skipped)
     # peers beside the gfm models they are compared with; the Oracle, a ceiling, last
     oracle = references.pop("Oracle", None)
@@ -148,7 +161,17 @@ def evaluate(
                 if temperature is not None
                 else "HGNN-kNN: cosine of the mean of u's training items' unit HGNN vectors with i"
             )
-            + "; no training items: popularity",
+            + f"; each item's P(i | h) over its {cfg.serve.mixture_depth} nearest candidates "
+            "(serve.mixture_depth, as served); no training items: popularity",
+            "2T-HGNN": (
+                f"as served: P(i | u) = {1 - rule['share']:g} P_tt(i | u) + {rule['share']:g} P_mix(i | u), "
+                f"P_tt the two-tower's softmax at t = {rule['tower_t']} over its "
+                f"{cfg.serve.mixture_depth} best candidates, P_mix HGNN-kNN's mixture (HGNN "
+                f"{rule['hgnn_version']}); users without training items: the two-tower alone. "
+                f"'{TOWERS_ALONE}': u . i of the exported vectors"
+                if rule["share"] > 0
+                else "u . i of the exported two-tower vectors"
+            ),
             "item-kNN": "score(u, i) = sum over u's training items j of cosine(j, i), the cosine of the "
             "items' training consumer sets (D^-1/2 RᵀR D^-1/2, zero diagonal); no consumption: popularity",
             "LightGCN": f"PyG LightGCN on the training user-item consumption graph, BPR with uniform "

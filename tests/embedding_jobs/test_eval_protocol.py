@@ -11,6 +11,7 @@ from tt_fixtures import HGNN_VERSION, build_world, one_thread, pandas_point_in_t
 
 from embedding_jobs.evaluate import evaluate
 from embedding_jobs.evaluate.protocol import TIERS, build_tasks, score_task
+from embedding_jobs.evaluate.run import TOWERS_ALONE
 from gfm.config import EvaluateConfig
 
 ITEMS = pd.DataFrame(
@@ -117,7 +118,9 @@ def test_evaluate_writes_the_report_layout_and_html(trained_world):
     assert path == cfg.reports_dir / "eval" / main.version / "report.json"
     report = json.loads(path.read_text())
     peers = {"item-kNN", "LightGCN"}
-    assert set(report["models"]) == {"Popularity", "text-kNN", "HGNN", "2T-HGNN"} | peers
+    served = {"2T-HGNN", TOWERS_ALONE}  # as served (blended with the HGNN) and the towers alone
+    assert set(report["models"]) == {"Popularity", "text-kNN", "HGNN"} | served | peers
+    assert report["protocol"]["2T-HGNN"].startswith("as served: P(i | u) = 0.75 P_tt(i | u) + 0.25 P_mix")
     assert "Oracle" in report["inputs"]["skipped"]  # no true groups in this world
     assert report["inputs"]["references"]["LightGCN"]["epochs"] == 2
     for body in report["models"].values():

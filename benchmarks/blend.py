@@ -1,0 +1,151 @@
+"""A 2T-HGNN's two-tower combined with its HGNN's item mixture, per candidate.
+
+    python benchmarks/blend.py --data-dir DIR --versions V1 V2 ... --out benchmarks/results/blend.json
+
+Two readings of the same user compete in the report: the 2T-HGNN two-tower, whose user tower
+sees the *mean* of the user's HGNN vectors (its history input and ``hgnn_skip``), and HGNN-kNN,
+which reads the HGNN's softmax as a mixture of the user's items (round 27). Both are
+distributions over the type's items: the two-tower was trained as an in-batch softmax with the
+logQ correction at its temperature, so ``softmax(u . b / t)`` estimates its P(b | u). This
+benchmark scores, for each 2T-HGNN version (a model seed), the two alone and combined by
+``baselines.blend``:
+
+* ``product w``: log P_tt + w log P_mix, a product of experts (w = 1: both weigh the same);
+* ``sum a``: log((1 - a) P_tt + a P_mix), a mixture of experts;
+* the served rule: ``sum`` at ``two_tower.mixture_share``, each expert over its
+  ``serve.mixture_depth`` best candidates, consumed items only (``evaluate/served.py``).
+
+It trains nothing and reads the versions' exported vectors with the evaluation's tasks (the same
+users as the report). Every cell is HR@k all users, cold in type, the new-item tier, and on fixed
+splits Recall@20 / NDCG@20. The means over versions are printed and written (``mean``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from embedding_jobs.checkpoint import hgnn_temperature, read_card, two_tower_temperature
+from embedding_jobs.evaluate import baselines
+from embedding_jobs.evaluate.protocol import build_tasks, score, user_cap
+from embedding_jobs.export import read_vectors
+from gfm.config import Config
+from gfm.naming import checkpoint_dir, export_path
+from ingest.manifest import read_manifest
+
+PRODUCT_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
+SUM_WEIGHTS = (0.25, 0.5, 0.75)
+
+
+def run(cfg: Config, version: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Score one 2T-HGNN version alone, its HGNN alone and every blend; returns cells per task."""
+    card = read_card(checkpoint_dir(cfg.models_dir, "two_tower", version))
+    hgnn_version = card.extra["hgnn_version"]
+    t_mix = hgnn_temperature(cfg, hgnn_version)
+    if t_mix is None:
+        raise SystemExit(f"HGNN {hgnn_version} was trained with the margin loss: it has no softmax to blend")
+    t_tt = two_tower_temperature(cfg, version)
+    users = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "user"), "user_id")
+    items = read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "item"))
+    hgnn = read_vectors(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "item"))
+    pop, consumed, weak = data["pop"], data["consumed"], data["weak"]
+    k = cfg.evaluate.k
+    out: dict[str, Any] = {"hgnn_version": hgnn_version, "tower_temperature": t_tt, "hgnn_temperature": t_mix}
+    tasks: dict[str, Any] = {}
+    for task in data["tasks"]:
+        if data["fixed"] and task.name != "all":
+            continue
+        start = time.perf_counter()
+        tower = baselines.two_tower(task, users, items, pop)
+        mixture = baselines.item_mixture(task, hgnn, consumed, weak, pop, t_mix)
+        history = baselines.has_history(task, hgnn, consumed, weak)
+        scorers: dict[str, Any] = {"2T-HGNN": tower, "HGNN-kNN": mixture}
+        for w in PRODUCT_WEIGHTS:
+            scorers[f"product {w:g}"] = baselines.blend(tower, t_tt, mixture, history, "product", w)
+        for a in SUM_WEIGHTS:
+            scorers[f"sum {a:g}"] = baselines.blend(tower, t_tt, mixture, history, "sum", a)
+        # the served rule (embedding_jobs/evaluate/served.py): consumed items only, each expert
+        # over its serve.mixture_depth best candidates
+        depth, none = cfg.serve.mixture_depth, data["none"]
+        near = baselines.item_mixture(task, hgnn, consumed, none, pop, t_mix, depth)
+        served = baselines.has_history(task, hgnn, consumed, none)
+        share = cfg.two_tower.mixture_share
+        name = f"sum {share:g}, {depth} best of each (as served)"
+        scorers[name] = baselines.blend(tower, t_tt, near, served, "sum", share, depth)
+        cells: dict[str, Any] = {}
+        for name, scorer in scorers.items():
+            s = score(task, scorer, cfg.evaluate)
+            cells[name] = {
+                "all": s[f"hr@{k}"],
+                "cold_in_type": s["cold_in_type"][f"hr@{k}"],
+                "new": s["tiers"]["new"][f"hr@{k}"],
+                f"recall@{cfg.evaluate.recall_k}": s[f"recall@{cfg.evaluate.recall_k}"],
+                f"ndcg@{cfg.evaluate.recall_k}": s[f"ndcg@{cfg.evaluate.recall_k}"],
+                "n_users": s["n_users"],
+            }
+            shown = {m: round(v, 4) for m, v in cells[name].items() if isinstance(v, float)}
+            print(version, task.name, name, shown, flush=True)
+        cells["seconds"] = round(time.perf_counter() - start, 1)
+        tasks[task.name] = cells
+    out["tasks"] = tasks
+    return out
+
+
+def _means(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per task, model and cell, the mean over the runs (None where a cell is empty)."""
+    out: dict[str, Any] = {}
+    for task, cells in runs[0]["tasks"].items():
+        out[task] = {}
+        for name, cell in cells.items():
+            if not isinstance(cell, dict):
+                continue
+            out[task][name] = {}
+            for metric in cell:
+                values = [r["tasks"][task][name][metric] for r in runs]
+                if metric != "n_users" and all(v is not None for v in values):
+                    out[task][name][metric] = round(float(np.mean(values)), 4)
+    return out
+
+
+def main() -> None:
+    """Parse arguments, score every version, write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True, help="a gfm data directory after `gfm run`")
+    parser.add_argument(
+        "--versions", nargs="+", required=True, help="2T-HGNN two-tower versions (each names its HGNN)"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="where to write the JSON")
+    args = parser.parse_args()
+    cfg = Config.load(data_dir=args.data_dir)
+    from embedding_jobs.data.interactions import read_mart
+
+    facts = read_mart(cfg, "fct_interactions")
+    fixed = read_manifest(cfg.raw_dir).fixed_split
+    tasks = build_tasks(
+        read_mart(cfg, "dim_items"),
+        facts,
+        read_mart(cfg, "fct_eval_interactions"),
+        full_catalogue=fixed,
+        max_users=user_cap(cfg),
+        seed=cfg.evaluate.seed,
+    )
+    consumed, weak = baselines.user_item_lists(facts)
+    data = {"tasks": tasks, "pop": baselines.item_popularity(facts), "consumed": consumed, "weak": weak}
+    data["fixed"] = fixed
+    data["none"] = pd.Series(dtype=object)
+    runs = [{"version": v} | run(cfg, v, data) for v in args.versions]
+    report = {"data_dir": str(args.data_dir), "runs": runs, "mean": _means(runs)}
+    print(json.dumps(report["mean"], indent=1))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
