@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from embedding_jobs.checkpoint import hgnn_temperature, read_card, two_tower_temperature
 from embedding_jobs.evaluate import baselines
@@ -68,8 +69,11 @@ def run(cfg: Config, version: str, data: dict[str, Any]) -> dict[str, Any]:
         scorers: dict[str, Any] = {"2T-HGNN": tower, "HGNN-kNN": mixture}
         for w in PRODUCT_WEIGHTS:
             scorers[f"product {w:g}"] = baselines.blend(tower, t_tt, mixture, history, "product", w)
+        fresh = torch.from_numpy(pop.reindex(task.item_ids, fill_value=0).to_numpy() == 0)
         for a in SUM_WEIGHTS:
             scorers[f"sum {a:g}"] = baselines.blend(tower, t_tt, mixture, history, "sum", a)
+            name = f"sum {a:g}, the mixture abstains on fresh items"
+            scorers[name] = baselines.blend(tower, t_tt, mixture, history, "sum", a, fresh=fresh)
         # the served rule (embedding_jobs/evaluate/served.py): consumed items only, each expert
         # over its serve.mixture_depth best candidates
         depth, none = cfg.serve.mixture_depth, data["none"]
@@ -77,7 +81,7 @@ def run(cfg: Config, version: str, data: dict[str, Any]) -> dict[str, Any]:
         served = baselines.has_history(task, hgnn, consumed, none)
         share = cfg.two_tower.mixture_share
         name = f"sum {share:g}, {depth} best of each (as served)"
-        scorers[name] = baselines.blend(tower, t_tt, near, served, "sum", share, depth)
+        scorers[name] = baselines.blend(tower, t_tt, near, served, "sum", share, depth, fresh)
         cells: dict[str, Any] = {}
         for name, scorer in scorers.items():
             s = score(task, scorer, cfg.evaluate)

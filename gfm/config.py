@@ -398,13 +398,14 @@ class TwoTowerConfig(_Section):
     id_reg_per: Literal["example", "row"] = "example"
     # What 2T-HGNN serves: P(b | u) = (1 - share) P_tt(b | u) + share P_mix(b | u), a mixture of
     # two experts. P_tt is the two-tower's softmax, P_mix the HGNN's item mixture (HGNN-kNN's
-    # reading), each over its own ``serve.mixture_depth`` best items. The user tower sees the
+    # reading), each over its own ``serve.mixture_depth`` best items; an item nobody consumed in
+    # training keeps P_tt (the HGNN places it by its text alone). The user tower sees the
     # *mean* of the user's HGNN vectors, so a user with several tastes is read near their centre;
     # the mixture reads each taste. Applied when scoring, not in training, and kept on the
     # version's card, so the evaluation, the publish gate and the service read the same rule
     # (embedding_jobs/evaluate/served.py, vector_index/blend.py). Without HGNN inputs, or 0: the
     # two-tower alone. .25 was chosen on seed 1 of both synthetic modes among .25 / .5 / .75 and a
-    # product of experts (docs/results.md, round 28).
+    # product of experts, the rule for fresh items on seeds 1-4 (docs/results.md, round 28).
     mixture_share: float = Field(default=0.25, ge=0.0, lt=1.0)
     weight_decay: float = 1e-5
     seed: int = 17

@@ -9,6 +9,9 @@ P_tt is the softmax of the user's two-tower scores at the version's training tem
 ``depth`` best items (one search of the ``item_two_tower`` collection); P_mix is the HGNN-kNN
 mixture over each consumed item's ``depth`` nearest items (``vector_index.mixture``). The answer
 is the union of both candidate lists ranked by log P(b | u), the user's consumed items left out.
+An item nobody consumed in training (fresh) keeps P_tt, the tower's alone: the HGNN places it by
+its text alone, far from every consumed item, so the mixture abstains on it rather than push it
+below every item it knows (``baselines.blend``'s ``fresh``).
 A user with no consumed item that has an HGNN vector, or a version whose share is 0, is served
 the two-tower alone.
 """
@@ -16,7 +19,7 @@ the two-tower alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,7 @@ def blend_recommendations(
     item_ids: Sequence[int],
     k: int,
     rule: dict[str, Any],
+    known: Container[int],
     content_type: str | None = None,
     depth: int = 200,
 ) -> list[Hit]:
@@ -48,6 +52,7 @@ def blend_recommendations(
         item_ids: The user's consumed items.
         k: Results to return.
         rule: ``served_rule`` of the two-tower version: ``share``, ``tower_t``, ``hgnn_t``.
+        known: Items someone consumed in training; the others are fresh and keep P_tt.
         content_type: Keep one content type (checked by the caller).
         depth: Items read from each expert per query (``serve.mixture_depth``).
 
@@ -60,14 +65,16 @@ def blend_recommendations(
     if not neighbours:
         return tower.search(user_vector, k, content_type=content_type, exclude_ids=sorted(consumed))[0]
     share = float(rule["share"])
-    p_mix = mixture_probs(neighbours, float(rule["hgnn_t"]))
     hits = tower.search(user_vector, depth, content_type=content_type)[0]
     logits = np.array([h.score for h in hits], dtype=np.float64) / float(rule["tower_t"])
     p_tt = np.exp(logits - logits.max()) if len(hits) else logits
     p_tt = p_tt / p_tt.sum() if len(hits) else p_tt
-    total = {i: share * p for i, p in p_mix.items()}
+    # the mixture abstains on fresh items: they keep the tower's probability
+    p_mix = mixture_probs(neighbours, float(rule["hgnn_t"]))
+    total = {i: share * p for i, p in p_mix.items() if i in known}
     for hit, p in zip(hits, p_tt, strict=True):
-        total[hit.id] = total.get(hit.id, 0.0) + (1.0 - share) * float(p)
+        own = (1.0 - share) * float(p) if hit.id in known else float(p)
+        total[hit.id] = total.get(hit.id, 0.0) + own
     ranked = sorted(((i, p) for i, p in total.items() if i not in consumed), key=lambda x: (-x[1], x[0]))
     return [Hit(i, math.log(p)) for i, p in ranked[:k]]
 
@@ -102,6 +109,7 @@ class TwoTowerRecommender:
         user_vector: np.ndarray,
         item_ids: Sequence[int],
         k: int,
+        known: Container[int],
         content_type: str | None = None,
     ) -> list[Hit]:
         """Top ``k`` items for a user, without their consumed ``item_ids``.
@@ -117,6 +125,8 @@ class TwoTowerRecommender:
                 same = False
             if same:
                 depth = self.cfg.serve.mixture_depth
-                return blend_recommendations(tower, hgnn, user_vector, item_ids, k, rule, content_type, depth)
+                return blend_recommendations(
+                    tower, hgnn, user_vector, item_ids, k, rule, known, content_type, depth
+                )
         # consumed items are over-fetched and dropped in Python (VectorSearcher.search)
         return tower.search(user_vector, k, content_type=content_type, exclude_ids=list(item_ids))[0]

@@ -251,7 +251,8 @@ def create_app(
         if vector is None:
             raise NotFoundError(f"unknown user {user_id}")
         # blended with the HGNN's item mixture as the version's card says (vector_index.blend)
-        hits = two_tower_recommender.recommend(s, searcher("item", "hgnn"), vector, consumed, k, type)
+        hgnn, known = searcher("item", "hgnn"), app.state.consumed.items
+        hits = two_tower_recommender.recommend(s, hgnn, vector, consumed, k, known, type)
         return answer(s, hits, info.version)
 
     @app.post("/v1/search", response_model=SearchOut, dependencies=[Depends(access.scope("search"))])

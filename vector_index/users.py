@@ -155,6 +155,15 @@ class ConsumedItems:
 
     def __init__(self, by_user: dict[int, np.ndarray]) -> None:
         self._by_user = by_user
+        self._items: frozenset[int] | None = None
+
+    @property
+    def items(self) -> frozenset[int]:
+        """Every item someone consumed (the others are fresh to the models: ``vector_index.blend``)."""
+        if self._items is None:
+            every = np.concatenate([np.zeros(0, dtype=np.int64), *self._by_user.values()])
+            self._items = frozenset(np.unique(every).tolist())
+        return self._items
 
     @classmethod
     def from_marts(cls, marts_dir: Path) -> ConsumedItems:

@@ -202,6 +202,7 @@ def blend(
     rule: str,
     weight: float,
     depth: int | None = None,
+    fresh: torch.Tensor | None = None,
 ) -> ChunkScorer:
     """Combine a two-tower's softmax P_tt(b | u) with the item mixture's P_mix(b | u), per candidate.
 
@@ -219,6 +220,12 @@ def blend(
         weight: The mixture's weight in the rule.
         depth: P_tt over the tower's ``depth`` best candidates only (the others get none of its
             mass), as the service reads Milvus (``vector_index.blend``); None: every candidate.
+        fresh: ``(I,)`` bool, candidates nobody consumed in training. With "sum" the mixture
+            abstains on them: each keeps P_tt(b), the mean over the one expert that can place
+            it, while the others get (1 - w) P_tt + w P_mix. The HGNN places a fresh item by
+            its text alone, far from every consumed item, so P_mix gives it almost nothing and
+            would push it below every item the mixture knows. (The scores then no longer sum to
+            one; only their order is read.) None: no such candidates.
 
     """
     if rule not in ("product", "sum"):
@@ -241,6 +248,8 @@ def blend(
             out = log_tt + weight * log_mix
         else:
             out = torch.logaddexp(log_tt + np.log1p(-weight), log_mix + np.log(weight))
+            if fresh is not None:  # the mixture abstains: the tower scores them as if it were alone
+                out = torch.where(fresh.unsqueeze(0), log_tt, out)
         rows = ~known[start:stop]
         out[rows] = logits[rows]
         return out

@@ -7,7 +7,8 @@ service (``vector_index.blend``) answers a user with
 
 P_tt the two-tower's softmax at its training temperature over its ``serve.mixture_depth`` best
 items, P_mix the HGNN's item mixture (HGNN-kNN's reading, ``baselines.item_mixture``) over each
-consumed item's ``serve.mixture_depth`` nearest items. ``served_scorer`` scores exactly that, so
+consumed item's ``serve.mixture_depth`` nearest items. An item nobody consumed in training keeps
+P_tt: the mixture abstains on it (``baselines.blend``). ``served_scorer`` scores exactly that, so
 the report, the publish gate's champion and the service read a version the same way. A user who
 consumed nothing in training, a version without HGNN inputs (2T), a card with share 0 (or none,
 as before round 28) or an HGNN trained with the margin loss: the towers alone.
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+import torch
 
 from embedding_jobs.checkpoint import hgnn_temperature, read_card
 from embedding_jobs.evaluate import baselines
@@ -85,6 +87,8 @@ def served_scorer(
         tower = baselines.two_tower(task, users, items, popularity)
         mixture = baselines.item_mixture(task, hgnn, consumed, none, popularity, rule["hgnn_t"], depth)
         history = baselines.has_history(task, hgnn, consumed, none)
-        return baselines.blend(tower, rule["tower_t"], mixture, history, "sum", rule["share"], depth)
+        fresh = torch.from_numpy(popularity.reindex(task.item_ids, fill_value=0).to_numpy() == 0)
+        share = rule["share"]
+        return baselines.blend(tower, rule["tower_t"], mixture, history, "sum", share, depth, fresh)
 
     return scorer

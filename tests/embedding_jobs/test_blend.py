@@ -87,3 +87,21 @@ def test_the_tower_temperature_comes_from_the_versions_card(tmp_path):
     (folder / "card.json").write_text(json.dumps(card))
     assert two_tower_temperature(cfg, "v20261206t120000_abcdef") == 0.2
     assert two_tower_temperature(cfg, "v20261206t120001_abcdef") == cfg.two_tower.temperature
+
+
+def test_the_mixture_abstains_on_fresh_items():
+    """A fresh item keeps the tower's probability; the others get (1 - w) P_tt + w P_mix."""
+    task, tower, mixture, history = _setup(5)
+    n = len(task.user_ids)
+    fresh = torch.zeros(len(task.item_ids), dtype=torch.bool)
+    fresh[[2, 6, 9]] = True
+    got = baselines.blend(tower, 0.07, mixture, history, "sum", 0.25, fresh=fresh)(0, n)
+    log_tt = torch.log_softmax((tower[0] @ tower[1].T).double() / 0.07, dim=1)
+    log_mix = mixture(0, n).double()
+    for row in range(3):
+        mixed = torch.log(0.75 * torch.exp(log_tt[row]) + 0.25 * torch.exp(log_mix[row]))
+        expected = torch.where(fresh, log_tt[row], mixed)
+        torch.testing.assert_close(got[row].double(), expected, rtol=1e-5, atol=1e-4)
+    # the other items are scored as by the plain mixture
+    plain = baselines.blend(tower, 0.07, mixture, history, "sum", 0.25)(0, n)
+    assert torch.equal(got[:3, ~fresh], plain[:3, ~fresh]) and not torch.equal(got[:3], plain[:3])

@@ -102,12 +102,13 @@ def test_the_towers_alone_when_the_live_hgnn_is_another_version(cfg: Config) -> 
     mine = [10, 20, 30]
     plain = tower.search(vector, 10, content_type="podcast", exclude_ids=mine)[0]
     recommender = TwoTowerRecommender(cfg)
-    blended = recommender.recommend(tower, hgnn, vector, mine, 10, "podcast")
+    known = set(range(10, 3010, 10))
+    blended = recommender.recommend(tower, hgnn, vector, mine, 10, known, "podcast")
     assert [h.id for h in blended] != [h.id for h in plain]  # the fixture's blend changes the order
     recommender._rules[V1] = served_rule(cfg, V1) | {"hgnn_version": "v20261129t000000_000000"}
-    assert recommender.recommend(tower, hgnn, vector, mine, 10, "podcast") == plain
+    assert recommender.recommend(tower, hgnn, vector, mine, 10, known, "podcast") == plain
     assert (
-        recommender.recommend(tower, hgnn, vector, [], 10, "podcast")
+        recommender.recommend(tower, hgnn, vector, [], 10, known, "podcast")
         == tower.search(vector, 10, content_type="podcast")[0]
     )
     close_clients()
