@@ -15,6 +15,8 @@ scaled to [0, 1], which only such users weight.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import torch
@@ -136,6 +138,7 @@ def item_mixture(
         temperature: The softmax temperature ``t`` the vectors were trained at.
         depth: Each item's P(b | h) over its ``depth`` nearest candidates only (the others get no
             term), as the service reads Milvus (``vector_index.mixture``); None: every candidate.
+            These are computed once per distinct item, not per user, and summed per user.
         rows_at_once: History rows scored against the candidates at once (bounds memory).
 
     """
@@ -148,6 +151,32 @@ def item_mixture(
     own_column = torch.from_numpy(column.fillna(-1).to_numpy(dtype=np.int64))
     pop = pop_column(task, popularity).squeeze(1)
 
+    def logits_of(rows: torch.Tensor) -> torch.Tensor:
+        """P(b | h)'s logits for history rows ``rows`` over the candidates (its own column -inf)."""
+        logits = (norm[rows] @ cands.T) / temperature
+        own = own_column[rows]
+        logits[torch.nonzero(own >= 0).squeeze(1), own[own >= 0]] = float("-inf")
+        return logits
+
+    def finish(acc: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
+        out = torch.log(acc.clamp_min(1e-30) / sizes.clamp_min(1).unsqueeze(1))
+        out[sizes == 0] = pop
+        return out
+
+    if depth is not None and depth < len(task.item_ids):
+        where, top_ids, top_p = _nearest_mass(histories, len(ids), logits_of, depth, rows_at_once)
+
+        def sparse_score(start: int, stop: int) -> torch.Tensor:
+            mine = histories[start:stop]
+            sizes = torch.tensor([len(h) for h in mine], dtype=torch.int64)
+            at = where[torch.from_numpy(np.concatenate([np.zeros(0, dtype=np.int64), *mine]))]
+            owner = torch.repeat_interleave(torch.arange(stop - start), sizes * depth)
+            acc = torch.zeros(stop - start, len(task.item_ids))
+            acc.index_put_((owner, top_ids[at].reshape(-1)), top_p[at].reshape(-1), accumulate=True)
+            return finish(acc, sizes)
+
+        return sparse_score
+
     def score(start: int, stop: int) -> torch.Tensor:
         mine = histories[start:stop]
         sizes = torch.tensor([len(h) for h in mine], dtype=torch.int64)
@@ -155,21 +184,35 @@ def item_mixture(
         rows = torch.from_numpy(np.concatenate([np.zeros(0, dtype=np.int64), *mine]))
         acc = torch.zeros(stop - start, len(task.item_ids))
         for at in range(0, len(rows), rows_at_once):
-            chunk = rows[at : at + rows_at_once]
-            logits = (norm[chunk] @ cands.T) / temperature
-            own = own_column[chunk]
-            logits[torch.nonzero(own >= 0).squeeze(1), own[own >= 0]] = float("-inf")
-            if depth is not None and depth < logits.shape[1]:
-                kept = logits.topk(depth, dim=1)
-                logits = torch.full_like(logits, float("-inf")).scatter_(1, kept.indices, kept.values)
             # a task whose only candidate is the item itself has no term (0, not NaN)
-            probs = torch.nan_to_num(torch.softmax(logits, dim=1), nan=0.0)
+            probs = torch.nan_to_num(torch.softmax(logits_of(rows[at : at + rows_at_once]), dim=1), nan=0.0)
             acc.index_add_(0, owner[at : at + rows_at_once], probs)
-        out = torch.log(acc.clamp_min(1e-30) / sizes.clamp_min(1).unsqueeze(1))
-        out[sizes == 0] = pop
-        return out
+        return finish(acc, sizes)
 
     return score
+
+
+def _nearest_mass(
+    histories: list[np.ndarray],
+    n_rows: int,
+    logits_of: Callable[[torch.Tensor], torch.Tensor],
+    depth: int,
+    rows_at_once: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(where, ids, probs)``: each distinct history row's ``depth`` likeliest candidates (line ``where[row]``).
+
+    The softmax over the kept logits is the softmax over all of them with the others at -inf.
+    """
+    distinct = torch.from_numpy(np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *histories])))
+    top_ids = torch.zeros(len(distinct), depth, dtype=torch.int64)
+    top_p = torch.zeros(len(distinct), depth)
+    for at in range(0, len(distinct), rows_at_once):
+        kept = logits_of(distinct[at : at + rows_at_once]).topk(depth, dim=1)
+        top_ids[at : at + rows_at_once] = kept.indices
+        top_p[at : at + rows_at_once] = torch.nan_to_num(torch.softmax(kept.values, dim=1), nan=0.0)
+    where = torch.full((n_rows,), -1, dtype=torch.int64)
+    where[distinct] = torch.arange(len(distinct))
+    return where, top_ids, top_p
 
 
 def two_tower(

@@ -125,3 +125,30 @@ def test_a_depth_keeps_each_items_nearest_candidates_only():
             expected[int(np.argmax(sims))] += 1.0 / len(histories[user])
         got = torch.exp(nearest[row]).numpy()
         np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_each_items_nearest_are_computed_once_and_summed_per_user():
+    """A depth between 1 and the candidates: each item's softmax over its ``depth`` nearest, users' means.
+
+    Users share history items, and a user consumed one item twice (it counts twice, as a term of
+    the mean); the per-item neighbourhoods computed once must give every user's brute-force sum.
+    """
+    rng = np.random.default_rng(11)
+    ids = np.arange(100, 112)
+    vecs = rng.normal(size=(12, 4)).astype(np.float32)
+    histories = {1: [101, 105, 107], 2: [105, 103], 3: [110], 4: [101, 101, 103]}
+    task, consumed, weak, pop = _task(12, histories)
+    t, depth = 0.2, 4
+    for rows_at_once in (2, 64):
+        scorer = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, t, depth, rows_at_once)
+        got = torch.exp(scorer(1, len(task.user_ids))).numpy()  # a chunk that starts past row 0
+        unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+        for row, user in enumerate(task.user_ids.tolist()[1:]):
+            expected = np.zeros(12)
+            for h in histories[user]:
+                logits = unit @ unit[h - 100] / t
+                logits[h - 100] = -np.inf
+                kept = np.argsort(-logits)[:depth]
+                p = np.exp(logits[kept] - logits[kept].max())
+                expected[kept] += p / p.sum() / len(histories[user])
+            np.testing.assert_allclose(got[row], np.maximum(expected, 1e-30), rtol=1e-5, atol=1e-7)
