@@ -65,17 +65,17 @@ def run(cfg: Config, version: str, data: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         tower = baselines.two_tower(task, users, items, pop)
         scorers: dict[str, Any] = {"2T-HGNN": tower}
+        fresh = torch.from_numpy(pop.reindex(task.item_ids, fill_value=0).to_numpy() == 0)
         if not data["served_only"]:  # the exact mixture reads every candidate for every history item
             mixture = baselines.item_mixture(task, hgnn, consumed, weak, pop, t_mix)
             history = baselines.has_history(task, hgnn, consumed, weak)
             scorers["HGNN-kNN"] = mixture
-        fresh = torch.from_numpy(pop.reindex(task.item_ids, fill_value=0).to_numpy() == 0)
-        for w in () if data["served_only"] else PRODUCT_WEIGHTS:
-            scorers[f"product {w:g}"] = baselines.blend(tower, t_tt, mixture, history, "product", w)
-        for a in () if data["served_only"] else SUM_WEIGHTS:
-            scorers[f"sum {a:g}"] = baselines.blend(tower, t_tt, mixture, history, "sum", a)
-            name = f"sum {a:g}, the mixture abstains on fresh items"
-            scorers[name] = baselines.blend(tower, t_tt, mixture, history, "sum", a, fresh=fresh)
+            for w in PRODUCT_WEIGHTS:
+                scorers[f"product {w:g}"] = baselines.blend(tower, t_tt, mixture, history, "product", w)
+            for a in SUM_WEIGHTS:
+                scorers[f"sum {a:g}"] = baselines.blend(tower, t_tt, mixture, history, "sum", a)
+                name = f"sum {a:g}, the mixture abstains on fresh items"
+                scorers[name] = baselines.blend(tower, t_tt, mixture, history, "sum", a, fresh=fresh)
         # the served rule (embedding_jobs/evaluate/served.py): consumed items only, each expert
         # over its serve.mixture_depth best candidates
         depth, none = cfg.serve.mixture_depth, data["none"]
