@@ -82,7 +82,9 @@ def validation_slice(
     (``two_tower.horizon_days``). With ``val_protocol`` "window" it is scored as the evaluation
     scores its window (``_window``); "example" ranks each example's item for its user as of the
     example. With ``val_days`` 0 and ``val_share`` > 0: that share of the examples drawn at random
-    (``random_slice``), ranked by the "example" protocol against the catalogue as of the window's end;
+    (``random_slice``), ranked against the catalogue as of the window's end, each example for its
+    user as of the example ("example") or each user once as of the window's end with all of their
+    held-out pairs as targets ("window", ``_held_out_users``: how a fixed split's test is scored);
     its selection runs read histories and HGNN ``hgnn_version``'s vectors made without its pairs.
     """
     tc = cfg.two_tower
@@ -123,9 +125,23 @@ def validation_slice(
         )
     hist = cat = None
     if tc.val_days <= 0:  # a random slice: its pairs are left out of what the selection runs read
-        kept = without_pairs(facts, entity.loc[held, ["user_id", "item_id"]])
+        pairs = entity.loc[held, ["user_id", "item_id"]]
+        kept = without_pairs(facts, pairs)
         cat = catalogue_without(cfg, inputs.cat, hgnn_version, kept)
         hist = _without(inputs, kept, cat or inputs.cat)
+        if tc.val_protocol == "window":
+            window = _held_out_users(cfg, inputs, consumed, pairs, dim_users, start, retrieve)
+            return Validation(
+                rows=torch.from_numpy(np.flatnonzero(held)),
+                excluded=window[1],
+                items=item_rows,
+                k=cfg.evaluate.k,
+                users=window[0],
+                targets=window[2],
+                what=what,
+                hist=hist,
+                cat=cat,
+            )
     return Validation(
         rows=torch.from_numpy(np.flatnonzero(held)),
         excluded=Validation.exclusions(entity["user_id"][held], at, consumed, inputs.cat, own),
@@ -194,6 +210,40 @@ def _window(
         targets=pairs(later),
         what=what,
     )
+
+
+def _held_out_users(
+    cfg: Config,
+    inputs: Inputs,
+    consumed: pd.DataFrame,
+    pairs: pd.DataFrame,
+    dim_users: pd.DataFrame,
+    end: pd.Timestamp,
+    retrieve: Retrieve,
+) -> tuple[Rows, torch.Tensor, torch.Tensor]:
+    """A random slice scored as a fixed split's test is: each of its users once, as of the window's end.
+
+    Each user with a held-out pair is encoded once, with features as of ``end`` and the history
+    the selection runs read (every training item but the held-out ones), as the export encodes
+    users; their targets are their held-out pairs, and every other training item of theirs is left
+    out of the ranking, as the evaluation leaves out the training items.
+
+    Returns:
+        The users' feature rows, ``[2, E]`` (user, item) pairs left out, ``[2, P]`` targets.
+
+    """
+    user_ids = np.sort(pairs["user_id"].unique())
+    with console.status(f"Feast features of {len(user_ids):,} validation users"):
+        users = user_rows(cfg, inputs, dim_users, user_ids, end, retrieve)
+    position = pd.Series(np.arange(len(user_ids)), index=user_ids)
+    theirs = consumed.loc[consumed["user_id"].isin(user_ids), ["user_id", "item_id"]]
+    rest = without_pairs(theirs, pairs)
+
+    def rows(frame: pd.DataFrame) -> torch.Tensor:
+        both = np.stack([position.loc[frame["user_id"]].to_numpy(), inputs.cat.rows(frame["item_id"])])
+        return torch.from_numpy(both.astype(np.int64))
+
+    return users, rows(rest), rows(pairs)
 
 
 def served_from(entity: pd.DataFrame, dim_users: pd.DataFrame, dim_items: pd.DataFrame) -> pd.Series:

@@ -155,7 +155,7 @@ def select_and_fit(
                 f"they must win by more than {margin:.4f})"
             )
         if val.users is not None:
-            measure = f"HR@{val.k} of {len(val.users.users):,} users as of the slice's start"
+            measure = f"HR@{val.k} of {len(val.users.users):,} users, each scored once"
         else:
             measure = f"recall@{val.k}{' (mean over types)' if tc.val_by_type else ''}"
         console.print(

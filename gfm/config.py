@@ -269,7 +269,10 @@ class TwoTowerConfig(_Section):
     # how the validation slice scores an epoch: "example" ranks each example's item for its user as
     # of that example (histories include the slice's earlier consumption); "window" encodes each
     # user once as of the slice's start and counts HR@k per user and type over everything they
-    # consume in it, the evaluation's protocol on the last val_days of the training window
+    # consume in it, the evaluation's protocol on the last val_days of the training window. On a
+    # random slice (val_share), "window" encodes each user once as of the window's end, with every
+    # training item but the held-out ones in their history and out of the ranking, and counts HR@k
+    # over their held-out pairs: how a fixed split's test pairs are scored.
     val_protocol: Literal["example", "window"] = "example"
     # epochs without a better validation recall before the selection run stops; 0: run every epoch.
     # Validation recall can dip for the first epochs and then climb, so a short patience stops in

@@ -108,3 +108,30 @@ def test_the_selection_runs_never_see_a_held_out_pair_in_a_history(tmp_path, mon
         if as_of:
             mine &= rows.times < times[k]
         assert int(batch.hist_count[k].sum()) == int(mine.sum())
+
+
+def test_a_random_slice_scored_as_the_test_reads_each_user_once_as_of_the_windows_end(
+    tmp_path, monkeypatch
+) -> None:
+    """``val_protocol`` "window" on a random slice: a fixed split's test in miniature.
+
+    Each user with a held-out pair is one query, with every other training item in their history
+    and out of the ranking, and their held-out pairs as targets.
+    """
+    cfg = _config(tmp_path)
+    cfg.two_tower.val_protocol, cfg.two_tower.choose_ids = "window", False
+    cfg.two_tower.history_as_of = True  # even so, the one query per user reads the whole window
+    chosen_on, rows, val, _ = selection_and_refit(cfg, "v20261017t000013_a11ce5", HGNN_VERSION, monkeypatch)
+    assert val.users is not None and val.targets is not None and val.hist is chosen_on.hist
+    held = sorted(zip(rows.users[val.rows].tolist(), rows.items[val.rows].tolist(), strict=True))
+    user_of = val.users.users  # each query's history row
+    assert len(torch.unique(user_of)) == len(user_of) == len({u for u, _ in held})
+    targets = sorted(zip(user_of[val.targets[0]].tolist(), val.targets[1].tolist(), strict=True))
+    assert targets == held
+    every = set(zip(rows.users.tolist(), rows.items.tolist(), strict=True))
+    excluded = set(zip(user_of[val.excluded[0]].tolist(), val.excluded[1].tolist(), strict=True))
+    assert excluded == {(u, i) for u, i in every - set(held) if u in set(user_of.tolist())}
+    # every query is as of the window's end: its history holds all of its user's other pairs
+    batch = chosen_on.user_batch(val.users, torch.arange(len(user_of)), leave_out=False, hide=None)
+    for k, u in enumerate(user_of.tolist()):
+        assert int(batch.hist_count[k].sum()) == sum(1 for v, _ in every - set(held) if v == u)
