@@ -106,19 +106,25 @@ def select_and_fit(
     validation recall beats the other's by more than two standard errors of the slice's recall
     (``Validation.margin``): it adds a vector per item, and a coin-flip win on a small slice chose
     it where it lost on the test (docs/results.md, round 21). The returned model's ``config`` and
-    ``spec`` say which (``ids_chosen`` in the metrics).
+    ``spec`` say which (``ids_chosen`` in the metrics). With ``tc.choose_ids`` and no slice (too
+    few examples to hold one out) the model without ID vectors is trained.
     ``negatives``: see ``fit``.
     """
     every = torch.arange(len(rows.items))
     metrics: Metrics = {}
     epochs = tc.epochs
     trained = 0  # examples seen by the optimiser, the selection runs included
+    # the zero configuration's model: no ID vectors, histories as of each example (which measured
+    # better than the whole window without them on both ID-only sources)
+    plain = tc.model_copy(update={"item_ids": False, "history_ids": False, "history_as_of": True})
+    if val is None and tc.choose_ids and spec.n_id_items:
+        # nothing to choose on (the slice was too small): a vector per item is not justified
+        console.print("two-tower: no validation slice to choose the ID vectors on; trained without them")
+        tc, spec = plain, replace(spec, n_id_items=0)
+        metrics.update(ids_chosen=0)
     if val is not None:
         candidates = [(tc, spec)]
         if tc.choose_ids and spec.n_id_items:
-            # the zero configuration's model: no ID vectors, histories as of each example (which
-            # measured better than the whole window without them on both ID-only sources)
-            plain = tc.model_copy(update={"item_ids": False, "history_ids": False, "history_as_of": True})
             candidates.append((plain, replace(spec, n_id_items=0)))
         rest = every[~torch.isin(every, val.rows)]
         chosen_on = inputs.replaced(hist=val.hist, cat=val.cat)
@@ -155,7 +161,7 @@ def select_and_fit(
                 f"they must win by more than {margin:.4f})"
             )
         if val.users is not None:
-            measure = f"HR@{val.k} of {len(val.users.users):,} users, each scored once"
+            measure = f"HR@{val.k} of {len(val.users.users):,} users (each scored once)"
         else:
             measure = f"recall@{val.k}{' (mean over types)' if tc.val_by_type else ''}"
         console.print(

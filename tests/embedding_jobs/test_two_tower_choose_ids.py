@@ -135,3 +135,13 @@ def test_a_random_slice_scored_as_the_test_reads_each_user_once_as_of_the_window
     batch = chosen_on.user_batch(val.users, torch.arange(len(user_of)), leave_out=False, hide=None)
     for k, u in enumerate(user_of.tolist()):
         assert int(batch.hist_count[k].sum()) == sum(1 for v, _ in every - set(held) if v == u)
+
+
+def test_with_no_slice_to_choose_on_the_model_without_id_vectors_is_trained(tmp_path) -> None:
+    cfg = _config(tmp_path)
+    cfg.two_tower.val_share = 0.01  # fewer held-out examples than a batch: no slice
+    result, state = _train_and_reexport(cfg, "v20261017t000014_0f1d5e")
+    assert result.metrics["ids_chosen"] == 0 and "val_recalls" not in result.metrics
+    assert state["two_tower"]["item_ids"] is False and state["two_tower"]["history_as_of"] is True
+    assert not any(k.endswith("ids.weight") for k in state["state_dict"])
+    assert result.metrics["epochs"] == cfg.two_tower.epochs
