@@ -121,12 +121,39 @@ def _means(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _data(cfg: Config, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """What every version is scored with (the evaluation's tasks and lists); none without versions."""
+    if not args.versions:
+        return []
+    from embedding_jobs.data.interactions import read_mart
+
+    facts = read_mart(cfg, "fct_interactions")
+    fixed = read_manifest(cfg.raw_dir).fixed_split
+    tasks = build_tasks(
+        read_mart(cfg, "dim_items"),
+        facts,
+        read_mart(cfg, "fct_eval_interactions"),
+        full_catalogue=fixed,
+        max_users=user_cap(cfg),
+        seed=cfg.evaluate.seed,
+    )
+    consumed, weak = baselines.user_item_lists(facts)
+    data = {"tasks": tasks, "pop": baselines.item_popularity(facts), "consumed": consumed, "weak": weak}
+    data["fixed"] = fixed
+    data["none"] = pd.Series(dtype=object)
+    data["served_only"] = args.served_only
+    return [data]
+
+
 def main() -> None:
     """Parse arguments, score every version, write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="a gfm data directory after `gfm run`")
     parser.add_argument(
-        "--versions", nargs="+", required=True, help="2T-HGNN two-tower versions (each names its HGNN)"
+        "--versions",
+        nargs="*",
+        default=[],
+        help="2T-HGNN two-tower versions (each names its HGNN); none with --add: only join earlier runs",
     )
     parser.add_argument(
         "--served-only",
@@ -145,26 +172,11 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON")
     args = parser.parse_args()
+    if not args.versions and not args.add:
+        parser.error("name --versions to score, or --add earlier JSON files to join")
     cfg = Config.load(data_dir=args.data_dir)
-    from embedding_jobs.data.interactions import read_mart
-
-    facts = read_mart(cfg, "fct_interactions")
-    fixed = read_manifest(cfg.raw_dir).fixed_split
-    tasks = build_tasks(
-        read_mart(cfg, "dim_items"),
-        facts,
-        read_mart(cfg, "fct_eval_interactions"),
-        full_catalogue=fixed,
-        max_users=user_cap(cfg),
-        seed=cfg.evaluate.seed,
-    )
-    consumed, weak = baselines.user_item_lists(facts)
-    data = {"tasks": tasks, "pop": baselines.item_popularity(facts), "consumed": consumed, "weak": weak}
-    data["fixed"] = fixed
-    data["none"] = pd.Series(dtype=object)
-    data["served_only"] = args.served_only
+    runs = [{"version": v} | run(cfg, v, data) for data in _data(cfg, args) for v in args.versions]
     earlier = [r for path in args.add for r in json.loads(path.read_text())["runs"]]
-    runs = [{"version": v} | run(cfg, v, data) for v in args.versions]
     runs += [r for r in earlier if r["version"] not in args.versions]
     report: dict[str, Any] = {"data_dir": str(args.data_dir), "added_from": [str(p) for p in args.add]}
     report["runs"] = runs

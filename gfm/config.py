@@ -259,8 +259,9 @@ class TwoTowerConfig(_Section):
     # For a fixed split whose times are made up: a time cut there is not the days before the test,
     # while a random share is drawn the way such splits (LightGCN's) drew their test pairs. Its
     # pairs are left out of the histories and the HGNN vectors (the item graph recounted without
-    # them) its selection runs read. Not set by `gfm run`: even so, on Yelp2018 its curves disagree
-    # with the test's (seed 18 chose 1 epoch where the test wants 3; docs/results.md, rounds 19-21).
+    # them) its selection runs read. `gfm run` sets 0.1 where times are made up, scored with
+    # val_protocol "window" (per example, its curves disagreed with the test's on Yelp2018: seed 18
+    # chose 1 epoch where the test wants 3; docs/results.md, rounds 19-21 and 32).
     val_share: float = Field(default=0.0, ge=0.0, lt=1.0)
     # the validation recall that picks it: pooled over examples (False), or the mean over content
     # types (True; measured worse: it picked more epochs and 2T's audiobook HR@10 fell by .08 over
@@ -325,7 +326,8 @@ class TwoTowerConfig(_Section):
     # random part of the history: there, with item_ids and history_ids, False lifted Yelp2018's
     # 2T-HGNN from .0650 to .0684 Recall@20 (seed 17; .0693 seed 18), the best measured; without
     # ID vectors it cost .0020 there and .0016 on the ID-only communities split (3 seeds), and the
-    # ID vectors need their epochs chosen there, so `gfm run` does not set it (docs/results.md, round 20).
+    # ID vectors need their epochs chosen there (docs/results.md, round 20). `gfm run` turns it off
+    # for a fixed split, with choose_ids: the ID vectors' candidate reads the whole window (round 32).
     # With choose_ids it applies to the candidate with ID vectors; the other reads histories as of.
     history_as_of: bool = True
     # What summarises a user's history with HGNN inputs: text ++ HGNN vectors, or the HGNN vectors
@@ -364,7 +366,9 @@ class TwoTowerConfig(_Section):
     # capacity the collaborative peers have. An item without training consumptions (a fresh one)
     # has none and is scored from its features as before. Measured on 2 seeds per synthetic mode
     # (docs/results.md, round 17): the new-item tier collapses (default data .194 / .074 -> .067 /
-    # .017, below text-kNN) and communities audio courses fall .412 -> .349; kept opt-in.
+    # .017, below text-kNN) and communities audio courses fall .412 -> .349; kept opt-in where
+    # times are real. `gfm run` sets it for a fixed split, where a held-out share chooses it
+    # (choose_ids; docs/results.md, round 32).
     item_ids: bool = False
     # With item_ids: the user tower adds the mean ID vector of the items its user consumed before
     # the example (at most the latest 200 per content type), from the same table as the item
@@ -377,10 +381,12 @@ class TwoTowerConfig(_Section):
     # the ID vectors (item and history) and with histories as of each example (the zero
     # configuration's model); the ID vectors are refitted only if their best validation recall
     # beats the other's by more than two standard errors of the slice's recall (the card's
-    # ``ids_chosen``, ``ids_margin``); costs one more selection run. Not set by `gfm run`: on
-    # Yelp2018 it chose the ID vectors on seed 17 (.0608 -> .0669 Recall@20) and not on seed 18
-    # (.0577, 1 epoch), against the test's verdict; on the ID-only communities split it chose none
-    # (docs/results.md, round 21).
+    # ``ids_chosen``, ``ids_margin``); costs one more selection run. Without a slice (too few
+    # examples) the candidate without ID vectors is trained. `gfm run` sets it, with item_ids and
+    # history_ids, where times are made up (a fixed split): with a random slice scored per example
+    # it chose the ID vectors on one Yelp2018 seed and not the other (round 21); scored as the
+    # split's test (val_protocol "window") it chose them on both seeds and none on the ID-only
+    # communities split (docs/results.md, round 32).
     choose_ids: bool = False
     # With item_ids: an L2 penalty on the ID vectors each training example reads, its positive
     # item's and the mean over its history's (history_ids), times this, added to the loss (the

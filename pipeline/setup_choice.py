@@ -22,15 +22,20 @@ are decided here, from facts the run already has:
   (docs/results.md, rounds 24 and 25); on the CPU it would cost about two thirds more HGNN time.
 * ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
   window are not the days before the test, so a validation slice cut by time cannot choose the
-  two-tower's epochs; it trains its fixed count (``two_tower.val_days = 0``), and batches are
+  two-tower's epochs (``two_tower.val_days = 0``), and batches are
   drawn across the window rather than from the same days (``two_tower.batch_days = 0``); every
   example sees its item's HGNN vector made from all edges, since made-up times cannot say which
-  examples came before the item had any (``two_tower.hgnn_as_of`` off). Not chosen here, measured
-  (docs/results.md, rounds 19 to 21): the epochs chosen on a random share of the pairs
-  (``two_tower.val_share``) and ID vectors kept only if that share prefers them
-  (``two_tower.item_ids``, ``history_ids``, ``choose_ids``). With the share's pairs out of the
-  histories and the item graph, on Yelp2018 it chose them and 2 epochs on seed 17 (.0608 ->
-  .0669) and no ID vectors and 1 epoch on seed 18 (.0577); on the ID-only communities split none.
+  examples came before the item had any (``two_tower.hgnn_as_of`` off). A random tenth of the
+  training pairs, drawn as such a split draws its test pairs, chooses the two-tower's epochs and
+  whether it learns a vector per item (``two_tower.val_share``, ``choose_ids`` with ``item_ids``
+  and ``history_ids``; the ID candidate reads whole-window histories, ``history_as_of`` off). The
+  tenth is scored as the split's test is (``two_tower.val_protocol`` "window": each user once,
+  every other training item in their history and out of the ranking, their held-out pairs the
+  targets), and its pairs are out of the histories and the item graph the selection runs read.
+  Scored per example instead, it chose the ID vectors on one Yelp2018 seed and not on the other
+  (rounds 19 to 21); scored as the test, it chose them and 3 epochs on both seeds measured, by
+  five times the margin, and no ID vectors on the ID-only communities split, where they do not
+  help (docs/results.md, round 32). It costs a second selection run and a refit.
 * Size, each model by what it trains on. The two-tower's cost follows the training pairs: above
   ``LARGE_PAIRS`` its batches grow and, without CUDA, it trains at most 3 epochs. The HGNN's cost
   follows the edges one of its epochs draws (every edge of the item graph, which grows far slower
@@ -62,6 +67,7 @@ from gfm.config import Config
 from ingest.manifest import SourceTraits
 
 __all__ = [
+    "HELD_OUT_SHARE",
     "HGNN_CPU_EDGES",
     "HGNN_LARGE_EPOCH",
     "LARGE_PAIRS",
@@ -77,6 +83,9 @@ HGNN_LARGE_EPOCH = 500_000  # edges one HGNN epoch draws, above which its batche
 HGNN_CPU_EDGES = 8_000_000  # edges all HGNN epochs may draw on a CPU (Yelp2018: 4 epochs)
 SKETCH_DIM_NO_TEXT = 1024  # the co-consumption sketch's size when it is the HGNN's only input
 SKETCH_DIM_NO_TEXT_CUDA = 2048  # the same with CUDA, where the larger input costs little time
+HELD_OUT_SHARE = (
+    0.1  # where times are made up: the share of training pairs that chooses epochs and ID vectors
+)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,38 @@ def choose_setup(
                 "hgnn_as_of",
                 False,
                 f"{drawn}, so an item's first consumers in time are not the ones before its edges",
+            ),
+            Choice(
+                "two_tower",
+                "val_share",
+                HELD_OUT_SHARE,
+                f"{drawn}: a random share of the pairs, drawn as such a split draws its test pairs, "
+                "chooses the epochs",
+            ),
+            Choice(
+                "two_tower",
+                "val_protocol",
+                "window",
+                "the held-out share is scored as the split's test is: each user once, their held-out "
+                "pairs the targets",
+            ),
+            Choice(
+                "two_tower", "item_ids", True, "a vector per item, kept only if the held-out share prefers it"
+            ),
+            Choice("two_tower", "history_ids", True, "the user side of the ID vectors (the same choice)"),
+            Choice(
+                "two_tower",
+                "choose_ids",
+                True,
+                "the ID vectors must beat the model without them on the held-out share by two "
+                "standard errors",
+            ),
+            Choice(
+                "two_tower",
+                "history_as_of",
+                False,
+                f"{drawn}, so a history cut at an example's time is a random part of it: the ID "
+                "vectors' candidate reads the whole window less the example's own item",
             ),
         ]
     if n_train_pairs > LARGE_PAIRS:

@@ -6,6 +6,7 @@ from embedding_jobs.data.link_sampler import drawn_per_relation
 from gfm.config import Config
 from ingest.manifest import SourceTraits
 from pipeline.setup_choice import (
+    HELD_OUT_SHARE,
     HGNN_CPU_EDGES,
     HGNN_LARGE_EPOCH,
     LARGE_PAIRS,
@@ -49,6 +50,10 @@ def test_an_id_only_fixed_split_source_like_yelp_gets_its_setup_with_reasons() -
     assert out.hgnn.sketch_dim == SKETCH_DIM_NO_TEXT > _cfg().hgnn.sketch_dim  # its only input
     assert out.two_tower.val_days == 0 and out.two_tower.batch_days == 0
     assert out.two_tower.hgnn_as_of is False  # made-up times say nothing about when edges came
+    # a random tenth of the pairs, scored as the split's test, chooses the epochs and ID vectors
+    tt = out.two_tower
+    assert (tt.val_share, tt.val_protocol) == (HELD_OUT_SHARE, "window")
+    assert tt.item_ids and tt.history_ids and tt.choose_ids and not tt.history_as_of
     # 4 epochs of the similarity-ranked graph: 8M edges in all, as round 23's 10 of the old one
     assert (out.hgnn.epochs, out.hgnn.batch_size) == (4, 2048)
     assert (out.two_tower.epochs, out.two_tower.batch_size) == (3, 4096)
@@ -117,6 +122,9 @@ def test_what_the_user_set_is_never_overridden() -> None:
     assert out.two_tower.epochs == 3  # not set by the user: chosen
     out = _small_id_only({"GFM__HGNN__SKETCH_DIM": "128"})
     assert (out.hgnn.sketch_dim, out.hgnn.text_features) == (128, False)
+    out = _small_id_only({"GFM__TWO_TOWER__ITEM_IDS": "false", "GFM__TWO_TOWER__VAL_SHARE": "0.2"})
+    assert (out.two_tower.item_ids, out.two_tower.val_share) == (False, 0.2)
+    assert out.two_tower.choose_ids is True  # not set by the user: chosen (no effect without IDs)
 
 
 def test_the_evaluation_stage_keeps_the_setup_choices_on_the_card(tmp_path, monkeypatch) -> None:
