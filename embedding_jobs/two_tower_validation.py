@@ -8,8 +8,8 @@ for a random share, all of the user's other training items); with "window" each 
 encoded once as of the slice's start and HR@k is counted per user and type over everything they
 consume in it, as the evaluation counts its window (a random slice: each user once as of the
 window's end, their held-out pairs the targets, as a fixed split's test is counted). A random
-slice's pairs are also left out of
-the histories and the HGNN vectors its selection runs read (``Validation.hist``, ``cat``). (The
+slice's pairs are also left out of the histories and the HGNN vectors its selection runs read
+(``Validation.hist``, ``cat``). (The
 in-batch softmax loss on the same slice was tried first: it stayed within 1% of its first value
 while recall moved by a third, so it could not choose.)
 """

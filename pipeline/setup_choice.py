@@ -22,10 +22,10 @@ are decided here, from facts the run already has:
   (docs/results.md, rounds 24 and 25); on the CPU it would cost about two thirds more HGNN time.
 * ``traits.has_event_times`` false (a fixed split mapped onto time): the last days of the training
   window are not the days before the test, so a validation slice cut by time cannot choose the
-  two-tower's epochs (``two_tower.val_days = 0``), and batches are
-  drawn across the window rather than from the same days (``two_tower.batch_days = 0``); every
-  example sees its item's HGNN vector made from all edges, since made-up times cannot say which
-  examples came before the item had any (``two_tower.hgnn_as_of`` off). A random tenth of the
+  two-tower's epochs (``two_tower.val_days = 0``), and batches are drawn across the window rather
+  than from the same days (``two_tower.batch_days = 0``); every example sees its item's HGNN
+  vector made from all edges, since made-up times cannot say which examples came before the item
+  had any (``two_tower.hgnn_as_of`` off). A random tenth of the
   training pairs, drawn as such a split draws its test pairs, chooses the two-tower's epochs and
   whether it learns a vector per item (``two_tower.val_share``, ``choose_ids`` with ``item_ids``
   and ``history_ids``; the ID candidate reads whole-window histories, ``history_as_of`` off). The
@@ -83,9 +83,8 @@ HGNN_LARGE_EPOCH = 500_000  # edges one HGNN epoch draws, above which its batche
 HGNN_CPU_EDGES = 8_000_000  # edges all HGNN epochs may draw on a CPU (Yelp2018: 4 epochs)
 SKETCH_DIM_NO_TEXT = 1024  # the co-consumption sketch's size when it is the HGNN's only input
 SKETCH_DIM_NO_TEXT_CUDA = 2048  # the same with CUDA, where the larger input costs little time
-HELD_OUT_SHARE = (
-    0.1  # where times are made up: the share of training pairs that chooses epochs and ID vectors
-)
+# where times are made up: the share of the training pairs that chooses the epochs and ID vectors
+HELD_OUT_SHARE = 0.1
 
 
 @dataclass(frozen=True)
