@@ -194,20 +194,14 @@ def _window(
     user_ids = np.sort(later["user_id"].unique())
     with console.status(f"Feast features of {len(user_ids):,} validation users"):
         users = user_rows(cfg, inputs, dim_users, user_ids, start, retrieve)
-    position = pd.Series(np.arange(len(user_ids)), index=user_ids)
     before = consumed.loc[(consumed["at"].to_numpy() < begin) & consumed["user_id"].isin(user_ids)]
-
-    def pairs(frame: pd.DataFrame) -> torch.Tensor:
-        rows = np.stack([position.loc[frame["user_id"]].to_numpy(), inputs.cat.rows(frame["item_id"])])
-        return torch.from_numpy(rows.astype(np.int64))
-
     return Validation(
         rows=torch.from_numpy(slice_rows),
-        excluded=pairs(before),
+        excluded=_user_item_rows(user_ids, before, inputs.cat),
         items=item_rows,
         k=cfg.evaluate.k,
         users=users,
-        targets=pairs(later),
+        targets=_user_item_rows(user_ids, later, inputs.cat),
         what=what,
     )
 
@@ -235,15 +229,16 @@ def _held_out_users(
     user_ids = np.sort(pairs["user_id"].unique())
     with console.status(f"Feast features of {len(user_ids):,} validation users"):
         users = user_rows(cfg, inputs, dim_users, user_ids, end, retrieve)
-    position = pd.Series(np.arange(len(user_ids)), index=user_ids)
     theirs = consumed.loc[consumed["user_id"].isin(user_ids), ["user_id", "item_id"]]
     rest = without_pairs(theirs, pairs)
+    return users, _user_item_rows(user_ids, rest, inputs.cat), _user_item_rows(user_ids, pairs, inputs.cat)
 
-    def rows(frame: pd.DataFrame) -> torch.Tensor:
-        both = np.stack([position.loc[frame["user_id"]].to_numpy(), inputs.cat.rows(frame["item_id"])])
-        return torch.from_numpy(both.astype(np.int64))
 
-    return users, rows(rest), rows(pairs)
+def _user_item_rows(user_ids: np.ndarray, frame: pd.DataFrame, cat: Catalogue) -> torch.Tensor:
+    """``[2, N]`` (position in ``user_ids``, catalogue row) of each ``user_id``, ``item_id`` row."""
+    position = pd.Series(np.arange(len(user_ids)), index=user_ids)
+    both = np.stack([position.loc[frame["user_id"]].to_numpy(), cat.rows(frame["item_id"])])
+    return torch.from_numpy(both.astype(np.int64))
 
 
 def served_from(entity: pd.DataFrame, dim_users: pd.DataFrame, dim_items: pd.DataFrame) -> pd.Series:
