@@ -1,12 +1,14 @@
-"""Automatic choice of the torch device (the same code runs on CPU and CUDA)."""
+"""Automatic choice of the torch device (the same code runs on CPU and CUDA), and its precision."""
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
 from gfm.errors import StageError
 
-__all__ = ["describe_device", "resolve_device"]
+__all__ = ["cpu_has_native_bf16", "describe_device", "precision_context", "resolve_device"]
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -40,3 +42,34 @@ def describe_device(device: torch.device) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX).
+
+    Where it does, a bf16 matrix product is about three times as fast as a float32 one (one thread
+    of the 2-core development machine: 196 against 62 GFLOP/s for ``[30000, 1024] @ [1024, 128]``);
+    elsewhere bf16 is emulated and slower than float32.
+    """
+    cpu = torch.cpu
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def precision_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
+    """The autocast a training step's forward pass runs under.
+
+    Args:
+        device: Where the step runs.
+        precision: ``"fp32"`` (no autocast) or ``"bf16"`` (matrix products in bfloat16 with float32
+            accumulation; weights, optimiser state and the loss stay float32).
+
+    Raises:
+        StageError: If the precision is not one of the two.
+
+    """
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    raise StageError(f"unknown training precision {precision!r}: use 'fp32' or 'bf16'")

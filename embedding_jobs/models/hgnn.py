@@ -273,7 +273,7 @@ class HGNN(nn.Module):
             h = layer(h, block)
             if i < len(self.convs) - 1:
                 h = {t: F.relu(x) for t, x in h.items()}
-        return {t: F.normalize(x, dim=-1) for t, x in h.items()}
+        return {t: F.normalize(x.float(), dim=-1) for t, x in h.items()}  # fp32 under bf16 autocast too
 
     @torch.no_grad()
     def inference(
