@@ -45,6 +45,7 @@ def _card(cfg: Config, version: str) -> dict[str, Any]:
         "batch_size": hgnn.get("batch_size"),
         "edge_weight": hgnn.get("edge_weight", "n_co_users"),  # cards before the option weighed by co-users
         "isolate_share": hgnn.get("isolate_share"),
+        "precision": hgnn.get("precision", "fp32"),  # cards before the option trained in float32
         "device": card.get("extra", {}).get("device"),
         "train_seconds": card.get("timings", {}).get("train_s"),
         "health_check_hr@10": card["metrics"].get("heldout_item_hr@10"),

@@ -47,9 +47,8 @@ def describe_device(device: torch.device) -> str:
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX).
 
-    Where it does, a bf16 matrix product is about three times as fast as a float32 one (one thread
-    of the 2-core development machine: 196 against 62 GFLOP/s for ``[30000, 1024] @ [1024, 128]``);
-    elsewhere bf16 is emulated and slower than float32.
+    Where it does, a bf16 matrix product is several times as fast as a float32 one (a Yelp2018 HGNN
+    step, 1.85 times: docs/results.md, round 33); elsewhere bf16 is emulated and slower than float32.
     """
     cpu = torch.cpu
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")

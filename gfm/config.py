@@ -237,7 +237,9 @@ class HGNNConfig(_Section):
     # The forward pass's matrix products in training: "fp32", or "bf16" (bfloat16 with float32
     # accumulation under torch.autocast; weights, optimiser and loss stay float32, and the export
     # always embeds in float32). On a CPU with native bf16 (AVX512-BF16 or AMX) the products run
-    # about three times as fast; elsewhere bf16 is emulated and slower.
+    # several times as fast; elsewhere bf16 is emulated and slower. `gfm run` chooses bf16 on
+    # such a CPU for graphs whose epoch draws more than 500,000 edges: on Yelp2018 a step 1.85x as
+    # fast, HGNN-kNN level (docs/results.md, round 33).
     precision: Literal["fp32", "bf16"] = "fp32"
     # Co-consumption sketch beside text (``embedding_jobs.data.sketch``): each item's row of the
     # cosine-normalised edge matrix, projected on fixed hashed identity vectors of this size and

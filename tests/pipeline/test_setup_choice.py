@@ -97,6 +97,19 @@ def test_on_cuda_a_large_source_keeps_its_epochs() -> None:
     assert out.two_tower.batch_size == 4096 and out.hgnn.batch_size == 2048
 
 
+def test_a_large_hgnn_trains_in_bf16_only_on_a_cpu_that_computes_it_natively() -> None:
+    big = {"n_train_pairs": 10, "hgnn_epoch_edges": HGNN_LARGE_EPOCH + 1}
+    out, choices = choose_setup(_cfg(), FULL, **big, cuda=False, native_bf16=True)
+    assert out.hgnn.precision == "bf16"
+    assert any(c.field == "precision" and "bfloat16 in hardware" in c.why for c in choices)
+    assert choose_setup(_cfg(), FULL, **big, cuda=False, native_bf16=False)[0].hgnn.precision == "fp32"
+    assert choose_setup(_cfg(), FULL, **big, cuda=True, native_bf16=True)[0].hgnn.precision == "fp32"
+    small = choose_setup(_cfg(), FULL, n_train_pairs=10, hgnn_epoch_edges=10, cuda=False, native_bf16=True)
+    assert small[0].hgnn.precision == "fp32"  # the synthetic modes' graphs: as measured, in float32
+    kept = _cfg({"GFM__HGNN__PRECISION": "fp32"})
+    assert choose_setup(kept, FULL, **big, cuda=False, native_bf16=True)[0].hgnn.precision == "fp32"
+
+
 def test_the_hgnn_budget_follows_its_graph_not_the_logs() -> None:
     """Many users over a small, balanced item graph (30x the synthetic default) keep every HGNN epoch."""
     cfg = _cfg()
