@@ -42,15 +42,24 @@ def get_config(ctx: typer.Context) -> Config:
     return state.config()
 
 
-def get_training_config(ctx: typer.Context) -> Config:
+def get_training_config(ctx: typer.Context, **flags: dict[str, object]) -> Config:
     """The config with the setup ``gfm run`` would choose for this data, each choice printed.
 
     Training and evaluation commands use it, so a stage run by itself trains what the pipeline
     would (``pipeline.setup_choice.choose_for_data``); fields the user set are never changed.
+
+    Args:
+        ctx: The command's context (the global options).
+        **flags: Per config section, the fields the command's own flags set (``hgnn={"epochs": 8}``):
+            set before the choice, so, like any setting the user gives, they are kept and no
+            choice about them is printed.
     """
     from pipeline.setup_choice import choose_for_data
 
-    chosen, choices = choose_for_data(get_config(ctx))
+    cfg = get_config(ctx)
+    for section, fields in flags.items():
+        cfg = cfg.model_copy(update={section: getattr(cfg, section).model_copy(update=fields)})
+    chosen, choices = choose_for_data(cfg)
     for c in choices:
         console.print(c.line())
     return chosen

@@ -44,11 +44,10 @@ def train_two_tower_command(
     from embedding_jobs.train_two_tower import train_two_tower
     from gfm.versioning import new_version
 
-    cfg = get_training_config(ctx)
     update: dict[str, object] = {"use_hgnn": False} if no_hgnn else {}
     if epochs is not None:
         update["epochs"] = epochs
-    cfg = cfg.model_copy(update={"two_tower": cfg.two_tower.model_copy(update=update)})
+    cfg = get_training_config(ctx, two_tower=update)
     result = train_two_tower(cfg, version or new_version("two_tower"), hgnn_version)
     console.print(
         f"two-tower {result.version} (HGNN input: {result.hgnn_version or 'none'}): "

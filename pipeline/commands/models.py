@@ -64,9 +64,7 @@ def train_hgnn_command(
     from embedding_jobs.train_hgnn import train_hgnn
     from gfm.versioning import new_version
 
-    cfg = get_training_config(ctx)
-    if epochs is not None:
-        cfg = cfg.model_copy(update={"hgnn": cfg.hgnn.model_copy(update={"epochs": epochs})})
+    cfg = get_training_config(ctx, hgnn={"epochs": epochs} if epochs is not None else {})
     result = train_hgnn(cfg, version or new_version("hgnn"))
     loss, check = result.metrics.get("final_loss"), result.metrics.get("heldout_item_hr@10") or {}
     console.print(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from pipeline.cli import app
@@ -48,7 +49,9 @@ def test_train_hgnn_without_marts_exits_2_with_a_message(tmp_path: Path) -> None
     assert result.exit_code == 2 and "gfm transform" in result.output
 
 
-def test_train_hgnn_applies_the_setup_gfm_run_chooses_but_never_over_a_users_setting(tiny_data: Path) -> None:
+def test_train_hgnn_applies_the_setup_gfm_run_chooses_but_never_over_a_users_setting(
+    tiny_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the HGNN's marts and the manifest of a source without item text (as copied to a GPU machine)
     from datetime import UTC, datetime
 
@@ -68,14 +71,18 @@ def test_train_hgnn_applies_the_setup_gfm_run_chooses_but_never_over_a_users_set
         ),
         tiny_data / "raw",
     )
+    # a budget this graph exceeds, so without the flag its epochs would be cut (to 2)
+    monkeypatch.setattr("pipeline.setup_choice.HGNN_CPU_EDGES", 1)
     env = {**ENV, "GFM__HGNN__SKETCH_DIM": "32"}  # set by the user: kept
     train = runner_invoke(tiny_data, ["train", "hgnn", "--epochs", "1", "--version", VERSION], env)
     assert train.exit_code == 0, train.output
     assert "setup: hgnn.text_features = False" in train.output
     assert "hgnn.sketch_dim" not in train.output
+    assert "hgnn.epochs" not in train.output  # the flag is the user's setting too: no cut printed
     card = json.loads((tiny_data / "models" / "hgnn" / VERSION / "card.json").read_text())
     assert card["config"]["hgnn"]["text_features"] is False
     assert card["config"]["hgnn"]["sketch_dim"] == 32
+    assert card["config"]["hgnn"]["epochs"] == 1
 
 
 def runner_invoke(data_dir: Path, args: list[str], env: dict[str, str]) -> Result:
