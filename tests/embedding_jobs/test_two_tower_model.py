@@ -7,7 +7,14 @@ import math
 import torch
 from tt_fixtures import one_thread
 
-from embedding_jobs.models.two_tower import InBatchSoftmaxTask, ItemBatch, TowerSpec, TwoTowerModel, UserBatch
+from embedding_jobs.models.two_tower import (
+    InBatchSoftmaxTask,
+    ItemBatch,
+    TowerSpec,
+    TwoTowerModel,
+    UserBatch,
+    repeated_columns,
+)
 from gfm.config import TwoTowerConfig
 
 SPEC = TowerSpec(
@@ -82,6 +89,37 @@ def test_a_repeated_item_is_never_its_own_negative():
     logits = task.logits(torch.eye(3), torch.eye(3), ids, torch.zeros(3))
     assert torch.isinf(logits[0, 2]) and torch.isinf(logits[2, 0])
     assert torch.isfinite(logits.diagonal()).all() and torch.isfinite(logits[0, 1])
+
+
+def test_repeated_columns_are_exactly_the_pairs_a_brute_force_comparison_finds():
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 12, (40,), generator=gen)  # many repeats among 40 columns
+    row, col = repeated_columns(ids, 25)
+    same = ids[:25].unsqueeze(1) == ids.unsqueeze(0)
+    same[torch.arange(25), torch.arange(25)] = False
+    assert sorted(zip(row.tolist(), col.tolist(), strict=True)) == sorted(map(tuple, same.nonzero().tolist()))
+
+
+def test_the_fused_logits_and_their_gradients_are_the_plain_formula():
+    """The one-product form gives what scale, subtract and mask over the whole matrix give."""
+    gen = torch.Generator().manual_seed(1)
+    users = torch.nn.functional.normalize(torch.randn(30, 8, generator=gen), dim=1).requires_grad_()
+    items = torch.nn.functional.normalize(torch.randn(50, 8, generator=gen), dim=1).requires_grad_()
+    ids, log_q = torch.randint(0, 20, (50,), generator=gen), torch.randn(50, generator=gen)
+    task = InBatchSoftmaxTask(TwoTowerConfig(temperature=0.07))
+    fused = task.logits(users, items, ids, log_q)
+    same = ids[:30].unsqueeze(1) == ids.unsqueeze(0)
+    same[torch.arange(30), torch.arange(30)] = False
+    plain = (users @ items.T / 0.07 - log_q.unsqueeze(0)).masked_fill(same, float("-inf"))
+    assert same.any() and torch.equal(torch.isinf(fused), torch.isinf(plain))
+    assert torch.allclose(fused[~same], plain[~same], atol=1e-5)
+    target = torch.arange(30)
+    grads = [
+        torch.autograd.grad(torch.nn.functional.cross_entropy(x, target), (users, items))
+        for x in (fused, plain)
+    ]
+    for a, b in zip(*grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
 
 
 def test_training_steps_lower_the_loss_deterministically():
