@@ -66,7 +66,7 @@ class LogProgress(Progress):
         self._maybe_log(task_id)
 
     def line(self, task_id: TaskID) -> str:
-        """The plain progress line of one task, e.g. ``train hgnn: 120/800 (15%), 2:31, ~14:10 left``."""
+        """The plain line of one task, e.g. ``train hgnn: 120/800 (15%), 2:31 elapsed, about 14:10 left``."""
         task = self._tasks[task_id]
         elapsed = task.elapsed or 0.0
         done = f"{task.completed:,.0f}"
