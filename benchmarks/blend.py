@@ -13,7 +13,8 @@ benchmark scores, for each 2T-HGNN version (a model seed), the two alone and com
 * ``product w``: log P_tt + w log P_mix, a product of experts (w = 1: both weigh the same);
 * ``sum a``: log((1 - a) P_tt + a P_mix), a mixture of experts;
 * the served rule: ``sum`` at ``two_tower.mixture_share``, each expert over its
-  ``serve.mixture_depth`` best candidates, consumed items only (``evaluate/served.py``).
+  ``serve.mixture_depth`` best candidates, consumed items only (``evaluate/served.py``); with
+  ``--shares`` the same rule at other shares beside it (read on the test users: a diagnostic).
 
 It trains nothing and reads the versions' exported vectors with the evaluation's tasks (the same
 users as the report). Every cell is HR@k all users, cold in type, the new-item tier, and on fixed
@@ -83,9 +84,10 @@ def run(cfg: Config, version: str, data: dict[str, Any]) -> dict[str, Any]:
         served = baselines.has_history(task, hgnn, consumed, none)
         if data["served_only"]:  # HGNN-kNN as the report reads it
             scorers[f"HGNN-kNN, {depth} best"] = near
-        share = cfg.two_tower.mixture_share
-        name = f"sum {share:g}, {depth} best of each (as served)"
-        scorers[name] = baselines.blend(tower, t_tt, near, served, "sum", share, depth, fresh)
+        for share in sorted({*data["shares"], cfg.two_tower.mixture_share}):
+            as_served = " (as served)" if share == cfg.two_tower.mixture_share else ""
+            name = f"sum {share:g}, {depth} best of each{as_served}"
+            scorers[name] = baselines.blend(tower, t_tt, near, served, "sum", share, depth, fresh)
         cells: dict[str, Any] = {}
         for name, scorer in scorers.items():
             s = score(task, scorer, cfg.evaluate)
@@ -142,6 +144,7 @@ def _data(cfg: Config, args: argparse.Namespace) -> list[dict[str, Any]]:
     data["fixed"] = fixed
     data["none"] = pd.Series(dtype=object)
     data["served_only"] = args.served_only
+    data["shares"] = args.shares
     return [data]
 
 
@@ -170,8 +173,18 @@ def main() -> None:
         help="earlier JSON files of this script on the same data dir: their runs join the means "
         "(versions scored in separate calls, say while others still train)",
     )
+    parser.add_argument(
+        "--shares",
+        nargs="*",
+        type=float,
+        default=[],
+        help="the served rule at these mixture shares beside two_tower.mixture_share; "
+        "read on the test users, so a diagnostic, not a way to choose the share",
+    )
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON")
     args = parser.parse_args()
+    if any(not 0.0 <= a <= 1.0 for a in args.shares):
+        parser.error("--shares are between 0 and 1")
     if not args.versions and not args.add:
         parser.error("name --versions to score, or --add earlier JSON files to join")
     cfg = Config.load(data_dir=args.data_dir)

@@ -4,6 +4,8 @@
         --data-dir /tmp/yelp --out benchmarks/results/yelp2018_gfm_run.json
     python benchmarks/real_data.py --data-dir /tmp/yelp --no-run --out ...   # summarise a finished run
     python benchmarks/real_data.py --data-dir /tmp/yelp --no-run --arm VERSION "what differs" --out ...
+    python benchmarks/real_data.py --data-dir /tmp/yelp --no-run --source lightgcn --path P \\
+        --setting GFM__HGNN__EPOCHS=6 --note "where it ran" --out ...   # say how it was run
 
 Runs the installed ``gfm run --source S --path P`` into ``--data-dir`` (this script sets no
 ``GFM__`` variables: what the run needs is chosen from the data and printed; any the caller set,
@@ -159,8 +161,21 @@ def main() -> None:
         metavar=("VERSION", "NOTE"),
         help="also summarise this 2T-HGNN version evaluated in --data-dir after the run",
     )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="GFM__NAME=VALUE",
+        help="with --no-run: a GFM__ variable the summarised run was started with (repeatable)",
+    )
+    parser.add_argument("--note", help="where and how the run ran (machine, threads, other jobs)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    given = dict(s.split("=", 1) for s in args.setting if "=" in s)
+    if len(given) != len(args.setting) or any(not k.startswith("GFM__") for k in given):
+        parser.error("--setting takes GFM__NAME=VALUE")
+    if given and not args.no_run:
+        parser.error("--setting is for --no-run: a run started here records its own GFM__ variables")
     if not args.no_run:
         if args.source is None or args.path is None:
             parser.error("--source and --path are needed to run")
@@ -176,12 +191,15 @@ def main() -> None:
             str(args.path),
         ]
         subprocess.run(cmd, check=True)
-    # a summarised run (--no-run) was started elsewhere: its command and settings are not known here
+    # a summarised run (--no-run) was started elsewhere: its command and settings are known only as
+    # far as the caller says (--source/--path, --setting)
     ran = not args.no_run
     settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("GFM__")} if ran else None
+    told = args.source is not None and args.path is not None
     result = {
-        "command": f"gfm run --source {args.source} --path {args.path}" if ran else None,
-        "settings": settings,
+        "command": f"gfm run --source {args.source} --path {args.path}" if ran or told else None,
+        "settings": settings if ran else (dict(sorted(given.items())) if told or given else None),
+        "note": args.note,
         **summarise(args.data_dir),
     }
     if args.arm:
