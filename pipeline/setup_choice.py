@@ -56,7 +56,10 @@ are decided here, from facts the run already has:
   (AVX512-BF16 or AMX), such an HGNN trains its products in bf16 (``hgnn.precision``): on Yelp2018
   a step took .52 s against .97 s on one thread, the four epochs 1,507 s against 2,834 s, and
   HGNN-kNN read .0610 / .0494 Recall@20 / NDCG@20 against .0608 / .0494 in float32 (one seed;
-  docs/results.md, round 33). Smaller graphs (both synthetic modes) keep float32, as measured.
+  docs/results.md, round 33; on two threads .25 s against .47 s a step, round 34). The budget
+  stays 8M edges in bf16 too: six bf16 epochs lifted HGNN-kNN to .0621 but left the 2T-HGNN that
+  ``gfm run`` serves where four had it (.0694 / .0570 against .0694 / .0568; round 34). Smaller
+  graphs (both synthetic modes) keep float32, as measured.
 
 A field the user set (config file, ``GFM__`` variable or flag) is never changed. Every choice is
 returned with its reason, printed by the pipeline and recorded on the provenance card.
