@@ -9,7 +9,7 @@ its softmax neighbourhoods (round 27): the sum over ``j`` of ``P(i | j)`` within
 HGNN that learnt its edges perfectly would give ``P(i | j) = w_ij / sum of w_jk over the type's
 items k``. This script scores both readouts of the edges themselves, with no training, for each
 edge weight the HGNN can train on (``hgnn.edge_weight``), beside item-kNN, Popularity and, when
-named, an HGNN version's HGNN-kNN, all with the evaluation's tasks and scorer (HR@10 per content
+named, HGNN versions' HGNN-kNN (and their mean over model seeds), all with the evaluation's tasks and scorer (HR@10 per content
 type, cold-in-type users; Recall@20 / NDCG@20 on a fixed split). The gap between the two readouts
 is what the readout costs; the gap between HGNN-kNN and the transition readout is what the
 training loses.
@@ -67,7 +67,7 @@ def transition(w: sp.csr_matrix, types: np.ndarray) -> sp.csr_matrix:
     return out.tocsr().astype(np.float32)
 
 
-def run(cfg: Config, hgnn_version: str | None) -> dict[str, Any]:
+def run(cfg: Config, hgnn_versions: list[str]) -> dict[str, Any]:
     """Every readout's cells per task."""
     dim_items = read_mart(cfg, "dim_items")
     facts = read_mart(cfg, "fct_interactions")
@@ -84,12 +84,12 @@ def run(cfg: Config, hgnn_version: str | None) -> dict[str, Any]:
         for name, sim in (("cosine", cosine(w, consumers)), ("transition", transition(w, types))):
             graph = ItemKNN(knn.user_ids, knn.item_ids, knn.train, sim)
             readouts[f"edges ({weight}), {name}"] = graph.scorer
-    if hgnn_version is not None:
-        consumed, weak = baselines.user_item_lists(facts)
-        vectors = read_vectors(export_path(cfg.embeddings_dir, "hgnn", hgnn_version, "item"))
-        temperature = hgnn_temperature(cfg, hgnn_version)
+    consumed, weak = baselines.user_item_lists(facts)
+    for version in hgnn_versions:  # default arguments pin each version's scorer in its lambda
+        vectors = read_vectors(export_path(cfg.embeddings_dir, "hgnn", version, "item"))
+        temperature = hgnn_temperature(cfg, version)
         hgnn = hgnn_scorer(vectors, temperature, consumed, weak, pop, cfg.serve.mixture_depth)
-        readouts["HGNN-kNN"] = lambda t, p: hgnn(t)
+        readouts[f"HGNN-kNN, {version}"] = lambda t, p, h=hgnn: h(t)
     keys = (f"hr@{cfg.evaluate.k}", f"recall@{cfg.evaluate.recall_k}", f"ndcg@{cfg.evaluate.recall_k}")
     out: dict[str, Any] = {}
     for task in tasks:
@@ -102,6 +102,11 @@ def run(cfg: Config, hgnn_version: str | None) -> dict[str, Any]:
                 "n_users": s["n_users"],
             }
             print(task.name, name, out[task.name][name], flush=True)
+        if len(hgnn_versions) > 1:  # the HGNN seeds' mean, the figure to set against the edges
+            cells = [out[task.name][f"HGNN-kNN, {v}"] for v in hgnn_versions]
+            out[task.name][f"HGNN-kNN, mean of {len(cells)}"] = {
+                k: round(float(np.mean([c[k] for c in cells])), 4) for k in keys
+            }
     return out
 
 
@@ -111,13 +116,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data-dir", type=Path, required=True, help="a gfm data directory after `gfm run`")
-    parser.add_argument("--hgnn-version", help="also score this HGNN version's HGNN-kNN")
+    parser.add_argument(
+        "--hgnn-version",
+        nargs="*",
+        default=[],
+        help="also score these HGNN versions' HGNN-kNN (several: model seeds, with their mean)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     cfg = Config.load(data_dir=args.data_dir)
     result = {
         "data_dir": str(args.data_dir),
-        "hgnn_version": args.hgnn_version,
+        "hgnn_versions": args.hgnn_version,
         "tasks": run(cfg, args.hgnn_version),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
