@@ -30,7 +30,7 @@ from embedding_jobs.checkpoint import hgnn_temperature
 from embedding_jobs.data.interactions import read_mart
 from embedding_jobs.evaluate import baselines
 from embedding_jobs.evaluate.peers import ItemKNN
-from embedding_jobs.evaluate.protocol import build_tasks, score
+from embedding_jobs.evaluate.protocol import build_tasks, score, user_cap
 from embedding_jobs.evaluate.run import hgnn_scorer
 from embedding_jobs.export import read_vectors
 from gfm.config import Config
@@ -72,7 +72,11 @@ def run(cfg: Config, hgnn_versions: list[str]) -> dict[str, Any]:
     dim_items = read_mart(cfg, "dim_items")
     facts = read_mart(cfg, "fct_interactions")
     evals = read_mart(cfg, "fct_eval_interactions")
-    tasks = build_tasks(dim_items, facts, evals, full_catalogue=read_manifest(cfg.raw_dir).fixed_split)
+    fixed = read_manifest(cfg.raw_dir).fixed_split
+    # the report's users: its per-type cap and sample (all of a published split's test users)
+    tasks = build_tasks(
+        dim_items, facts, evals, full_catalogue=fixed, max_users=user_cap(cfg), seed=cfg.evaluate.seed
+    )
     pop = baselines.item_popularity(facts)
     knn = ItemKNN.fit(facts, dim_items["item_id"].to_numpy(dtype="int64"))
     types = dim_items.set_index("item_id")["content_type"].reindex(knn.item_ids).to_numpy()
