@@ -13,6 +13,13 @@ named, HGNN versions' HGNN-kNN (and their mean over model seeds), all with the e
 type, cold-in-type users; Recall@20 / NDCG@20 on a fixed split). The gap between the two readouts
 is what the readout costs; the gap between HGNN-kNN and the transition readout is what the
 training loses.
+
+Two more readouts per HGNN version split that loss (round 35): **on its edges**, the HGNN's
+``P(i | j)`` kept only where ``j`` and ``i`` share an edge (what the HGNN puts beside its edges
+is dropped; its ranking within them is kept), and **edges where they reach**, the edges'
+transition row wherever ``j`` has edges into ``i``'s type and the HGNN's row where it has none
+(what the HGNN adds to the edges). Both read the graph at scoring time, so they are diagnostics,
+not servable vectors.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from gfm.naming import export_path
 from ingest.manifest import read_manifest
 
 WEIGHTS = ("n_co_users", "co_user_weight")
+ON_EDGES = "HGNN on its edges"
+REACH = "edges where they reach, HGNN elsewhere"
 
 
 def edge_matrix(edges: pd.DataFrame, item_ids: np.ndarray, weight: str) -> sp.csr_matrix:
@@ -67,6 +76,53 @@ def transition(w: sp.csr_matrix, types: np.ndarray) -> sp.csr_matrix:
     return out.tocsr().astype(np.float32)
 
 
+def hgnn_split(
+    vectors: tuple[np.ndarray, np.ndarray],
+    temperature: float,
+    item_ids: np.ndarray,
+    types: np.ndarray,
+    trans: sp.csr_matrix,
+    rows_at_once: int = 2048,
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The HGNN's ``P(i | j)`` within each type on its edges' support, and the edges' rows where they reach.
+
+    Returns:
+        ``(on_edges, edges_where_they_reach)``, both ``(I, I)`` over ``item_ids``: the first keeps
+        the HGNN's softmax (over every item of ``i``'s type but ``j``) at ``trans``'s nonzeros;
+        the second is ``trans`` for each (row, type) with an edge and the HGNN's dense row elsewhere.
+
+    """
+    ids, vecs = vectors
+    unit = baselines._unit(vecs[np.searchsorted(ids, item_ids)])
+    kinds = [np.flatnonzero(types == t) for t in np.unique(types)]
+    on_edges, elsewhere = [], []
+    for lo in range(0, len(item_ids), rows_at_once):
+        hi = min(lo + rows_at_once, len(item_ids))
+        logits = unit[lo:hi] @ unit.T / temperature
+        logits[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf
+        probs = np.zeros_like(logits)
+        block = trans[lo:hi]
+        for cols in kinds:
+            x = np.exp(logits[:, cols] - logits[:, cols].max(axis=1, keepdims=True))
+            probs[:, cols] = np.nan_to_num(x / x.sum(axis=1, keepdims=True))  # a type of one item
+            # rows with no edge into this type take the HGNN's row
+            unreached = np.flatnonzero(np.asarray(block[:, cols].sum(axis=1)).ravel() == 0)
+            elsewhere.append(
+                sp.coo_matrix(
+                    (
+                        probs[np.ix_(unreached, cols)].ravel(),
+                        (np.repeat(unreached + lo, len(cols)), np.tile(cols, len(unreached))),
+                    ),
+                    shape=trans.shape,
+                )
+            )
+        coo = block.tocoo()
+        on_edges.append(sp.coo_matrix((probs[coo.row, coo.col], (coo.row + lo, coo.col)), shape=trans.shape))
+    on: sp.csr_matrix = sum(on_edges[1:], on_edges[0]).tocsr()
+    reach: sp.csr_matrix = (trans + sum(elsewhere[1:], elsewhere[0])).tocsr()
+    return on.astype(np.float32), reach.astype(np.float32)
+
+
 def run(cfg: Config, hgnn_versions: list[str]) -> dict[str, Any]:
     """Every readout's cells per task."""
     dim_items = read_mart(cfg, "dim_items")
@@ -89,11 +145,17 @@ def run(cfg: Config, hgnn_versions: list[str]) -> dict[str, Any]:
             graph = ItemKNN(knn.user_ids, knn.item_ids, knn.train, sim)
             readouts[f"edges ({weight}), {name}"] = graph.scorer
     consumed, weak = baselines.user_item_lists(facts)
+    trans = transition(edge_matrix(edges, knn.item_ids, WEIGHTS[0]), types)
     for version in hgnn_versions:  # default arguments pin each version's scorer in its lambda
         vectors = read_vectors(export_path(cfg.embeddings_dir, "hgnn", version, "item"))
         temperature = hgnn_temperature(cfg, version)
         hgnn = hgnn_scorer(vectors, temperature, consumed, weak, pop, cfg.serve.mixture_depth)
         readouts[f"HGNN-kNN, {version}"] = lambda t, p, h=hgnn: h(t)
+        if temperature is None:  # a margin-loss HGNN has no softmax to split
+            continue
+        on_edges, reach = hgnn_split(vectors, temperature, knn.item_ids, types, trans)
+        for name, sim in ((ON_EDGES, on_edges), (REACH, reach)):
+            readouts[f"{name}, {version}"] = ItemKNN(knn.user_ids, knn.item_ids, knn.train, sim).scorer
     keys = (f"hr@{cfg.evaluate.k}", f"recall@{cfg.evaluate.recall_k}", f"ndcg@{cfg.evaluate.recall_k}")
     out: dict[str, Any] = {}
     for task in tasks:
@@ -106,11 +168,14 @@ def run(cfg: Config, hgnn_versions: list[str]) -> dict[str, Any]:
                 "n_users": s["n_users"],
             }
             print(task.name, name, out[task.name][name], flush=True)
-        if len(hgnn_versions) > 1:  # the HGNN seeds' mean, the figure to set against the edges
-            cells = [out[task.name][f"HGNN-kNN, {v}"] for v in hgnn_versions]
-            out[task.name][f"HGNN-kNN, mean of {len(cells)}"] = {
-                k: round(float(np.mean([c[k] for c in cells])), 4) for k in keys
-            }
+        for name in ("HGNN-kNN", ON_EDGES, REACH):  # the HGNN seeds' means, to set against the edges
+            cells = [
+                out[task.name][f"{name}, {v}"] for v in hgnn_versions if f"{name}, {v}" in out[task.name]
+            ]
+            if len(cells) > 1:
+                out[task.name][f"{name}, mean of {len(cells)}"] = {
+                    k: round(float(np.mean([c[k] for c in cells])), 4) for k in keys
+                }
     return out
 
 
@@ -126,12 +191,14 @@ def main() -> None:
         default=[],
         help="also score these HGNN versions' HGNN-kNN (several: model seeds, with their mean)",
     )
+    parser.add_argument("--note", default="", help="how the named versions were trained, kept in the JSON")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     cfg = Config.load(data_dir=args.data_dir)
     result = {
         "data_dir": str(args.data_dir),
         "hgnn_versions": args.hgnn_version,
+        "note": args.note,
         "tasks": run(cfg, args.hgnn_version),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
