@@ -36,6 +36,7 @@ from embedding_jobs.checkpoint import (
     seed_everything,
 )
 from embedding_jobs.data.graph import HeteroGraph, build_graph
+from embedding_jobs.data.hard_negatives import add_hard_negatives, two_hop_non_partners
 from embedding_jobs.data.link_sampler import LinkPart, LinkSampler
 from embedding_jobs.data.sampler import Block, NeighborSampler
 from embedding_jobs.data.sketch import with_sketch
@@ -204,6 +205,8 @@ def fit_hgnn(
     for t in model.item_tables:  # only items with training edges get a per-item vector
         model.set_has_id(t, torch.from_numpy(links.degrees(t) > 0).to(device))
     prior = log_prior(graph, hcfg, device)
+    two_hop = two_hop_non_partners(graph) if hcfg.hard_negatives and hcfg.loss == "softmax" else {}
+    hard_rng = np.random.default_rng(hcfg.seed + 7)
     # under bf16 the inputs are read in bf16 anyway: keeping them so halves the bytes each step gathers
     dtype = torch.bfloat16 if hcfg.precision == "bf16" else None
     features = None if graph.features is None else {t: f.to(device, dtype) for t, f in graph.features.items()}
@@ -223,6 +226,10 @@ def fit_hgnn(
             for batch in links.epoch(device):
                 if stats.steps >= total_steps:
                     break
+                for part in batch.parts if two_hop else []:
+                    add_hard_negatives(
+                        part, two_hop[(part.src_type, part.dst_type)], hcfg.hard_negatives, hard_rng
+                    )
                 seeds, positions = batch.seeds()
                 blocks = sampler.sample(seeds, batch.target_keys() if hcfg.hide_target_edges else None)
                 isolated = (

@@ -208,6 +208,10 @@ class HGNNConfig(_Section):
     # P(b | a), popularity included, which is what the evaluation ranks by; degree**0.75
     # (word2vec's PMI-like choice) was measured to collapse the ranking (docs/results.md).
     negative_power: float = 0.0
+    # Per training edge, this many extra negatives drawn among its source's two-hop non-partners
+    # (``embedding_jobs.data.hard_negatives``, PinSage's look-alikes), beside the shared ones
+    # (softmax loss only; 0: off). Measured at 32 in docs/results.md, round 35. Off.
+    hard_negatives: int = Field(default=0, ge=0)
     # Draw training edges in proportion to their co-user count (``n_co_users``) rather than each
     # once: the conditional P(b | a) that co-consumption gives, and that item-kNN's counts encode.
     edge_weights: bool = True
