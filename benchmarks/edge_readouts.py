@@ -93,7 +93,8 @@ def hgnn_split(
 
     """
     ids, vecs = vectors
-    unit = baselines._unit(vecs[np.searchsorted(ids, item_ids)])
+    unit = vecs[np.searchsorted(ids, item_ids)].astype(np.float32)
+    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
     kinds = [np.flatnonzero(types == t) for t in np.unique(types)]
     on_edges, elsewhere = [], []
     for lo in range(0, len(item_ids), rows_at_once):
