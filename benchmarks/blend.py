@@ -14,7 +14,10 @@ benchmark scores, for each 2T-HGNN version (a model seed), the two alone and com
 * ``sum a``: log((1 - a) P_tt + a P_mix), a mixture of experts;
 * the served rule: ``sum`` at ``two_tower.mixture_share``, each expert over its
   ``serve.mixture_depth`` best candidates, consumed items only (``evaluate/served.py``); with
-  ``--shares`` the same rule at other shares beside it (read on the test users: a diagnostic).
+  ``--shares`` the same rule at other shares beside it (read on the test users: a diagnostic);
+* with ``--partners``, HGNN-kNN and the served rule with each item's softmax read over its
+  partners in ``fct_item_edges`` instead of its nearest items (``partner_mixture.py``; reads the
+  graph, so a diagnostic for a served rule that does not exist yet).
 
 It trains nothing and reads the versions' exported vectors with the evaluation's tasks (the same
 users as the report). Every cell is HR@k all users, cold in type, the new-item tier, and on fixed
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +45,11 @@ from gfm.config import Config
 from gfm.naming import checkpoint_dir, export_path
 from ingest.manifest import read_manifest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the sibling module below
+from benchmarks.partner_mixture import partner_lists, partner_mixture
+
 PRODUCT_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
+PARTNERS = "HGNN over its graph partners"
 SUM_WEIGHTS = (0.25, 0.5, 0.75)
 
 
@@ -84,10 +92,18 @@ def run(cfg: Config, version: str, data: dict[str, Any]) -> dict[str, Any]:
         served = baselines.has_history(task, hgnn, consumed, none)
         if data["served_only"]:  # HGNN-kNN as the report reads it
             scorers[f"HGNN-kNN, {depth} best"] = near
+        mates = None
+        if data["partners"] is not None:
+            mates = partner_mixture(task, hgnn, consumed, pop, t_mix, data["partners"], depth)
+            scorers[f"{PARTNERS}, HGNN-kNN"] = mates
         for share in sorted({*data["shares"], cfg.two_tower.mixture_share}):
             as_served = " (as served)" if share == cfg.two_tower.mixture_share else ""
             name = f"sum {share:g}, {depth} best of each{as_served}"
             scorers[name] = baselines.blend(tower, t_tt, near, served, "sum", share, depth, fresh)
+            if mates is not None:
+                scorers[f"{PARTNERS}, sum {share:g}"] = baselines.blend(
+                    tower, t_tt, mates, served, "sum", share, depth, fresh
+                )
         cells: dict[str, Any] = {}
         for name, scorer in scorers.items():
             s = score(task, scorer, cfg.evaluate)
@@ -145,6 +161,7 @@ def _data(cfg: Config, args: argparse.Namespace) -> list[dict[str, Any]]:
     data["none"] = pd.Series(dtype=object)
     data["served_only"] = args.served_only
     data["shares"] = args.shares
+    data["partners"] = partner_lists(read_mart(cfg, "fct_item_edges")) if args.partners else None
     return [data]
 
 
@@ -181,10 +198,17 @@ def main() -> None:
         help="the served rule at these mixture shares beside two_tower.mixture_share; "
         "read on the test users, so a diagnostic, not a way to choose the share",
     )
+    parser.add_argument(
+        "--partners",
+        action="store_true",
+        help="also read each item's HGNN softmax over its graph partners (partner_mixture.py), "
+        "alone and in the served rule at every share",
+    )
+    parser.add_argument("--note", default="", help="how the versions were trained, kept in the JSON")
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON")
     args = parser.parse_args()
-    if any(not 0.0 <= a <= 1.0 for a in args.shares):
-        parser.error("--shares are between 0 and 1")
+    if any(not 0.0 < a < 1.0 for a in args.shares):
+        parser.error("--shares are strictly between 0 and 1 (0 is the towers alone, scored anyway)")
     if not args.versions and not args.add:
         parser.error("name --versions to score, or --add earlier JSON files to join")
     cfg = Config.load(data_dir=args.data_dir)
@@ -192,6 +216,7 @@ def main() -> None:
     earlier = [r for path in args.add for r in json.loads(path.read_text())["runs"]]
     runs += [r for r in earlier if r["version"] not in args.versions]
     report: dict[str, Any] = {"data_dir": str(args.data_dir), "added_from": [str(p) for p in args.add]}
+    report["note"] = args.note
     report["runs"] = runs
     report["mean"] = _means(runs)
     print(json.dumps(report["mean"], indent=1))

@@ -12,23 +12,9 @@ import torch
 
 from embedding_jobs.checkpoint import hgnn_temperature
 from embedding_jobs.evaluate import baselines
-from embedding_jobs.evaluate.protocol import build_tasks
 from gfm.config import Config
 from gfm.naming import checkpoint_dir
-
-
-def _task(n_items: int, histories: dict[int, list[int]]):
-    items = pd.DataFrame({"item_id": np.arange(100, 100 + n_items), "content_type": "podcast"})
-    log = pd.DataFrame(
-        [(u, i, True) for u, mine in histories.items() for i in mine],
-        columns=["user_id", "item_id", "is_consumed"],
-    )
-    # each user is evaluated on an item they did not consume in training
-    fresh = [next(i for i in items["item_id"] if i not in mine) for mine in histories.values()]
-    evals = pd.DataFrame({"user_id": list(histories), "item_id": fresh, "content_type": "podcast"})
-    task = build_tasks(items, log, evals)[0]
-    consumed, weak = baselines.user_item_lists(log)
-    return task, consumed, weak, baselines.item_popularity(log)
+from tests.fixtures.one_type_task import one_type_task
 
 
 def _brute_force(vecs: np.ndarray, ids: np.ndarray, history: list[int], t: float) -> list[float]:
@@ -51,7 +37,7 @@ def test_the_mixture_matches_a_brute_force_sum():
     ids = np.arange(100, 108)
     vecs = rng.normal(size=(8, 5)).astype(np.float32)
     histories = {1: [101, 104], 2: [107], 3: [100, 102, 103, 105]}
-    task, consumed, weak, pop = _task(8, histories)
+    task, consumed, weak, pop = one_type_task(8, histories)
     for t in (0.05, 0.5):
         scorer = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, temperature=t, rows_at_once=3)
         got = scorer(0, len(task.user_ids))
@@ -73,7 +59,7 @@ def test_a_user_of_two_tastes_is_served_both_not_their_centre():
         ],
         dtype=np.float32,
     )
-    task, consumed, weak, pop = _task(5, {1: [100, 102]})
+    task, consumed, weak, pop = one_type_task(5, {1: [100, 102]})
     mean_users, mean_items = baselines.mean_vector(task, (ids, vecs), consumed, weak, pop)
     by_mean = (mean_users @ mean_items.T)[0]
     mixture = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, temperature=0.05)(0, 1)[0]
@@ -84,7 +70,7 @@ def test_a_user_of_two_tastes_is_served_both_not_their_centre():
 def test_a_user_without_items_gets_popularity():
     ids = np.arange(100, 104)
     vecs = np.eye(4, dtype=np.float32)
-    task, _, weak, pop = _task(4, {1: [101], 2: [101, 102], 3: [102]})
+    task, _, weak, pop = one_type_task(4, {1: [101], 2: [101, 102], 3: [102]})
     scorer = baselines.item_mixture(task, (ids, vecs), pd.Series(dtype=object), weak, pop, temperature=0.05)
     got = scorer(0, len(task.user_ids))
     expected = baselines.pop_column(task, pop).squeeze(1)
@@ -111,7 +97,7 @@ def test_a_depth_keeps_each_items_nearest_candidates_only():
     ids = np.arange(100, 110)
     vecs = rng.normal(size=(10, 4)).astype(np.float32)
     histories = {1: [101, 105], 2: [103]}
-    task, consumed, weak, pop = _task(10, histories)
+    task, consumed, weak, pop = one_type_task(10, histories)
     exact = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, temperature=0.1)(0, 2)
     full = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, temperature=0.1, depth=10)(0, 2)
     torch.testing.assert_close(full, exact)
@@ -137,7 +123,7 @@ def test_each_items_nearest_are_computed_once_and_summed_per_user():
     ids = np.arange(100, 112)
     vecs = rng.normal(size=(12, 4)).astype(np.float32)
     histories = {1: [101, 105, 107], 2: [105, 103], 3: [110], 4: [101, 101, 103]}
-    task, consumed, weak, pop = _task(12, histories)
+    task, consumed, weak, pop = one_type_task(12, histories)
     t, depth = 0.2, 4
     for rows_at_once in (2, 64):
         scorer = baselines.item_mixture(task, (ids, vecs), consumed, weak, pop, t, depth, rows_at_once)
