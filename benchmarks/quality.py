@@ -5,6 +5,9 @@
 ``--prepare MODE`` fills the data directory from nothing: ``gfm generate --tastes MODE``,
 ``gfm transform``, ``gfm features apply`` + ``materialize`` and ``gfm train text``. Without it,
 the directory must already hold those outputs (``gfm run`` or the stages up to ``gfm train text``).
+Another draw of the generator (data no choice was made on) takes its settings from the
+environment, as every stage does: ``GFM__GENERATE__SEED=11 python benchmarks/quality.py
+--prepare communities ...`` (docs/results.md, round 36); the JSON's ``config`` records them.
 
 For every seed it trains an HGNN, a 2T-HGNN on it and a 2T baseline (no HGNN inputs) with that
 seed and, with ``--ablation``, a 2T-HGNN on an HGNN trained with the other relation sampler
