@@ -62,8 +62,16 @@ def partner_mixture(
     ids, vecs = vectors
     unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
     norm = torch.from_numpy(unit.astype(np.float32))
-    histories = baselines._histories(task, ids, consumed, pd.Series(dtype=object))
-    cands, _ = baselines._aligned(ids, unit.astype(np.float32), task.item_ids)
+    row_of = pd.Series(np.arange(len(ids)), index=ids)
+    # each user's consumed items with a vector (weak signals are not read, as served)
+    histories = [
+        row_of.reindex(consumed.get(user, [])).dropna().to_numpy(dtype=np.int64)
+        for user in task.user_ids.tolist()
+    ]
+    at = row_of.reindex(task.item_ids)
+    cands = torch.zeros(len(task.item_ids), vecs.shape[1])
+    found = at.notna().to_numpy()
+    cands[torch.from_numpy(found)] = norm[torch.from_numpy(at[found].to_numpy(dtype=np.int64))]
     column = pd.Series(np.arange(len(task.item_ids)), index=task.item_ids)
     own = torch.from_numpy(column.reindex(ids).fillna(-1).to_numpy(dtype=np.int64))
     distinct = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *histories]))
