@@ -13,11 +13,12 @@ benchmark scores, for each 2T-HGNN version (a model seed), the two alone and com
 * ``product w``: log P_tt + w log P_mix, a product of experts (w = 1: both weigh the same);
 * ``sum a``: log((1 - a) P_tt + a P_mix), a mixture of experts;
 * the served rule: ``sum`` at ``two_tower.mixture_share``, each expert over its
-  ``serve.mixture_depth`` best candidates, consumed items only (``evaluate/served.py``); with
-  ``--shares`` the same rule at other shares beside it (read on the test users: a diagnostic);
-* with ``--partners``, HGNN-kNN and the served rule with each item's softmax read over its
-  partners in ``fct_item_edges`` instead of its nearest items (``partner_mixture.py``; reads the
-  graph, so a diagnostic for a served rule that does not exist yet).
+  ``serve.mixture_depth`` best candidates, consumed items only (``evaluate/served.py``), with each
+  consumed item's HGNN softmax over its nearest items; with ``--shares`` the same rule at other
+  shares beside it (read on the test users: a diagnostic);
+* with ``--partners``, HGNN-kNN and the same rule with each item's softmax read over its partners
+  in ``fct_item_edges`` instead (``baselines.item_mixture``'s ``partners``; what cards since round
+  37 serve, ``two_tower.mixture_reads``). "(as served)" marks the reading the version's card serves.
 
 It trains nothing and reads the versions' exported vectors with the evaluation's tasks (the same
 users as the report). Every cell is HR@k all users, cold in type, the new-item tier, and on fixed
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -40,13 +40,12 @@ import torch
 from embedding_jobs.checkpoint import hgnn_temperature, read_card, two_tower_temperature
 from embedding_jobs.evaluate import baselines
 from embedding_jobs.evaluate.protocol import build_tasks, score, user_cap
+from embedding_jobs.evaluate.served import served_rule
 from embedding_jobs.export import read_vectors
+from embedding_jobs.partners import Partners
 from gfm.config import Config
 from gfm.naming import checkpoint_dir, export_path
 from ingest.manifest import read_manifest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the sibling module below
-from benchmarks.partner_mixture import partner_lists, partner_mixture
 
 PRODUCT_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
 PARTNERS = "HGNN over its graph partners"
@@ -67,6 +66,8 @@ def run(cfg: Config, version: str, data: dict[str, Any]) -> dict[str, Any]:
     pop, consumed, weak = data["pop"], data["consumed"], data["weak"]
     k = cfg.evaluate.k
     out: dict[str, Any] = {"hgnn_version": hgnn_version, "tower_temperature": t_tt, "hgnn_temperature": t_mix}
+    rule = served_rule(cfg, version)
+    out["served_share"], out["served_reads"] = rule["share"], rule["reads"]
     tasks: dict[str, Any] = {}
     for task in data["tasks"]:
         if data["fixed"] and task.name != "all":
@@ -94,14 +95,18 @@ def run(cfg: Config, version: str, data: dict[str, Any]) -> dict[str, Any]:
             scorers[f"HGNN-kNN, {depth} best"] = near
         mates = None
         if data["partners"] is not None:
-            mates = partner_mixture(task, hgnn, consumed, pop, t_mix, data["partners"], depth)
+            mates = baselines.item_mixture(
+                task, hgnn, consumed, none, pop, t_mix, depth, partners=data["partners"]
+            )
             scorers[f"{PARTNERS}, HGNN-kNN"] = mates
         for share in sorted({*data["shares"], cfg.two_tower.mixture_share}):
-            as_served = " (as served)" if share == cfg.two_tower.mixture_share else ""
+            card_share = share == out["served_share"]
+            as_served = " (as served)" if card_share and out["served_reads"] == "nearest" else ""
             name = f"sum {share:g}, {depth} best of each{as_served}"
             scorers[name] = baselines.blend(tower, t_tt, near, served, "sum", share, depth, fresh)
             if mates is not None:
-                scorers[f"{PARTNERS}, sum {share:g}"] = baselines.blend(
+                as_served = " (as served)" if card_share and out["served_reads"] == "partners" else ""
+                scorers[f"{PARTNERS}, sum {share:g}{as_served}"] = baselines.blend(
                     tower, t_tt, mates, served, "sum", share, depth, fresh
                 )
         cells: dict[str, Any] = {}
@@ -161,7 +166,15 @@ def _data(cfg: Config, args: argparse.Namespace) -> list[dict[str, Any]]:
     data["none"] = pd.Series(dtype=object)
     data["served_only"] = args.served_only
     data["shares"] = args.shares
-    data["partners"] = partner_lists(read_mart(cfg, "fct_item_edges")) if args.partners else None
+    data["partners"] = None
+    if args.partners:  # the partners an HGNN export writes (embedding_jobs/partners.py)
+        items, edges = read_mart(cfg, "dim_items").sort_values("item_id"), read_mart(cfg, "fct_item_edges")
+        data["partners"] = Partners.from_edges(
+            edges["src_item_id"].to_numpy(),
+            edges["dst_item_id"].to_numpy(),
+            items["item_id"].to_numpy(),
+            items["content_type"].to_numpy(),
+        )
     return [data]
 
 
@@ -201,7 +214,7 @@ def main() -> None:
     parser.add_argument(
         "--partners",
         action="store_true",
-        help="also read each item's HGNN softmax over its graph partners (partner_mixture.py), "
+        help="also read each item's HGNN softmax over its graph partners (two_tower.mixture_reads), "
         "alone and in the served rule at every share",
     )
     parser.add_argument("--note", default="", help="how the versions were trained, kept in the JSON")

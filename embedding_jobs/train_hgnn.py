@@ -44,6 +44,7 @@ from embedding_jobs.device import describe_device, precision_context, resolve_de
 from embedding_jobs.export import write_vectors
 from embedding_jobs.hgnn_check import heldout_item_ranking
 from embedding_jobs.models.hgnn import HGNN, HGNNSpec
+from embedding_jobs.partners import Partners
 from gfm.config import Config, HGNNConfig
 from gfm.errors import StageError
 from gfm.naming import checkpoint_dir, export_path
@@ -399,8 +400,24 @@ def _write_items(
     )
 
 
+def _write_partners(cfg: Config, graph: HeteroGraph, version: str) -> Path:
+    """Write ``partners.parquet``: each item's partners in the graph the vectors were embedded on."""
+    src = [graph.item_ids[a][ia] for (a, _), (ia, _) in graph.pairs.items()]
+    dst = [graph.item_ids[b][ib] for (_, b), (_, ib) in graph.pairs.items()]
+    ids = np.concatenate([graph.item_ids[t] for t in graph.node_types])
+    types = np.repeat(graph.node_types, [len(graph.item_ids[t]) for t in graph.node_types])
+    order = np.argsort(ids)
+    none = np.zeros(0, dtype=np.int64)
+    partners = Partners.from_edges(
+        np.concatenate([none, *src]), np.concatenate([none, *dst]), ids[order], types[order]
+    )
+    return partners.write(export_path(cfg.embeddings_dir, MODEL, version, "partner"))
+
+
 def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     """Train the HGNN, write ``models/hgnn/<version>/`` and ``embeddings/hgnn/<version>/items.parquet``.
+
+    Its graph partners go beside the vectors (``partners.parquet``, ``embedding_jobs.partners``).
 
     Raises:
         StageError: If the marts are missing or the graph has no edges.
@@ -423,6 +440,7 @@ def train_hgnn(cfg: Config, version: str) -> HGNNResult:
     emb = embed_all(model, graph, device)
     embed_seconds = time.perf_counter() - t_embed
     items_path = _write_items(cfg, graph, emb, version)
+    _write_partners(cfg, graph, version)
     if cfg.two_tower.hgnn_as_of:  # only the as-of two-tower reads them
         _write_isolated(cfg, model, graph, device, version)
     n_items = sum(graph.num_nodes.values())
@@ -485,7 +503,7 @@ def load_trained_hgnn(cfg: Config, version: str) -> tuple[HGNN, HeteroGraph, tor
 
 
 def export_hgnn(cfg: Config, version: str) -> Path:
-    """Re-export ``embeddings/hgnn/<version>/items.parquet`` from a checkpoint and the current marts.
+    """Re-export ``embeddings/hgnn/<version>/items.parquet`` (and its partners) from a checkpoint and the current marts.
 
     Items new since training are embedded inductively from their features and neighbours; with ID
     embeddings a new item has no learned vector and starts from zeros (neighbours only).
@@ -498,4 +516,5 @@ def export_hgnn(cfg: Config, version: str) -> Path:
     emb = embed_all(model, graph, device)
     if cfg.two_tower.hgnn_as_of:
         _write_isolated(cfg, model, graph, device, version)
+    _write_partners(cfg, graph, version)
     return _write_items(cfg, graph, emb, version)

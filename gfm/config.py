@@ -428,6 +428,13 @@ class TwoTowerConfig(_Section):
     # two-tower alone. .25 was chosen on seed 1 of both synthetic modes among .25 / .5 / .75 and a
     # product of experts, the rule for fresh items on seeds 1-4 (docs/results.md, round 28).
     mixture_share: float = Field(default=0.25, ge=0.0, lt=1.0)
+    # Which items P_mix reads for each consumed item h: "partners", the HGNN's softmax over h's
+    # partners in the graph it was exported from (embeddings/hgnn/<version>/partners.parquet; h's
+    # nearest items where it has none of the type asked for); "nearest", over h's
+    # serve.mixture_depth nearest items (HGNN-kNN's reading; every card before round 37). The
+    # HGNN was trained to rank h's partners, and its nearest items include look-alikes that share
+    # no edge with h (rounds 35-37, docs/results.md).
+    mixture_reads: Literal["partners", "nearest"] = "partners"
     weight_decay: float = 1e-5
     seed: int = 17
     device: str = "auto"

@@ -7,7 +7,9 @@ in what it serves (``embedding_jobs.evaluate.served``, where the evaluation scor
 
 P_tt is the softmax of the user's two-tower scores at the version's training temperature over its
 ``depth`` best items (one search of the ``item_two_tower`` collection); P_mix is the HGNN-kNN
-mixture over each consumed item's ``depth`` nearest items (``vector_index.mixture``). The answer
+mixture over each consumed item's graph partners (``depth`` at most, the nearest; its ``depth``
+nearest items where it has no partner of the type), or over its ``depth`` nearest items when the
+rule's ``reads`` is ``nearest`` (``vector_index.mixture``). The answer
 is the union of both candidate lists ranked by log P(b | u), the user's consumed items left out.
 An item nobody consumed in training (fresh) keeps P_tt, the tower's alone: the HGNN places it by
 its text alone, far from every consumed item, so the mixture abstains on it rather than push it
@@ -20,14 +22,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Container, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gfm.config import Config
 from gfm.errors import NotFoundError
-from vector_index.mixture import item_neighbours, mixture_probs
+from vector_index.mixture import item_neighbours, mixture_probs, partner_neighbours
 from vector_index.search import Hit, VectorSearcher
+
+if TYPE_CHECKING:
+    from embedding_jobs.partners import Partners
 
 __all__ = ["TwoTowerRecommender", "blend_recommendations"]
 
@@ -42,6 +47,7 @@ def blend_recommendations(
     known: Container[int],
     content_type: str | None = None,
     depth: int = 200,
+    partners: Partners | None = None,
 ) -> list[Hit]:
     """Top ``k`` items for a user by the blended distribution (module docstring).
 
@@ -51,17 +57,25 @@ def blend_recommendations(
         user_vector: The user's two-tower vector.
         item_ids: The user's consumed items.
         k: Results to return.
-        rule: ``served_rule`` of the two-tower version: ``share``, ``tower_t``, ``hgnn_t``.
+        rule: ``served_rule`` of the two-tower version: ``share``, ``tower_t``, ``hgnn_t``, ``reads``.
         known: Items someone consumed in training; the others are fresh and keep P_tt.
         content_type: Keep one content type (checked by the caller).
         depth: Items read from each expert per query (``serve.mixture_depth``).
+        partners: The HGNN version's graph partners when the rule reads them; None: each item's
+            nearest items.
 
     Returns:
         Hits scored by log P(b | u), best first.
 
     """
     consumed = {int(i) for i in item_ids}
-    neighbours = item_neighbours(hgnn, item_ids, depth, content_type) if rule["share"] > 0 else []
+    neighbours: list[list[Hit]] = []
+    if rule["share"] > 0:
+        neighbours = (
+            partner_neighbours(hgnn, item_ids, partners, depth, content_type)
+            if partners is not None
+            else item_neighbours(hgnn, item_ids, depth, content_type)
+        )
     if not neighbours:
         return tower.search(user_vector, k, content_type=content_type, exclude_ids=sorted(consumed))[0]
     share = float(rule["share"])
@@ -82,7 +96,7 @@ def blend_recommendations(
 class TwoTowerRecommender:
     """The service's two-tower recommendations, each live version served by the rule on its card.
 
-    The rule is read once per version (not once per request).
+    The rule, and the partners it reads, are read once per version (not once per request).
 
     Args:
         cfg: The effective config (models directory, ``serve.mixture_depth``; this config's rule
@@ -93,13 +107,15 @@ class TwoTowerRecommender:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self._rules: dict[str, dict[str, Any]] = {}
+        self._partners: dict[str, Partners | None] = {}
 
     def rule(self, version: str) -> dict[str, Any]:
-        """``served_rule`` of a two-tower version: ``share``, ``hgnn_version``, ``tower_t``, ``hgnn_t``."""
+        """``served_rule`` of a two-tower version: ``share``, ``hgnn_version``, ``tower_t``, ``hgnn_t``, ``reads``."""
         if version not in self._rules:
-            from embedding_jobs.evaluate.served import served_rule  # torch: not at start-up
+            from embedding_jobs.evaluate.served import served_partners, served_rule  # torch: not at start-up
 
-            self._rules[version] = served_rule(self.cfg, version)
+            self._rules[version] = rule = served_rule(self.cfg, version)
+            self._partners[version] = served_partners(self.cfg, rule)
         return self._rules[version]
 
     def recommend(
@@ -125,8 +141,9 @@ class TwoTowerRecommender:
                 same = False
             if same:
                 depth = self.cfg.serve.mixture_depth
+                partners = self._partners.get(tower.info().version)
                 return blend_recommendations(
-                    tower, hgnn, user_vector, item_ids, k, rule, known, content_type, depth
+                    tower, hgnn, user_vector, item_ids, k, rule, known, content_type, depth, partners
                 )
         # consumed items are over-fetched and dropped in Python (VectorSearcher.search)
         return tower.search(user_vector, k, content_type=content_type, exclude_ids=list(item_ids))[0]

@@ -12,6 +12,9 @@ alone. That is an approximation of the whole softmax: a far item's term is exp(-
 of the nearest's, small at t = .05 but not zero. The evaluation reads the same depth
 (``serve.mixture_depth``), so the report scores what is served
 (tests/vector_index/test_index_service.py checks both against each other).
+
+The served 2T-HGNN reads each item's softmax over its graph partners instead where it has some of
+the type (``partner_neighbours``; ``two_tower.mixture_reads``).
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gfm.config import Config
 from gfm.errors import NotFoundError
 from vector_index.search import Hit, VectorSearcher
+
+if TYPE_CHECKING:
+    from embedding_jobs.partners import Partners
 
 __all__ = [
     "MAX_HISTORY",
@@ -33,9 +40,11 @@ __all__ = [
     "mix",
     "mixture_probs",
     "mixture_recommendations",
+    "partner_neighbours",
 ]
 
 MAX_HISTORY = 500  # a user's items read at most (the first this many of their consumed items)
+FETCH_AT_ONCE = 4096  # partner vectors fetched per Milvus query
 
 
 def mix(neighbours: Sequence[Sequence[Hit]], temperature: float, drop: set[int], k: int) -> list[Hit]:
@@ -91,6 +100,47 @@ def item_neighbours(
     # each item's own entry is fetched with the rest and left out of its list only (P(h | h) is no term)
     found = searcher.search(np.stack([vectors[i] for i in ids]), depth + 1, content_type=content_type)
     return [[h for h in hits if h.id != own][:depth] for own, hits in zip(ids, found, strict=True)]
+
+
+def partner_neighbours(
+    searcher: VectorSearcher,
+    item_ids: Sequence[int],
+    partners: Partners,
+    depth: int,
+    content_type: str | None = None,
+) -> list[list[Hit]]:
+    """Each of a user's items' partners (of ``content_type``) with their cosines, the ``depth`` nearest.
+
+    An item with no such partner in the live version gets its ``depth`` nearest items instead
+    (``item_neighbours``). The evaluation reads the same (``baselines.item_mixture``'s ``partners``).
+    """
+    history = [int(i) for i in item_ids[:MAX_HISTORY]]
+    vectors = searcher.get_vectors(history)
+    if not vectors:
+        return []
+    ids = list(vectors)
+    mates = {h: partners.of(h, content_type) for h in ids}
+    wanted = sorted({int(p) for m in mates.values() for p in m} - set(vectors))
+    found = dict(vectors)
+    for lo in range(0, len(wanted), FETCH_AT_ONCE):
+        found.update(searcher.get_vectors(wanted[lo : lo + FETCH_AT_ONCE]))
+    out: dict[int, list[Hit]] = {}
+    for h in ids:
+        have = [int(p) for p in mates[h] if int(p) in found and int(p) != h]
+        if have:
+            query = vectors[h] / max(float(np.linalg.norm(vectors[h])), 1e-12)
+            rows = np.stack([found[p] for p in have])
+            cos = (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)) @ query
+            top = np.argsort(-cos, kind="stable")[:depth]
+            out[h] = [Hit(have[j], float(cos[j])) for j in top]
+    lonely = [h for h in ids if h not in out]
+    if lonely:
+        found_near = searcher.search(
+            np.stack([vectors[h] for h in lonely]), depth + 1, content_type=content_type
+        )
+        for own, hits in zip(lonely, found_near, strict=True):
+            out[own] = [h for h in hits if h.id != own][:depth]
+    return [out[h] for h in ids]
 
 
 def mixture_recommendations(

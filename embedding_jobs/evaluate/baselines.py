@@ -4,7 +4,8 @@
 * Mean-vector kNN (text-kNN, as LLM-KNN in the seed): the user is the mean of the L2-normalised
   vectors of the items they consumed in training, scored by cosine.
 * Item mixture (HGNN-kNN, vectors trained by a softmax): the log of the mean over the user's items
-  of the softmax's P(candidate | item), a chunk scorer rather than a pair of matrices.
+  of the softmax's P(candidate | item), a chunk scorer rather than a pair of matrices; optionally
+  each item's softmax over its graph partners alone (``partners``, what 2T-HGNN serves).
 * Two-tower: the exported user and item vectors of a version.
 * Blend: a two-tower's softmax and the item mixture combined per candidate (``blend``).
 
@@ -19,10 +20,12 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 
 from embedding_jobs.evaluate.metrics import ChunkScorer
 from embedding_jobs.evaluate.protocol import EvalTask
+from embedding_jobs.partners import Partners
 
 
 def item_popularity(fct_interactions: pd.DataFrame) -> pd.Series:
@@ -120,6 +123,7 @@ def item_mixture(
     temperature: float,
     depth: int | None = None,
     rows_at_once: int = 2048,
+    partners: Partners | None = None,
 ) -> ChunkScorer:
     """Score log P(b | user) for a user who draws each next item from the neighbourhood of one of their items.
 
@@ -140,10 +144,14 @@ def item_mixture(
             term), as the service reads Milvus (``vector_index.mixture``); None: every candidate.
             These are computed once per distinct item, not per user, and summed per user.
         rows_at_once: History rows scored against the candidates at once (bounds memory).
+        partners: Each item's graph partners: an item with a partner among the candidates reads
+            P(b | h) over those partners alone (its ``depth`` nearest of them with ``depth``), one
+            with none over the candidates as above (``two_tower.mixture_reads``, as served).
 
     """
     ids, vecs = vectors
     norm = torch.from_numpy(_unit(vecs))
+    mates = partners.matrix(ids, task.item_ids) if partners is not None else None
     histories = _histories(task, ids, consumed, weak)
     cands, _ = _aligned(ids, norm.numpy(), task.item_ids)
     # each history item's own column among the candidates (-1: not a candidate): P(h | h) is not a term
@@ -156,7 +164,7 @@ def item_mixture(
         logits = (norm[rows] @ cands.T) / temperature
         own = own_column[rows]
         logits[torch.nonzero(own >= 0).squeeze(1), own[own >= 0]] = float("-inf")
-        return logits
+        return logits if mates is None else _within_partners(logits, mates[rows.numpy()])
 
     def finish(acc: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
         out = torch.log(acc.clamp_min(1e-30) / sizes.clamp_min(1).unsqueeze(1))
@@ -190,6 +198,16 @@ def item_mixture(
         return finish(acc, sizes)
 
     return score
+
+
+def _within_partners(logits: torch.Tensor, mates: sp.csr_matrix) -> torch.Tensor:
+    """Each row's logits with its non-partners at -inf; a row with no partner left as it is."""
+    allowed = torch.zeros_like(logits, dtype=torch.bool)
+    r, c = mates.nonzero()
+    allowed[torch.from_numpy(r.astype(np.int64)), torch.from_numpy(c.astype(np.int64))] = True
+    allowed &= torch.isfinite(logits)
+    some = allowed.any(dim=1, keepdim=True)
+    return logits.masked_fill(some & ~allowed, float("-inf"))
 
 
 def _nearest_mass(

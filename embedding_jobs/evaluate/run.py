@@ -167,7 +167,14 @@ def evaluate(
                 f"as served: P(i | u) = {1 - rule['share']:g} P_tt(i | u) + {rule['share']:g} P_mix(i | u), "
                 f"P_tt the two-tower's softmax at t = {rule['tower_t']} over its "
                 f"{cfg.serve.mixture_depth} best candidates, P_mix HGNN-kNN's mixture (HGNN "
-                f"{rule['hgnn_version']}); items nobody consumed in training keep P_tt (the mixture "
+                f"{rule['hgnn_version']}"
+                + (
+                    "; each item's softmax over its graph partners of the type, its nearest "
+                    "candidates where it has none"
+                    if rule.get("reads") == "partners"
+                    else ""
+                )
+                + "); items nobody consumed in training keep P_tt (the mixture "
                 "abstains on them); users without training items: the two-tower alone. "
                 f"'{TOWERS_ALONE}': u . i of the exported vectors"
                 if rule["share"] > 0

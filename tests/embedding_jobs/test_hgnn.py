@@ -196,3 +196,27 @@ def test_isolated_vectors_are_the_items_embedded_without_any_edge(trained: tuple
     # an item without an edge is embedded the same way in both files; a linked one is not
     np.testing.assert_allclose(iso[~has_edge], full[~has_edge], atol=1e-6)
     assert np.abs(iso[has_edge] - full[has_edge]).max(axis=1).min() > 1e-4
+
+
+def test_partners_are_the_edges_of_the_graph_the_vectors_were_embedded_on(
+    trained: tuple[Path, HGNNResult],
+) -> None:
+    """``partners.parquet``: each item's partners in ``fct_item_edges``, for the served mixture."""
+    from embedding_jobs.partners import Partners
+    from gfm.naming import export_path
+
+    data, _ = trained
+    cfg = tiny_config(data)
+    partners = Partners.read(export_path(cfg.embeddings_dir, "hgnn", VERSION, "partner"))
+    edges = pd.read_parquet(cfg.marts_dir / "fct_item_edges.parquet")
+    types = pd.read_parquet(cfg.marts_dir / "dim_items.parquet").set_index("item_id")["content_type"]
+    expected: dict[int, set[int]] = {}
+    for a, b in zip(edges["src_item_id"], edges["dst_item_id"], strict=True):
+        if a != b:
+            expected.setdefault(int(a), set()).add(int(b))
+            expected.setdefault(int(b), set()).add(int(a))
+    assert expected and set(partners.item_ids.tolist()) == set(expected)
+    for item, mates in expected.items():
+        assert partners.of(item).tolist() == sorted(mates)
+        for ctype in set(types):
+            assert partners.of(item, ctype).tolist() == sorted(m for m in mates if types[m] == ctype)

@@ -4,6 +4,8 @@ The service answers a 2T-HGNN version with the two-tower's softmax and the HGNN'
 blended by the rule on its card; ``embedding_jobs.evaluate.served`` scores the same rule for the
 report and the publish gate. On Milvus Lite (exact search) the two must rank alike, with each
 expert cut to ``serve.mixture_depth`` items smaller than a content type, so the cut is tested too.
+Both readings of the HGNN's mixture are served: each item's nearest items (cards before round 37)
+and its graph partners, where some items have more partners than the depth and some none.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from index_suite import V1, write_export
 from embedding_jobs.evaluate import baselines
 from embedding_jobs.evaluate.protocol import build_tasks
 from embedding_jobs.evaluate.served import served_rule, served_scorer
+from embedding_jobs.partners import Partners
 from gfm.config import Config
-from gfm.naming import checkpoint_dir
+from gfm.naming import checkpoint_dir, export_path
 from vector_index import close_clients, ops
 from vector_index.blend import TwoTowerRecommender
 from vector_index.search import VectorSearcher
@@ -40,8 +43,21 @@ def _card(cfg: Config, model: str, config: dict, extra: dict) -> None:
     (folder / "card.json").write_text(json.dumps(card))
 
 
-@pytest.fixture(scope="module")
-def cfg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Config]:
+def _write_partners(cfg: Config) -> None:
+    """A random graph over the export's items: degrees 0 to 40 (depth 20), both content types."""
+    items = pq.read_table(cfg.marts_dir / "dim_items.parquet").to_pandas()
+    rng = np.random.default_rng(3)
+    ids = items["item_id"].to_numpy()
+    linked = ids[np.arange(len(ids)) % 4 != 0]  # every fourth item has no edge
+    src = np.repeat(linked, rng.integers(1, 21, size=len(linked)))
+    dst = rng.choice(linked, size=len(src))
+    partners = Partners.from_edges(src, dst, ids, items["content_type"].to_numpy())
+    assert 0 < len(partners) < len(ids)  # some items have no partner: their nearest items stand in
+    partners.write(export_path(cfg.embeddings_dir, "hgnn", V1, "partner"))
+
+
+@pytest.fixture(scope="module", params=["nearest", "partners"])
+def cfg(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Config]:
     config = Config.load(
         data_dir=tmp_path_factory.mktemp("blend"), environ={}, overrides={"serve": {"mixture_depth": DEPTH}}
     )
@@ -51,8 +67,9 @@ def cfg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Config]:
         ops.index_version(config, model, V1, entities=entities)
         ops.publish_version(config, model, V1, entities=entities)
     _card(config, "hgnn", {"hgnn": {"loss": "softmax", "temperature": 0.1}}, {})
-    tower = {"use_hgnn": True, "mixture_share": 0.3, "temperature": 0.2}
+    tower = {"use_hgnn": True, "mixture_share": 0.3, "temperature": 0.2, "mixture_reads": request.param}
     _card(config, "two_tower", {"two_tower": tower}, {"hgnn_version": V1})
+    _write_partners(config)  # read only when the card says so
     close_clients()
     yield config
     close_clients()
@@ -80,7 +97,9 @@ def _evaluation_top(cfg: Config, users: list[int], k: int) -> dict[int, list[tup
 
 def test_the_service_serves_what_the_evaluation_scores(cfg: Config) -> None:
     rule = served_rule(cfg, V1)
-    assert rule == {"share": 0.3, "hgnn_version": V1, "tower_t": 0.2, "hgnn_t": 0.1}
+    reads = json.loads((checkpoint_dir(cfg.models_dir, "two_tower", V1) / "card.json").read_text())
+    expected_reads = reads["config"]["two_tower"]["mixture_reads"]
+    assert rule == {"share": 0.3, "hgnn_version": V1, "tower_t": 0.2, "hgnn_t": 0.1, "reads": expected_reads}
     expected = _evaluation_top(cfg, [7, 14, 21], 10)
     users = ParquetUserVectors(cfg.embeddings_dir / "two_tower" / V1 / "users.parquet")
     with TestClient(create_app(cfg, user_vectors=users)) as api:
