@@ -101,11 +101,14 @@ class TwoTowerRecommender:
     Args:
         cfg: The effective config (models directory, ``serve.mixture_depth``; this config's rule
             for a version without a card).
+        nearest_only: Read each item's nearest items whatever the card says (the service never
+            sets it; ``benchmarks/served_latency.py`` times both readings).
 
     """
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, nearest_only: bool = False) -> None:
         self.cfg = cfg
+        self.nearest_only = nearest_only
         self._rules: dict[str, dict[str, Any]] = {}
         self._partners: dict[str, Partners | None] = {}
 
@@ -114,7 +117,10 @@ class TwoTowerRecommender:
         if version not in self._rules:
             from embedding_jobs.evaluate.served import served_partners, served_rule  # torch: not at start-up
 
-            self._rules[version] = rule = served_rule(self.cfg, version)
+            rule = served_rule(self.cfg, version)
+            if self.nearest_only:
+                rule["reads"] = "nearest"
+            self._rules[version] = rule
             self._partners[version] = served_partners(self.cfg, rule)
         return self._rules[version]
 

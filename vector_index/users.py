@@ -176,6 +176,10 @@ class ConsumedItems:
         groups = frame.groupby("user_id")["item_id"]
         return cls({int(u): items.to_numpy(dtype=np.int64) for u, items in groups})
 
+    def user_ids(self) -> list[int]:
+        """Every user with a consumed item, ascending."""
+        return sorted(self._by_user)
+
     def get(self, user_id: int) -> list[int]:
         """Item ids the user consumed (empty for unknown users)."""
         items = self._by_user.get(int(user_id))

@@ -100,6 +100,7 @@ def test_the_service_serves_what_the_evaluation_scores(cfg: Config) -> None:
     reads = json.loads((checkpoint_dir(cfg.models_dir, "two_tower", V1) / "card.json").read_text())
     expected_reads = reads["config"]["two_tower"]["mixture_reads"]
     assert rule == {"share": 0.3, "hgnn_version": V1, "tower_t": 0.2, "hgnn_t": 0.1, "reads": expected_reads}
+    assert TwoTowerRecommender(cfg, nearest_only=True).rule(V1)["reads"] == "nearest"
     expected = _evaluation_top(cfg, [7, 14, 21], 10)
     users = ParquetUserVectors(cfg.embeddings_dir / "two_tower" / V1 / "users.parquet")
     with TestClient(create_app(cfg, user_vectors=users)) as api:
