@@ -58,17 +58,23 @@ def measure(cfg: Config, n_users: int, k: int, seed: int) -> dict[str, Any]:
             f"two-tower {version} does not read partners ({rule}): its card is older than round 37"
         )
     rng = np.random.default_rng(seed)
-    candidates = [u for u in rng.permutation(consumed.user_ids()).tolist() if users.get(u) is not None]
-    chosen = candidates[:n_users]
+    vectors: dict[int, np.ndarray] = {}
+    for user in rng.permutation(consumed.user_ids()).tolist():
+        found = users.get(user)
+        if found is not None:
+            vectors[user] = found
+        if len(vectors) == n_users:
+            break
+    chosen = list(vectors)
     timings: dict[str, list[float]] = {name: [] for name in readings}
     differ, lengths = 0, []
     for _ in range(3):  # warm both paths (Milvus load, the partner file) before timing
         for recommender in readings.values():
             recommender.recommend(
-                tower, hgnn, users.get(chosen[0]), consumed.get(chosen[0]), k, known, types[0]
+                tower, hgnn, vectors[chosen[0]], consumed.get(chosen[0]), k, known, types[0]
             )
     for n, user in enumerate(chosen):
-        vector, items, ctype = users.get(user), consumed.get(user), types[n % len(types)]
+        vector, items, ctype = vectors[user], consumed.get(user), types[n % len(types)]
         lengths.append(len(items))
         tops = {}
         order = list(readings) if n % 2 == 0 else list(reversed(readings))
