@@ -7,14 +7,15 @@ service (``vector_index.blend``) answers a user with
 
 P_tt the two-tower's softmax at its training temperature over its ``serve.mixture_depth`` best
 items, P_mix the HGNN's item mixture (``baselines.item_mixture``) over each consumed item's graph
-partners (at most ``serve.mixture_depth``, the nearest of them; ``embedding_jobs.partners``), or
-over its ``serve.mixture_depth`` nearest items where it has no partner of the type, or where the
-card says ``two_tower.mixture_reads: nearest`` (every card before round 37; HGNN-kNN's reading),
-or where the HGNN version has no partner file (exported before round 37). An item nobody consumed in training keeps
-P_tt: the mixture abstains on it (``baselines.blend``). ``served_scorer`` scores exactly that, so
-the report, the publish gate's champion and the service read a version the same way. A user who
-consumed nothing in training, a version without HGNN inputs (2T), a card with share 0 (or none,
-as before round 28) or an HGNN trained with the margin loss: the towers alone.
+partners (at most ``serve.mixture_depth``, the nearest of them; ``embedding_jobs.partners``). It
+reads the item's ``serve.mixture_depth`` nearest items instead (HGNN-kNN's reading) where the item
+has no partner of the type, where the card says ``two_tower.mixture_reads: nearest`` (every card
+before round 37), or where the HGNN version has no partner file (exported before round 37). An
+item nobody consumed in training keeps P_tt: the mixture abstains on it (``baselines.blend``).
+``served_scorer`` scores exactly that, so the report, the publish gate's champion and the service
+read a version the same way. A user who consumed nothing in training, a version without HGNN
+inputs (2T), a card with share 0 (or none, as before round 28) or an HGNN trained with the margin
+loss: the towers alone.
 """
 
 from __future__ import annotations

@@ -44,12 +44,12 @@ def _card(cfg: Config, model: str, config: dict, extra: dict) -> None:
 
 
 def _write_partners(cfg: Config) -> None:
-    """A random graph over the export's items: degrees 0 to 40 (depth 20), both content types."""
+    """A random graph over the export's items: 0 to about 60 partners of a type (depth 20)."""
     items = pq.read_table(cfg.marts_dir / "dim_items.parquet").to_pandas()
     rng = np.random.default_rng(3)
     ids = items["item_id"].to_numpy()
     linked = ids[np.arange(len(ids)) % 4 != 0]  # every fourth item has no edge
-    src = np.repeat(linked, rng.integers(1, 21, size=len(linked)))
+    src = np.repeat(linked, rng.integers(1, 61, size=len(linked)))
     dst = rng.choice(linked, size=len(src))
     partners = Partners.from_edges(src, dst, ids, items["content_type"].to_numpy())
     assert 0 < len(partners) < len(ids)  # some items have no partner: their nearest items stand in
