@@ -139,7 +139,8 @@ class TwoTowerRecommender:
         Blended (``blend_recommendations``) when the live two-tower's rule has a share and the
         live HGNN is the version it was trained on; else the two-tower alone.
         """
-        rule = self.rule(tower.info().version)
+        version = tower.info().version
+        rule = self.rule(version)
         if rule["share"] > 0 and item_ids:
             try:
                 same = hgnn.info().version == rule["hgnn_version"]
@@ -147,7 +148,7 @@ class TwoTowerRecommender:
                 same = False
             if same:
                 depth = self.cfg.serve.mixture_depth
-                partners = self._partners.get(tower.info().version)
+                partners = self._partners.get(version)
                 return blend_recommendations(
                     tower, hgnn, user_vector, item_ids, k, rule, known, content_type, depth, partners
                 )
