@@ -162,13 +162,21 @@ class Inputs:
         offsets = np.searchsorted(user[keep], np.arange(len(users)))  # users are in row order
         return torch.from_numpy(rows[keep]), torch.from_numpy(offsets)
 
-    def item_batch(self, r: Rows, idx: torch.Tensor) -> ItemBatch:
-        """Item-tower inputs of rows ``idx``."""
+    def item_batch(self, r: Rows, idx: torch.Tensor, isolate: torch.Tensor | None = None) -> ItemBatch:
+        """Item-tower inputs of rows ``idx``.
+
+        ``isolate``: ``(len(idx),)`` bool, rows given their item's isolated HGNN vector whatever
+        their time (``two_tower.item_graph_dropout``); ignored without isolated vectors.
+        """
         items = r.items[idx]
         dense = self.enc.standardise(r.item_raw[idx], self.enc.item_stats)
         hgnn = self.cat.hgnn[items]
-        if len(r.item_isolated) and self.cat.hgnn_isolated is not None:
-            hgnn = torch.where(r.item_isolated[idx].unsqueeze(1), self.cat.hgnn_isolated[items], hgnn)
+        if self.cat.hgnn_isolated is not None:
+            alone = r.item_isolated[idx] if len(r.item_isolated) else None
+            if isolate is not None:
+                alone = isolate if alone is None else alone | isolate
+            if alone is not None:
+                hgnn = torch.where(alone.unsqueeze(1), self.cat.hgnn_isolated[items], hgnn)
         ids = None if self.cat.id_row is None else self.cat.id_row[items]
         if ids is not None and self.cat.id_since_ns is not None:  # no ID vector before a consumption
             ids = torch.where(r.times[idx] > self.cat.id_since_ns[items], ids, 0)

@@ -359,6 +359,14 @@ class TwoTowerConfig(_Section):
     # .004 with it off) with the all-user figure level. Round 6 had measured no gain before same-day
     # batches and catalogue negatives.
     hgnn_as_of: bool = True
+    # With hgnn_as_of: the share of training item columns (positives and catalogue negatives)
+    # given their isolated HGNN vector at random, whatever their time (DropoutNet's input dropout,
+    # Volkovs et al. 2017, on the item side, as history_dropout is on the user side). The as-of
+    # rule alone teaches the towers to score an isolated vector, the one a new item is served
+    # with, from the examples dated before their item had an edge; how many there are depends on
+    # the graph (round 25 gave edges back to more items and the new-item tier fell), so the
+    # new-item tier moved from seed to seed. 0: the as-of examples only.
+    item_graph_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     # A path around both towers' MLPs that adds the HGNN's item-to-item similarity (the user's mean
     # HGNN vector against the item's) to the score, so training starts from HGNN-kNN and learns
     # what to add (embedding_jobs/models/two_tower.py, HgnnSkip). Without HGNN inputs: no effect.

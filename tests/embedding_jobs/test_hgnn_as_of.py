@@ -52,13 +52,14 @@ def test_entry_is_the_moment_of_the_min_support_th_distinct_consumer() -> None:
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    """Record every item-tower batch: (inputs, catalogue rows, times, HGNN inputs)."""
+    """Record every item-tower batch: (inputs, catalogue rows, times, HGNN inputs, isolate mask)."""
     calls = []
     real = Inputs.item_batch
 
-    def recording(self: Inputs, r, idx):  # type: ignore[no-untyped-def]
-        batch = real(self, r, idx)
-        calls.append((self, r.items[idx].numpy(), r.times[idx].numpy(), batch.hgnn.numpy()))
+    def recording(self: Inputs, r, idx, isolate=None):  # type: ignore[no-untyped-def]
+        batch = real(self, r, idx, isolate)
+        drop = None if isolate is None else isolate.numpy()
+        calls.append((self, r.items[idx].numpy(), r.times[idx].numpy(), batch.hgnn.numpy(), drop))
         return batch
 
     monkeypatch.setattr(Inputs, "item_batch", recording)
@@ -95,7 +96,8 @@ def test_every_item_batch_sees_the_hgnn_vector_as_of_its_time(tmp_path, monkeypa
     with one_thread():
         train_two_tower(cfg, "v20261017t000003_cccccc", HGNN_VERSION, retrieve=pandas_point_in_time)
     seen = {True: 0, False: 0}
-    for inputs, rows, at, hgnn in calls:
+    for inputs, rows, at, hgnn, drop in calls:
+        assert drop is None  # item_graph_dropout is 0 by default: nothing isolated at random
         cat = inputs.cat
         full, alone = cat.hgnn[rows].numpy(), cat.hgnn_isolated[rows].numpy()
         expected = _brute_isolated(facts, cat.item_ids[rows], at, cfg.graph.min_support)
@@ -112,6 +114,29 @@ def test_the_switch_off_gives_every_example_the_full_vector(tmp_path, monkeypatc
     with one_thread():
         train_two_tower(cfg, "v20261017t000004_dddddd", HGNN_VERSION, retrieve=pandas_point_in_time)
     assert calls
-    for inputs, rows, _, hgnn in calls:
+    for inputs, rows, _, hgnn, _ in calls:
         assert inputs.cat.hgnn_isolated is None
         assert torch.allclose(torch.from_numpy(hgnn), inputs.cat.hgnn[rows])
+
+
+def test_item_graph_dropout_isolates_a_share_of_training_columns_only(tmp_path, monkeypatch) -> None:
+    cfg = _world_with_isolated(tmp_path)
+    cfg.two_tower.item_graph_dropout = 0.5
+    facts = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet")
+    calls = _spy(monkeypatch)
+    with one_thread():
+        train_two_tower(cfg, "v20261017t000005_eeeeee", HGNN_VERSION, retrieve=pandas_point_in_time)
+    dropped = kept = 0
+    for inputs, rows, at, hgnn, drop in calls:
+        cat = inputs.cat
+        full, alone = cat.hgnn[rows].numpy(), cat.hgnn_isolated[rows].numpy()
+        as_of = _brute_isolated(facts, cat.item_ids[rows], at, cfg.graph.min_support)
+        expected = as_of if drop is None else as_of | drop
+        assert np.allclose(hgnn[expected], alone[expected]) and np.allclose(hgnn[~expected], full[~expected])
+        if drop is not None:
+            dropped += int((drop & ~as_of).sum())
+            kept += int((~drop & ~as_of).sum())
+    # training columns were drawn (the export's and the validation's batches pass no mask), and
+    # about half of those the as-of rule gives a full vector lost it
+    assert dropped + kept > 100 and 0.35 < dropped / (dropped + kept) < 0.65
+    assert any(drop is None for *_, drop in calls)  # the export encodes every item with its own vector
