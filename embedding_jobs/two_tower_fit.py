@@ -33,12 +33,13 @@ def out_of_patience(recalls: list[float], patience: int) -> bool:
     return bool(patience) and len(recalls) - 1 - int(np.argmax(recalls)) >= patience
 
 
-def _isolate(n: int, tc: TwoTowerConfig, gen: torch.Generator) -> torch.Tensor | None:
+def _isolate(n: int, inputs: Inputs, tc: TwoTowerConfig, gen: torch.Generator) -> torch.Tensor | None:
     """Which of ``n`` item columns get their isolated HGNN vector (``item_graph_dropout``).
 
-    None at a share of 0, and no number is drawn then, so the batches are those of a run without it.
+    None at a share of 0 or without isolated vectors (2T, or ``hgnn_as_of`` off), and no number is
+    drawn then, so the batches are those of a run without it.
     """
-    if not tc.item_graph_dropout:
+    if not tc.item_graph_dropout or inputs.cat.hgnn_isolated is None:
         return None
     return torch.rand(n, generator=gen) < tc.item_graph_dropout
 
@@ -79,11 +80,11 @@ def fit(
                 hide = torch.rand(len(idx), generator=gen) < tc.history_dropout
                 users = inputs.user_batch(rows, idx, leave_out=True, hide=hide).to(device)
                 item_rows, q = rows.items[idx], log_q[idx]
-                items = inputs.item_batch(rows, idx, _isolate(len(idx), tc, gen))
+                items = inputs.item_batch(rows, idx, _isolate(len(idx), inputs, tc, gen))
                 if negatives is not None:
                     snap, drawn, q = negatives.draw(idx, item_rows, gen)
                     items = ItemBatch.concat(
-                        [items, inputs.item_batch(snap, drawn, _isolate(len(drawn), tc, gen))]
+                        [items, inputs.item_batch(snap, drawn, _isolate(len(drawn), inputs, tc, gen))]
                     )
                     item_rows = torch.cat([item_rows, snap.items[drawn]])
                 types = inputs.cat.type_idx[item_rows].to(device) if tc.softmax_within_type else None

@@ -140,3 +140,16 @@ def test_item_graph_dropout_isolates_a_share_of_training_columns_only(tmp_path, 
     # about half of those the as-of rule gives a full vector lost it
     assert dropped + kept > 100 and 0.35 < dropped / (dropped + kept) < 0.65
     assert any(drop is None for *_, drop in calls)  # the export encodes every item with its own vector
+
+
+def test_item_graph_dropout_leaves_a_model_without_isolated_vectors_as_it_was(tmp_path) -> None:
+    """2T (no HGNN inputs) draws no dropout numbers, so its batches and its vectors do not change."""
+    cfg = _world_with_isolated(tmp_path)
+    cfg.two_tower.use_hgnn = False
+    vectors = []
+    for share, version in ((0.0, "v20261017t000006_ffffff"), (0.5, "v20261017t000007_aaaaaa")):
+        cfg.two_tower.item_graph_dropout = share
+        with one_thread():
+            train_two_tower(cfg, version, None, retrieve=pandas_point_in_time)
+        vectors.append(read_vectors(export_path(cfg.embeddings_dir, "two_tower", version, "item"))[1])
+    assert np.array_equal(vectors[0], vectors[1])
