@@ -363,9 +363,14 @@ class TwoTowerConfig(_Section):
     # given their isolated HGNN vector at random, whatever their time (DropoutNet's input dropout,
     # Volkovs et al. 2017, on the item side, as history_dropout is on the user side). The as-of
     # rule alone teaches the towers to score an isolated vector, the one a new item is served
-    # with, from the examples dated before their item had an edge; how many there are depends on
-    # the graph (round 25 gave edges back to more items and the new-item tier fell), so the
-    # new-item tier moved from seed to seed. 0: the as-of examples only.
+    # with, from the examples dated before their item had an edge: there the isolated vector also
+    # says "fresh". Measured at .2 over 5 seeds (docs/results.md, round 38): on the draws every
+    # choice was made on it doubled the default data's new-item tier (.073 / .033 -> .151 / .062,
+    # above text-kNN's on every seed) and lifted the sparse types; on communities draw 11, which
+    # no choice was made on, audio courses fell .462 -> .441 and their new-item tier .167 -> .025,
+    # under text-kNN's .038 (titles say little there, and the isolated vector no longer says
+    # "fresh"). Not a gain beyond the draws it was tried on, so off. Without isolated vectors
+    # (2T, a fixed split) it draws nothing.
     item_graph_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     # A path around both towers' MLPs that adds the HGNN's item-to-item similarity (the user's mean
     # HGNN vector against the item's) to the score, so training starts from HGNN-kNN and learns

@@ -91,13 +91,14 @@ def _brute_isolated(facts: pd.DataFrame, item_ids: np.ndarray, at: np.ndarray, s
 
 def test_every_item_batch_sees_the_hgnn_vector_as_of_its_time(tmp_path, monkeypatch) -> None:
     cfg = _world_with_isolated(tmp_path)
+    cfg.two_tower.item_graph_dropout = 0.0  # the as-of rule alone (the dropout's own test is below)
     facts = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet")
     calls = _spy(monkeypatch)
     with one_thread():
         train_two_tower(cfg, "v20261017t000003_cccccc", HGNN_VERSION, retrieve=pandas_point_in_time)
     seen = {True: 0, False: 0}
     for inputs, rows, at, hgnn, drop in calls:
-        assert drop is None  # item_graph_dropout is 0 by default: nothing isolated at random
+        assert drop is None  # at a share of 0 nothing is isolated at random
         cat = inputs.cat
         full, alone = cat.hgnn[rows].numpy(), cat.hgnn_isolated[rows].numpy()
         expected = _brute_isolated(facts, cat.item_ids[rows], at, cfg.graph.min_support)
