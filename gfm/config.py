@@ -369,7 +369,8 @@ class TwoTowerConfig(_Section):
     # above text-kNN's on every seed) and lifted the sparse types; on communities draw 11, which
     # no choice was made on, audio courses fell .462 -> .441 and their new-item tier .167 -> .025,
     # under text-kNN's .038 (titles say little there, and the isolated vector no longer says
-    # "fresh"). Not a gain beyond the draws it was tried on, so off. Without isolated vectors
+    # "fresh"), and on the default data's draw 11 both types fell over all users (-.005 /
+    # -.012). Not a gain beyond the draws it was tried on, so off. Without isolated vectors
     # (2T, a fixed split) it draws nothing.
     item_graph_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     # A path around both towers' MLPs that adds the HGNN's item-to-item similarity (the user's mean
