@@ -63,9 +63,9 @@ def test_training_passes_each_column_type(tmp_path, monkeypatch) -> None:
         seen.append((item_ids.cpu(), None if types is None else types.cpu()))
         return real_loss(self, users, items, item_ids, log_q, types)
 
-    def item_batch(self, rows, idx):  # type: ignore[no-untyped-def]
+    def item_batch(self, rows, idx, isolate=None):  # type: ignore[no-untyped-def]
         catalogues.append(self.cat.type_idx)
-        return real_batch(self, rows, idx)
+        return real_batch(self, rows, idx, isolate)
 
     monkeypatch.setattr(fit_mod.TwoTowerModel, "loss", loss)
     monkeypatch.setattr(Inputs, "item_batch", item_batch)
