@@ -31,6 +31,11 @@ question (``embedding_jobs/two_tower_validation.py``).
 history is summarised per type by the mean text and HGNN vectors of their items. On: by the HGNN
 vectors alone, as in arXiv 2403.07478 (the user tower then reads no item text beside them).
 
+``graph_export_days`` (set the on value, e.g. ``GFM__TWO_TOWER__GRAPH_EXPORT_DAYS=14``): an
+example saw its item's isolated HGNN vector only before the item could have had an edge. On: also
+when the item entered the graph since the last export on a calendar of that many days, as a served
+version keeps serving items that gathered co-consumers since its export (``graph_entry.py``).
+
 ``hgnn`` (``--hgnn-version`` on, ``--off-hgnn-version`` off): two HGNN exports under the same
 two-tower settings, e.g. an HGNN trained longer on the GPU against the pipeline's.
 
@@ -90,6 +95,7 @@ CHANGES: dict[str, tuple[Any, bool]] = {
     "val_protocol": ("example", True),
     "history_vectors": ("text_hgnn", False),  # only with HGNN inputs, which 2T does not have
     "item_ids": (False, True),
+    "graph_export_days": (0.0, False),  # only with isolated HGNN vectors, which 2T does not have
     "history_ids": (False, True),  # without item_ids no effect: set item_ids for both arms
     "hgnn": (None, False),  # not a setting: the HGNN export (on --hgnn-version, off --off-hgnn-version)
 }

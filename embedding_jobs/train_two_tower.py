@@ -268,7 +268,10 @@ def _prepare(
         cat.graph_entry_ns = graph_entry_times(facts, cat.item_ids, cfg.graph.min_support)
     hist = build_histories(dim_users["user_id"].to_numpy(), facts, cat, len(enc.types))
     # history_ids reads the ID table, which only item_ids makes (Inputs checks cat.id_row)
-    return Inputs(enc, cat, hist, hgnn_version is not None, tc.history_as_of, tc.history_ids), paths
+    inputs = Inputs(
+        enc, cat, hist, hgnn_version is not None, tc.history_as_of, tc.history_ids, tc.graph_export_days
+    )
+    return inputs, paths
 
 
 def export_two_tower(cfg: Config, version: str, *, retrieve: Retrieve | None = None) -> list[Path]:

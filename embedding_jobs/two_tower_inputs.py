@@ -17,6 +17,7 @@ import torch
 
 from embedding_jobs.data.graph_entry import isolated_rows
 from embedding_jobs.data.histories import NEVER, Histories
+from embedding_jobs.data.horizon import DAY_NS
 from embedding_jobs.data.interactions import Catalogue, Encoders, to_nanos
 from embedding_jobs.models.two_tower import ItemBatch, UserBatch
 
@@ -62,10 +63,12 @@ class Inputs:
         use_hgnn: bool,
         history_as_of: bool = True,
         history_ids: bool = False,
+        graph_export_days: float = 0.0,
     ) -> None:
         self.enc, self.cat, self.hist, self.use_hgnn = enc, cat, hist, use_hgnn
         self.history_as_of = history_as_of
         self.history_ids = history_ids
+        self.graph_export_ns = round(graph_export_days * DAY_NS)
         self.stream_cols = torch.tensor(
             [c.startswith(("n_streams", "n_items")) for c in enc.user_dense], dtype=torch.bool
         )
@@ -107,7 +110,7 @@ class Inputs:
         entry = self.cat.graph_entry_ns
         if entry is not None and self.cat.hgnn_isolated is not None and len(rows.items) and len(rows.times):
             rows.item_isolated = torch.from_numpy(
-                isolated_rows(entry, rows.items.numpy(), rows.times.numpy())
+                isolated_rows(entry, rows.items.numpy(), rows.times.numpy(), self.graph_export_ns)
             )
         return rows
 

@@ -373,6 +373,15 @@ class TwoTowerConfig(_Section):
     # -.012). Not a gain beyond the draws it was tried on, so off. Without isolated vectors
     # (2T, a fixed split) it draws nothing.
     item_graph_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    # With hgnn_as_of: the graph as the service reads it between exports. A served version answers
+    # for days with the HGNN export it was made from (the evaluation: 14 days), and an item that
+    # gathered its co-consumers since the export is still served with its isolated vector. With
+    # this many days > 0 the exports are replayed on a calendar (one every that many days since
+    # the epoch) and an example sees its item as of the last export at or before the example: an
+    # item entered since then gets its isolated vector. Unlike item_graph_dropout, only items in
+    # their first days are isolated, so the isolated vector keeps meaning "fresh"; the examples the
+    # towers learn it from are those a served new item stands for. 0: as of the example itself.
+    graph_export_days: float = Field(default=0.0, ge=0.0)
     # A path around both towers' MLPs that adds the HGNN's item-to-item similarity (the user's mean
     # HGNN vector against the item's) to the score, so training starts from HGNN-kNN and learns
     # what to add (embedding_jobs/models/two_tower.py, HgnnSkip). Without HGNN inputs: no effect.

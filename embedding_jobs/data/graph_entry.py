@@ -63,10 +63,19 @@ def graph_entry_times(facts: pd.DataFrame, item_ids: np.ndarray, min_support: in
     return out
 
 
-def isolated_rows(entry_ns: np.ndarray, item_rows: np.ndarray, at_ns: np.ndarray) -> np.ndarray:
+def isolated_rows(
+    entry_ns: np.ndarray, item_rows: np.ndarray, at_ns: np.ndarray, export_every_ns: int = 0
+) -> np.ndarray:
     """``(N,)`` True where row ``i``'s item had no possible edge yet at ``at_ns[i]``.
 
     A consumption at the very moment the item is entered counts as before it: the example of the
     ``min_support``-th consumer sees the item as it was just before its own consumption.
+
+    With ``export_every_ns`` > 0 the graph is read as the service reads it between exports: one
+    every that many nanoseconds since the epoch, and a row sees its item as of the last export at
+    or before its time. An item entered since then is still isolated, as a new item is for every
+    day a served version answers (``two_tower.graph_export_days``).
     """
+    if export_every_ns > 0:
+        at_ns = (at_ns // export_every_ns) * export_every_ns
     return np.asarray(at_ns <= entry_ns[item_rows])  # NEVER_NS is above every time

@@ -89,23 +89,32 @@ def _brute_isolated(facts: pd.DataFrame, item_ids: np.ndarray, at: np.ndarray, s
     return np.array(out)
 
 
-def test_every_item_batch_sees_the_hgnn_vector_as_of_its_time(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("export_days", [0.0, 3.0])
+def test_every_item_batch_sees_the_hgnn_vector_as_of_its_time(tmp_path, monkeypatch, export_days) -> None:
+    """With ``graph_export_days`` the moment is the last export on a calendar of that many days."""
     cfg = _world_with_isolated(tmp_path)
     cfg.two_tower.item_graph_dropout = 0.0  # the as-of rule alone (the dropout's own test is below)
+    cfg.two_tower.graph_export_days = export_days
     facts = pd.read_parquet(cfg.marts_dir / "fct_interactions.parquet")
     calls = _spy(monkeypatch)
     with one_thread():
         train_two_tower(cfg, "v20261017t000003_cccccc", HGNN_VERSION, retrieve=pandas_point_in_time)
-    seen = {True: 0, False: 0}
+    every = _ns(export_days) - _ns(0)
+    seen = {True: 0, False: 0, "by_export": 0}
     for inputs, rows, at, hgnn, drop in calls:
         assert drop is None  # at a share of 0 nothing is isolated at random
         cat = inputs.cat
         full, alone = cat.hgnn[rows].numpy(), cat.hgnn_isolated[rows].numpy()
-        expected = _brute_isolated(facts, cat.item_ids[rows], at, cfg.graph.min_support)
+        export = [a // every * every for a in at.tolist()] if every else at
+        expected = _brute_isolated(facts, cat.item_ids[rows], np.asarray(export), cfg.graph.min_support)
         assert np.allclose(hgnn[expected], alone[expected]) and np.allclose(hgnn[~expected], full[~expected])
         seen[True] += int(expected.sum())
         seen[False] += int((~expected).sum())
+        exact = _brute_isolated(facts, cat.item_ids[rows], at, cfg.graph.min_support)
+        seen["by_export"] += int((expected & ~exact).sum())
     assert seen[True] > 0 and seen[False] > 0  # both kinds occur, so the check above bites
+    # the calendar isolates items entered since the last export, beyond the exact rule's
+    assert (seen["by_export"] > 0) == bool(export_days)
 
 
 def test_the_switch_off_gives_every_example_the_full_vector(tmp_path, monkeypatch) -> None:
