@@ -31,6 +31,10 @@ question (``embedding_jobs/two_tower_validation.py``).
 history is summarised per type by the mean text and HGNN vectors of their items. On: by the HGNN
 vectors alone, as in arXiv 2403.07478 (the user tower then reads no item text beside them).
 
+``patience`` (set the on value, e.g. ``GFM__TWO_TOWER__PATIENCE=0``): the selection run
+stopped after 5 epochs without a better validation recall. On: another patience (0 trains every
+epoch and picks the best), the question whether the curves' late climb is cut off.
+
 ``graph_export_days`` (set the on value, e.g. ``GFM__TWO_TOWER__GRAPH_EXPORT_DAYS=14``): an
 example saw its item's isolated HGNN vector only before the item could have had an edge. On: also
 when the item entered the graph since the last export on a calendar of that many days, as a served
@@ -95,6 +99,7 @@ CHANGES: dict[str, tuple[Any, bool]] = {
     "val_protocol": ("example", True),
     "history_vectors": ("text_hgnn", False),  # only with HGNN inputs, which 2T does not have
     "item_ids": (False, True),
+    "patience": (5, True),
     "graph_export_days": (0.0, False),  # only with isolated HGNN vectors, which 2T does not have
     "history_ids": (False, True),  # without item_ids no effect: set item_ids for both arms
     "hgnn": (None, False),  # not a setting: the HGNN export (on --hgnn-version, off --off-hgnn-version)
