@@ -357,6 +357,8 @@ def main() -> None:
     print_checks(f"targets on the means over {len(runs)} seed(s) ({tastes})", checks)
     print_lift(lift)
     if args.out:
+        from embedding_jobs.device import machine_facts
+
         args.out.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "seeds": args.seeds,
@@ -368,6 +370,7 @@ def main() -> None:
             "checks_on_means": checks,
             "lift_share_on_means": lift,
             "per_seed_lift_share": {r["seed"]: lift_shares(r["cells"]) for r in runs},
+            "machine": machine_facts(),
             "config": {
                 "hgnn": cfg.hgnn.model_dump(),
                 "two_tower": cfg.two_tower.model_dump(),

@@ -81,6 +81,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from embedding_jobs.device import machine_facts
 from embedding_jobs.evaluate.run import evaluate
 from embedding_jobs.train_two_tower import train_two_tower
 from gfm.config import Config
@@ -227,8 +228,9 @@ def print_tables(summary: dict[str, Any], n_seeds: int, metric: str) -> None:
 def merge(paths: list[Path], change: str, out: Path | None) -> None:
     """Join the runs of several ``--out`` files into one payload with its summary, and print it."""
     parts = [json.loads(p.read_text()) for p in paths]
-    for key in ("change", "data_dir", "hgnn_version", "off_hgnn_version", "metric", "two_tower"):
-        if len({json.dumps(part[key], sort_keys=True) for part in parts}) > 1:
+    # runs of another machine round differently (embedding_jobs.device.machine_facts): not paired
+    for key in ("change", "data_dir", "hgnn_version", "off_hgnn_version", "metric", "two_tower", "machine"):
+        if len({json.dumps(part.get(key), sort_keys=True) for part in parts}) > 1:
             raise SystemExit(f"cannot merge: the files differ in {key!r}")
     if parts[0]["change"] != change:
         raise SystemExit(f"the files measure {parts[0]['change']!r}, not {change!r}")
@@ -307,6 +309,7 @@ def main() -> None:
                 "seeds": [r["seed"] for r in runs],
                 "metric": metric,
                 "two_tower": cfg.two_tower.model_dump(mode="json"),  # the "on" runs' settings
+                "machine": machine_facts(),
                 "runs": runs,
                 "summary": summarise(runs, args.change),
             }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
 from gfm.errors import StageError
 
-__all__ = ["cpu_has_native_bf16", "describe_device", "precision_context", "resolve_device"]
+__all__ = ["cpu_has_native_bf16", "describe_device", "machine_facts", "precision_context", "resolve_device"]
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -53,6 +54,24 @@ def cpu_has_native_bf16() -> bool:
     cpu = torch.cpu
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def machine_facts() -> dict[str, object]:
+    """What decides a training run's float rounding, for a benchmark's JSON to record.
+
+    The same code, data and seed give bit-identical vectors on one machine (docs/results.md, round
+    39), but the sums of a CPU run are added in another order with another thread count or another
+    vector instruction set (``cpu_capability``: ATen's kernels, e.g. ``AVX2`` or ``AVX512``), and a
+    40-epoch HGNN carries that into different vectors. Runs are compared where these agree.
+    """
+    return {
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_native_bf16": cpu_has_native_bf16(),
+        "cpu_count": os.cpu_count(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
 
 
 def precision_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
